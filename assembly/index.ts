@@ -1,0 +1,153 @@
+// Post-processing kernels. Everything crosses the boundary as byte offsets into this module's
+// memory and plain numbers: the TypeScript wrapper (src/kernels/wasm.ts) lays the arrays out.
+// Activations and gradients are NHWC: element (p, c) of a [positions, channels] array is at p*C + c.
+
+/** First free byte after static data: the wrapper places its arrays from here on. */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+/** dst[c] = mean over positions of src[p, c]. */
+export function channelMean(src: usize, dst: usize, positions: i32, channels: i32): void {
+  const vecEnd = channels & ~3;
+  for (let c = 0; c < vecEnd; c += 4) v128.store(dst + (<usize>c << 2), f32x4.splat(0));
+  for (let c = vecEnd; c < channels; c++) store<f32>(dst + (<usize>c << 2), 0);
+  for (let p = 0; p < positions; p++) {
+    const row = src + ((<usize>p * <usize>channels) << 2);
+    for (let c = 0; c < vecEnd; c += 4) {
+      const at = <usize>c << 2;
+      v128.store(dst + at, f32x4.add(v128.load(dst + at), v128.load(row + at)));
+    }
+    for (let c = vecEnd; c < channels; c++) {
+      const at = <usize>c << 2;
+      store<f32>(dst + at, load<f32>(dst + at) + load<f32>(row + at));
+    }
+  }
+  const n = <f32>positions;
+  for (let c = 0; c < channels; c++) store<f32>(dst + (<usize>c << 2), load<f32>(dst + (<usize>c << 2)) / n);
+}
+
+@inline
+function dotRelu(a: usize, w: usize, channels: i32): f32 {
+  const vecEnd = channels & ~3;
+  let acc = f32x4.splat(0);
+  for (let c = 0; c < vecEnd; c += 4) {
+    const at = <usize>c << 2;
+    acc = f32x4.add(acc, f32x4.mul(v128.load(a + at), v128.load(w + at)));
+  }
+  let sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  for (let c = vecEnd; c < channels; c++) sum += load<f32>(a + (<usize>c << 2)) * load<f32>(w + (<usize>c << 2));
+  return sum > 0 ? sum : 0;
+}
+
+/** dst[p] = max(0, sum_c weights[c] * act[p, c]): the class activation map of channel weights. */
+export function weightedSumRelu(act: usize, weights: usize, dst: usize, positions: i32, channels: i32): void {
+  for (let p = 0; p < positions; p++) {
+    store<f32>(dst + (<usize>p << 2), dotRelu(act + ((<usize>p * <usize>channels) << 2), weights, channels));
+  }
+}
+
+/** dst[p] = max(0, sum_c weights[p, c] * act[p, c]): maps with per-position weights (HiResCAM, LayerCAM). */
+export function elementwiseSumRelu(act: usize, weights: usize, dst: usize, positions: i32, channels: i32): void {
+  for (let p = 0; p < positions; p++) {
+    const off = (<usize>p * <usize>channels) << 2;
+    store<f32>(dst + (<usize>p << 2), dotRelu(act + off, weights + off, channels));
+  }
+}
+
+/** In place: x = x - min; x = x / (1e-7 + max), pytorch-grad-cam's scale_cam_image. */
+export function minMaxNormalize(ptr: usize, n: i32): void {
+  if (n <= 0) return;
+  let lo = load<f32>(ptr);
+  let hi = lo;
+  for (let i = 1; i < n; i++) {
+    const v = load<f32>(ptr + (<usize>i << 2));
+    lo = min(lo, v);
+    hi = max(hi, v);
+  }
+  const denom: f32 = <f32>1e-7 + (hi - lo);
+  const vecEnd = n & ~3;
+  const vlo = f32x4.splat(lo);
+  const vden = f32x4.splat(denom);
+  for (let i = 0; i < vecEnd; i += 4) {
+    const at = ptr + (<usize>i << 2);
+    v128.store(at, f32x4.div(f32x4.sub(v128.load(at), vlo), vden));
+  }
+  for (let i = vecEnd; i < n; i++) {
+    const at = ptr + (<usize>i << 2);
+    store<f32>(at, (load<f32>(at) - lo) / denom);
+  }
+}
+
+/**
+ * Bilinear resize with half-pixel centres and edge replication (OpenCV INTER_LINEAR without
+ * antialiasing), `channels` interleaved values per pixel.
+ */
+export function resizeBilinear(src: usize, sh: i32, sw: i32, dst: usize, dh: i32, dw: i32, channels: i32): void {
+  const sy = <f32>sh / <f32>dh;
+  const sx = <f32>sw / <f32>dw;
+  for (let y = 0; y < dh; y++) {
+    let fy = (<f32>y + 0.5) * sy - 0.5;
+    let y0 = <i32>Mathf.floor(fy);
+    fy -= <f32>y0;
+    if (y0 < 0) { y0 = 0; fy = 0; }
+    if (y0 >= sh - 1) { y0 = sh - 1; fy = 0; }
+    const y1 = min(y0 + 1, sh - 1);
+    for (let x = 0; x < dw; x++) {
+      let fx = (<f32>x + 0.5) * sx - 0.5;
+      let x0 = <i32>Mathf.floor(fx);
+      fx -= <f32>x0;
+      if (x0 < 0) { x0 = 0; fx = 0; }
+      if (x0 >= sw - 1) { x0 = sw - 1; fx = 0; }
+      const x1 = min(x0 + 1, sw - 1);
+      for (let c = 0; c < channels; c++) {
+        const p00 = load<f32>(src + ((<usize>(y0 * sw + x0) * channels + c) << 2));
+        const p01 = load<f32>(src + ((<usize>(y0 * sw + x1) * channels + c) << 2));
+        const p10 = load<f32>(src + ((<usize>(y1 * sw + x0) * channels + c) << 2));
+        const p11 = load<f32>(src + ((<usize>(y1 * sw + x1) * channels + c) << 2));
+        const top = p00 * (1 - fx) + p01 * fx;
+        const bottom = p10 * (1 - fx) + p11 * fx;
+        store<f32>(dst + ((<usize>(y * dw + x) * channels + c) << 2), top * (1 - fy) + bottom * fy);
+      }
+    }
+  }
+}
+
+/** dst[i] += max(src[i], 0): accumulates the layer maps before their mean. */
+export function addRelu(dst: usize, src: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  const vecEnd = n & ~3;
+  for (let i = 0; i < vecEnd; i += 4) {
+    const at = <usize>i << 2;
+    v128.store(dst + at, f32x4.add(v128.load(dst + at), f32x4.max(v128.load(src + at), zero)));
+  }
+  for (let i = vecEnd; i < n; i++) {
+    const at = <usize>i << 2;
+    store<f32>(dst + at, load<f32>(dst + at) + max(load<f32>(src + at), 0));
+  }
+}
+
+/** In place: x = x / d. */
+export function divide(ptr: usize, n: i32, d: f32): void {
+  const vd = f32x4.splat(d);
+  const vecEnd = n & ~3;
+  for (let i = 0; i < vecEnd; i += 4) {
+    const at = ptr + (<usize>i << 2);
+    v128.store(at, f32x4.div(v128.load(at), vd));
+  }
+  for (let i = vecEnd; i < n; i++) {
+    const at = ptr + (<usize>i << 2);
+    store<f32>(at, load<f32>(at) / d);
+  }
+}
+
+/** dst[p, k] = guided[p, k] * cam[p] for the 3 colour channels of each pixel: Guided Grad-CAM. */
+export function guidedProduct(guided: usize, cam: usize, dst: usize, positions: i32): void {
+  for (let p = 0; p < positions; p++) {
+    const m = load<f32>(cam + (<usize>p << 2));
+    const at = <usize>p * 12;
+    store<f32>(dst + at, load<f32>(guided + at) * m);
+    store<f32>(dst + at + 4, load<f32>(guided + at + 4) * m);
+    store<f32>(dst + at + 8, load<f32>(guided + at + 8) * m);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Every error this library throws is a GradcamError with a stable `code`, so callers can branch on
+ * the kind of failure without parsing messages.
+ */
+export type ErrorCode =
+  | 'INVALID_INPUT'
+  | 'LAYER_NOT_FOUND'
+  | 'TARGET_OUT_OF_RANGE'
+  | 'WEIGHTS_ERROR'
+  | 'IMAGE_DECODE_ERROR'
+  | 'FILE_NOT_FOUND'
+  | 'WASM_INIT_ERROR'
+  | 'DISPOSED'
+  | 'UNSUPPORTED';
+
+export class GradcamError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Wrong shape, dtype, size or values (NaN/Inf) of an input. */
+export class InvalidInputError extends GradcamError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INVALID_INPUT', message, options);
+  }
+}
+
+export class LayerNotFoundError extends GradcamError {
+  readonly layer: string;
+  readonly available: readonly string[];
+  constructor(layer: string, available: readonly string[]) {
+    super('LAYER_NOT_FOUND', `unknown layer '${layer}'; available layers: ${available.join(', ')}`);
+    this.layer = layer;
+    this.available = available;
+  }
+}
+
+export class TargetOutOfRangeError extends GradcamError {
+  constructor(target: unknown, numClasses: number) {
+    super('TARGET_OUT_OF_RANGE', `target class ${String(target)} is not an integer in [0, ${numClasses - 1}]`);
+  }
+}
+
+/** A weights file that is not usable: bad format, missing/unexpected keys, wrong shapes or dtypes, non-finite values. */
+export class WeightsError extends GradcamError {
+  readonly key: string | undefined;
+  constructor(message: string, key?: string) {
+    super('WEIGHTS_ERROR', key === undefined ? message : `${key}: ${message}`);
+    this.key = key;
+  }
+}
+
+export class ImageDecodeError extends GradcamError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('IMAGE_DECODE_ERROR', message, options);
+  }
+}
+
+export class FileNotFoundError extends GradcamError {
+  readonly path: string;
+  constructor(path: string) {
+    super('FILE_NOT_FOUND', `file not found: ${path}`);
+    this.path = path;
+  }
+}
+
+export class WasmInitError extends GradcamError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('WASM_INIT_ERROR', message, options);
+  }
+}
+
+export class DisposedError extends GradcamError {
+  constructor(what: string) {
+    super('DISPOSED', `${what} was disposed and cannot be used any more`);
+  }
+}

@@ -1,0 +1,10 @@
+export { createExplainer } from './explainer.js';
+export type { CreateExplainerOptions, ExplainOptions, Explanation, Explainer, LayerCam } from './explainer.js';
+export type { ModelInput, Pixels, NchwTensor, Preprocessing } from './image/preprocess.js';
+export { CAM_METHODS, type CamMethodName, type CamMethod, type LayerArrays } from './methods/index.js';
+export type { RuntimeOptions, RuntimeInfo } from './runtime/index.js';
+export type { BytesSource } from './runtime/io.js';
+export * from './errors.js';
+export { parseSafetensors, encodeSafetensors } from './weights/safetensors.js';
+export { decodeNpy, encodeNpy, type NpyArray } from './io/npy.js';
+export { deprocessImage } from './image/deprocess.js';

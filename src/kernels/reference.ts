@@ -1,0 +1,73 @@
+import type { Kernels } from './types.js';
+
+/** Plain TypeScript twins of the AssemblyScript kernels: the specification the tests hold them to. */
+export const referenceKernels: Kernels = {
+  channelMean(src, positions, channels) {
+    const out = new Float32Array(channels);
+    for (let p = 0; p < positions; p++) for (let c = 0; c < channels; c++) out[c]! += src[p * channels + c]!;
+    for (let c = 0; c < channels; c++) out[c]! /= positions;
+    return out;
+  },
+  weightedSumRelu(act, weights, positions, channels) {
+    const out = new Float32Array(positions);
+    for (let p = 0; p < positions; p++) {
+      let s = 0;
+      for (let c = 0; c < channels; c++) s += weights[c]! * act[p * channels + c]!;
+      out[p] = Math.max(s, 0);
+    }
+    return out;
+  },
+  elementwiseSumRelu(act, weights, positions, channels) {
+    const out = new Float32Array(positions);
+    for (let p = 0; p < positions; p++) {
+      let s = 0;
+      for (let c = 0; c < channels; c++) s += weights[p * channels + c]! * act[p * channels + c]!;
+      out[p] = Math.max(s, 0);
+    }
+    return out;
+  },
+  minMaxNormalize(x) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const v of x) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    const denom = Math.fround(1e-7 + Math.fround(hi - lo));
+    return x.map((v) => Math.fround(v - lo) / denom);
+  },
+  resizeBilinear(src, sh, sw, dh, dw, channels) {
+    const out = new Float32Array(dh * dw * channels);
+    const axis = (o: number, n: number, scale: number): [number, number, number] => {
+      const f = (o + 0.5) * scale - 0.5;
+      const i0 = Math.floor(f);
+      if (i0 < 0) return [0, 0, 0];
+      if (i0 >= n - 1) return [n - 1, n - 1, 0];
+      return [i0, i0 + 1, f - i0];
+    };
+    for (let y = 0; y < dh; y++) {
+      const [y0, y1, fy] = axis(y, sh, sh / dh);
+      for (let x = 0; x < dw; x++) {
+        const [x0, x1, fx] = axis(x, sw, sw / dw);
+        for (let c = 0; c < channels; c++) {
+          const at = (yy: number, xx: number) => src[(yy * sw + xx) * channels + c]!;
+          const top = at(y0, x0) * (1 - fx) + at(y0, x1) * fx;
+          const bottom = at(y1, x0) * (1 - fx) + at(y1, x1) * fx;
+          out[(y * dw + x) * channels + c] = top * (1 - fy) + bottom * fy;
+        }
+      }
+    }
+    return out;
+  },
+  meanRelu(maps) {
+    const out = new Float32Array(maps[0]?.length ?? 0);
+    for (const m of maps) for (let i = 0; i < out.length; i++) out[i]! += Math.max(m[i]!, 0);
+    for (let i = 0; i < out.length; i++) out[i]! /= maps.length;
+    return out;
+  },
+  guidedProduct(guided, cam) {
+    const out = new Float32Array(guided.length);
+    for (let p = 0; p < cam.length; p++) for (let k = 0; k < 3; k++) out[p * 3 + k] = guided[p * 3 + k]! * cam[p]!;
+    return out;
+  },
+};

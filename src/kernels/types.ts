@@ -1,0 +1,21 @@
+/**
+ * The post-processing kernels. Arrays are float32; NHWC arrays are [positions, channels] row-major.
+ * Two implementations: AssemblyScript/wasm SIMD (./wasm.ts) and plain TypeScript (./reference.ts),
+ * which the tests compare on random inputs.
+ */
+export interface Kernels {
+  /** Per-channel mean over positions: [P, C] -> [C]. */
+  channelMean(src: Float32Array, positions: number, channels: number): Float32Array;
+  /** max(0, sum_c w[c] * A[p, c]): [P, C] x [C] -> [P]. */
+  weightedSumRelu(act: Float32Array, weights: Float32Array, positions: number, channels: number): Float32Array;
+  /** max(0, sum_c W[p, c] * A[p, c]): [P, C] x [P, C] -> [P]. */
+  elementwiseSumRelu(act: Float32Array, weights: Float32Array, positions: number, channels: number): Float32Array;
+  /** (x - min) / (1e-7 + max(x - min)), a new array. */
+  minMaxNormalize(x: Float32Array): Float32Array;
+  /** Bilinear, half-pixel centres, edge replicate (cv2.INTER_LINEAR upsampling); interleaved channels. */
+  resizeBilinear(src: Float32Array, sh: number, sw: number, dh: number, dw: number, channels: number): Float32Array;
+  /** Mean over maps of max(map, 0). */
+  meanRelu(maps: readonly Float32Array[]): Float32Array;
+  /** guided[p, k] * cam[p] for k in 0..2: [P, 3] x [P] -> [P, 3]. */
+  guidedProduct(guided: Float32Array, cam: Float32Array): Float32Array;
+}

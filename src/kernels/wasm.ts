@@ -1,0 +1,121 @@
+import { WasmInitError } from '../errors.js';
+import type { Kernels } from './types.js';
+
+interface KernelExports {
+  readonly memory: WebAssembly.Memory;
+  heapBase(): number;
+  channelMean(src: number, dst: number, positions: number, channels: number): void;
+  weightedSumRelu(act: number, w: number, dst: number, positions: number, channels: number): void;
+  elementwiseSumRelu(act: number, w: number, dst: number, positions: number, channels: number): void;
+  minMaxNormalize(ptr: number, n: number): void;
+  resizeBilinear(src: number, sh: number, sw: number, dst: number, dh: number, dw: number, channels: number): void;
+  addRelu(dst: number, src: number, n: number): void;
+  divide(ptr: number, n: number, d: number): void;
+  guidedProduct(guided: number, cam: number, dst: number, positions: number): void;
+}
+
+/** Where the compiled kernels come from: the runtime adapter decides (file bytes, fetch, or a precompiled module). */
+export type KernelSource = WebAssembly.Module | ArrayBuffer | Uint8Array;
+
+/**
+ * Arrays are laid out one call at a time from the module's heap base: each call resets the arena,
+ * copies its inputs in, runs, and copies its output out. Nothing is kept between calls.
+ */
+class Arena {
+  private top = 0;
+  constructor(private readonly ex: KernelExports) {}
+  reset(): this {
+    this.top = this.ex.heapBase();
+    return this;
+  }
+  alloc(floats: number): number {
+    const ptr = (this.top + 15) & ~15;
+    this.top = ptr + floats * 4;
+    const need = this.top - this.ex.memory.buffer.byteLength;
+    if (need > 0) this.ex.memory.grow(Math.ceil(need / 65536));
+    return ptr;
+  }
+  put(data: Float32Array): number {
+    const ptr = this.alloc(data.length);
+    new Float32Array(this.ex.memory.buffer, ptr, data.length).set(data);
+    return ptr;
+  }
+  take(ptr: number, floats: number): Float32Array {
+    return new Float32Array(this.ex.memory.buffer, ptr, floats).slice();
+  }
+}
+
+export async function instantiateKernels(source: KernelSource): Promise<Kernels> {
+  let ex: KernelExports;
+  try {
+    const module = source instanceof WebAssembly.Module ? source : await WebAssembly.compile(source as BufferSource);
+    const instance = await WebAssembly.instantiate(module, { env: { abort: abortFromWasm } });
+    ex = instance.exports as unknown as KernelExports;
+  } catch (cause) {
+    throw new WasmInitError(`could not instantiate the post-processing kernels: ${(cause as Error).message}`, { cause });
+  }
+  const arena = new Arena(ex);
+  return {
+    channelMean(src, positions, channels) {
+      const a = arena.reset();
+      const s = a.put(src);
+      const d = a.alloc(channels);
+      ex.channelMean(s, d, positions, channels);
+      return a.take(d, channels);
+    },
+    weightedSumRelu(act, weights, positions, channels) {
+      const a = arena.reset();
+      const s = a.put(act);
+      const w = a.put(weights);
+      const d = a.alloc(positions);
+      ex.weightedSumRelu(s, w, d, positions, channels);
+      return a.take(d, positions);
+    },
+    elementwiseSumRelu(act, weights, positions, channels) {
+      const a = arena.reset();
+      const s = a.put(act);
+      const w = a.put(weights);
+      const d = a.alloc(positions);
+      ex.elementwiseSumRelu(s, w, d, positions, channels);
+      return a.take(d, positions);
+    },
+    minMaxNormalize(x) {
+      const a = arena.reset();
+      const p = a.put(x);
+      ex.minMaxNormalize(p, x.length);
+      return a.take(p, x.length);
+    },
+    resizeBilinear(src, sh, sw, dh, dw, channels) {
+      const a = arena.reset();
+      const s = a.put(src);
+      const d = a.alloc(dh * dw * channels);
+      ex.resizeBilinear(s, sh, sw, d, dh, dw, channels);
+      return a.take(d, dh * dw * channels);
+    },
+    meanRelu(maps) {
+      const n = maps[0]?.length ?? 0;
+      const a = arena.reset();
+      const acc = a.alloc(n);
+      new Float32Array(ex.memory.buffer, acc, n).fill(0);
+      const tmp = a.alloc(n);
+      for (const m of maps) {
+        new Float32Array(ex.memory.buffer, tmp, n).set(m);
+        ex.addRelu(acc, tmp, n);
+      }
+      ex.divide(acc, n, maps.length);
+      return a.take(acc, n);
+    },
+    guidedProduct(guided, cam) {
+      const a = arena.reset();
+      const g = a.put(guided);
+      const c = a.put(cam);
+      const d = a.alloc(guided.length);
+      ex.guidedProduct(g, c, d, cam.length);
+      return a.take(d, guided.length);
+    },
+  };
+}
+
+function abortFromWasm(): never {
+  throw new WasmInitError('post-processing kernel aborted');
+}

@@ -1,0 +1,227 @@
+import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D } from '../tf.js';
+import { WeightsError } from '../errors.js';
+import { parseSafetensors, type SafetensorsFile } from '../weights/safetensors.js';
+import { backwardFilter, convInputGrad, convOutputSize, explicitPad, type ConvGeometry } from '../backward/conv.js';
+import { reluGrad, type GradMode } from '../backward/relu.js';
+import { maxPoolGrad } from '../backward/maxpool.js';
+import type { ExplainableModel, ForwardPass, GradientRequest, Gradients } from './types.js';
+
+const STAGES = [
+  { name: 'layer1', blocks: 3, channels: 64 },
+  { name: 'layer2', blocks: 4, channels: 128 },
+  { name: 'layer3', blocks: 6, channels: 256 },
+  { name: 'layer4', blocks: 3, channels: 512 },
+] as const;
+export const RESNET34_LAYERS: readonly string[] = STAGES.map((s) => s.name);
+const NUM_CLASSES = 1000;
+const BN_EPS = 1e-5;
+const BN_PARAMS = ['weight', 'bias', 'running_mean', 'running_var'] as const;
+const STEM: ConvGeometry = { kernel: 7, stride: 2, pad: 3 };
+const POOL = { size: 3, stride: 2, pad: 1 };
+
+/** Every tensor a torchvision/timm ResNet34 state dict holds (num_batches_tracked aside), with its shape. */
+export function resnet34Keys(): Map<string, number[]> {
+  const keys = new Map<string, number[]>();
+  const conv = (prefix: string, out: number, inp: number, k: number) => keys.set(`${prefix}.weight`, [out, inp, k, k]);
+  const bn = (prefix: string, c: number) => BN_PARAMS.forEach((p) => keys.set(`${prefix}.${p}`, [c]));
+  conv('conv1', 64, 3, 7);
+  bn('bn1', 64);
+  let inCh = 64;
+  STAGES.forEach((stage, si) => {
+    for (let b = 0; b < stage.blocks; b++) {
+      const p = `${stage.name}.${b}`;
+      conv(`${p}.conv1`, stage.channels, b === 0 ? inCh : stage.channels, 3);
+      bn(`${p}.bn1`, stage.channels);
+      conv(`${p}.conv2`, stage.channels, stage.channels, 3);
+      bn(`${p}.bn2`, stage.channels);
+      if (b === 0 && si > 0) {
+        conv(`${p}.downsample.0`, stage.channels, inCh, 1);
+        bn(`${p}.downsample.1`, stage.channels);
+      }
+    }
+    inCh = stage.channels;
+  });
+  keys.set('fc.weight', [NUM_CLASSES, 512]);
+  keys.set('fc.bias', [NUM_CLASSES]);
+  return keys;
+}
+
+/** Checks the file against the ResNet34 layout, so that loading never fails half-way. */
+function checkLayout(file: SafetensorsFile): void {
+  const expected = resnet34Keys();
+  for (const [key, shape] of expected) {
+    const info = file.tensors.get(key);
+    if (!info) throw new WeightsError('missing tensor (not a torchvision/timm ResNet34 state dict?)', key);
+    if (info.dtype !== 'F32' && info.dtype !== 'F16' && info.dtype !== 'BF16') {
+      throw new WeightsError(`dtype ${info.dtype} is not supported (expected F32, F16 or BF16)`, key);
+    }
+    if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
+      throw new WeightsError(`shape [${info.shape.join(', ')}] does not match the expected [${shape.join(', ')}]`, key);
+    }
+  }
+  for (const key of file.tensors.keys()) {
+    if (!expected.has(key) && !key.endsWith('num_batches_tracked')) throw new WeightsError('unexpected tensor (not a ResNet34?)', key);
+  }
+}
+
+interface ConvUnit {
+  readonly geom: ConvGeometry;
+  readonly filter: Tensor4D; // HWIO, BatchNorm folded in
+  readonly bias: Tensor1D;
+  readonly back: Tensor4D; // for the input gradient
+}
+
+interface Block {
+  readonly conv1: ConvUnit;
+  readonly conv2: ConvUnit;
+  readonly down?: ConvUnit;
+}
+
+/** Loads conv `prefix` with BatchNorm `bnPrefix` folded in: W' = W * s, b' = beta - mean * s, s = gamma / sqrt(var + eps). */
+function loadConvBN(file: SafetensorsFile, prefix: string, bnPrefix: string, geom: ConvGeometry): ConvUnit {
+  const w = file.float32(`${prefix}.weight`);
+  const [gamma, beta, mean, variance] = BN_PARAMS.map((p) => file.float32(`${bnPrefix}.${p}`)) as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const [out, inp, k] = file.tensors.get(`${prefix}.weight`)!.shape as [number, number, number];
+  const folded = new Float32Array(w.length);
+  const bias = new Float32Array(out);
+  for (let o = 0; o < out; o++) {
+    const scale = gamma[o]! / Math.sqrt(variance[o]! + BN_EPS);
+    bias[o] = beta[o]! - mean[o]! * scale;
+    // OIHW -> HWIO while folding.
+    for (let i = 0; i < inp; i++) {
+      for (let y = 0; y < k; y++) {
+        for (let x = 0; x < k; x++) folded[((y * k + x) * inp + i) * out + o] = w[((o * inp + i) * k + y) * k + x]! * scale;
+      }
+    }
+  }
+  const filter = tf.tensor4d(folded, [k, k, inp, out]);
+  return { geom, filter, bias: tf.tensor1d(bias), back: backwardFilter(filter) };
+}
+
+const convForward = (x: Tensor4D, u: ConvUnit, relu: boolean): Tensor4D =>
+  tf.fused.conv2d({ x, filter: u.filter, strides: u.geom.stride, pad: explicitPad(u.geom.pad), bias: u.bias, activation: relu ? 'relu' : 'linear' });
+
+/** What the backward passes need from the forward pass: post-ReLU outputs (their > 0 masks) and sizes. */
+interface BlockState {
+  readonly input: Tensor4D;
+  readonly mid: Tensor4D;
+  readonly out: Tensor4D;
+}
+
+class ResNetPass implements ForwardPass {
+  constructor(
+    readonly input: Tensor4D,
+    readonly stem: Tensor4D,
+    readonly blocks: BlockState[][],
+    readonly logits: Tensor2D,
+  ) {}
+  activation(layer: string): Tensor4D {
+    const stage = RESNET34_LAYERS.indexOf(layer);
+    return this.blocks[stage]!.at(-1)!.out;
+  }
+  dispose(): void {
+    tf.dispose([this.stem, this.logits, ...this.blocks.flat().flatMap((b) => [b.input, b.mid, b.out])]);
+  }
+}
+
+/** torchvision's ResNet34 (inference mode) built from tfjs ops, NHWC, with gradient-only backward passes. */
+export class ResNet34 implements ExplainableModel {
+  readonly layers = RESNET34_LAYERS;
+  readonly numClasses = NUM_CLASSES;
+  readonly minInputSize = 32;
+  private readonly stem: ConvUnit;
+  private readonly stages: Block[][];
+  private readonly fcWeight: Tensor2D; // [512, 1000]
+  private readonly fcBias: Tensor1D;
+  private readonly fcRows: Float32Array; // fc.weight as [1000, 512], for the top gradient
+
+  static fromSafetensors(bytes: Uint8Array): ResNet34 {
+    const file = parseSafetensors(bytes);
+    checkLayout(file);
+    return new ResNet34(file);
+  }
+
+  private constructor(file: SafetensorsFile) {
+    this.stem = loadConvBN(file, 'conv1', 'bn1', STEM);
+    this.stages = STAGES.map((stage, si) =>
+      Array.from({ length: stage.blocks }, (_, b) => {
+        const p = `${stage.name}.${b}`;
+        const stride = b === 0 && si > 0 ? 2 : 1;
+        return {
+          conv1: loadConvBN(file, `${p}.conv1`, `${p}.bn1`, { kernel: 3, stride, pad: 1 }),
+          conv2: loadConvBN(file, `${p}.conv2`, `${p}.bn2`, { kernel: 3, stride: 1, pad: 1 }),
+          down: stride === 2 ? loadConvBN(file, `${p}.downsample.0`, `${p}.downsample.1`, { kernel: 1, stride: 2, pad: 0 }) : undefined,
+        };
+      }),
+    );
+    this.fcRows = file.float32('fc.weight');
+    this.fcWeight = tf.tidy(() => tf.transpose(tf.tensor2d(this.fcRows, [NUM_CLASSES, 512])));
+    this.fcBias = tf.tensor1d(file.float32('fc.bias'));
+  }
+
+  forward(input: Tensor4D): ResNetPass {
+    let pass!: ResNetPass;
+    tf.tidy(() => {
+      const stem = convForward(input, this.stem, true);
+      let x = tf.maxPool(stem, POOL.size, POOL.stride, POOL.pad) as Tensor4D;
+      const blocks = this.stages.map((stage) =>
+        stage.map((block) => {
+          const mid = convForward(x, block.conv1, true);
+          const identity = block.down ? convForward(x, block.down, false) : x;
+          const out = tf.relu(tf.add(convForward(mid, block.conv2, false), identity)) as Tensor4D;
+          const state = { input: x, mid, out };
+          x = out;
+          return state;
+        }),
+      );
+      const logits = tf.add(tf.matMul(tf.mean(x, [1, 2]), this.fcWeight), this.fcBias) as Tensor2D;
+      pass = new ResNetPass(input, stem, blocks, logits);
+      [stem, logits, ...blocks.flat().flatMap((b) => [b.input, b.mid, b.out])].forEach((t) => tf.keep(t));
+    });
+    return pass;
+  }
+
+  gradients(pass: ForwardPass, req: GradientRequest): Gradients {
+    const p = pass as ResNetPass;
+    const mode: GradMode = req.guided ? 'guided' : 'plain';
+    const stageIndices = req.layers.map((l) => RESNET34_LAYERS.indexOf(l));
+    const lowest = req.toInput ? 0 : Math.min(...stageIndices, STAGES.length);
+    return tf.tidy(() => {
+      const layers: Record<string, Tensor4D> = {};
+      const last = p.blocks.at(-1)!.at(-1)!.out;
+      const [, h, w, c] = last.shape;
+      // d logit / d (global-average-pooled features) is fc.weight[target]; the mean spreads it evenly.
+      const row = this.fcRows.subarray(req.target * c, (req.target + 1) * c);
+      let dy: Tensor4D = tf.tile(tf.tensor4d(row.map((v) => v / (h * w)), [1, 1, 1, c]), [1, h, w, 1]);
+      for (let si = STAGES.length - 1; si >= lowest; si--) {
+        if (stageIndices.includes(si)) layers[RESNET34_LAYERS[si]!] = tf.keep(dy);
+        const stage = this.stages[si]!;
+        for (let b = stage.length - 1; b >= 0; b--) dy = this.blockGrad(stage[b]!, p.blocks[si]![b]!, dy, mode);
+      }
+      let input: Tensor4D | undefined;
+      if (req.toInput) {
+        const dStem = maxPoolGrad(dy, p.stem, POOL);
+        const [, H, W] = p.input.shape;
+        input = tf.keep(convInputGrad(reluGrad(dStem, p.stem, mode), this.stem.back, STEM, H, W));
+      }
+      return { layers, input };
+    });
+  }
+
+  private blockGrad(block: Block, state: BlockState, dOut: Tensor4D, mode: GradMode): Tensor4D {
+    const [, inH, inW] = state.input.shape;
+    const [, midH, midW] = state.mid.shape;
+    const g = reluGrad(dOut, state.out, mode);
+    const dMid = reluGrad(convInputGrad(g, block.conv2.back, block.conv2.geom, midH, midW), state.mid, mode);
+    const dIn = convInputGrad(dMid, block.conv1.back, block.conv1.geom, inH, inW);
+    const dIdentity = block.down ? convInputGrad(g, block.down.back, block.down.geom, inH, inW) : g;
+    return tf.add(dIn, dIdentity);
+  }
+
+  dispose(): void {
+    const units = [this.stem, ...this.stages.flat().flatMap((b) => [b.conv1, b.conv2, ...(b.down ? [b.down] : [])])];
+    tf.dispose([...units.flatMap((u) => [u.filter, u.bias, u.back]), this.fcWeight, this.fcBias] as Tensor[]);
+  }
+}
+
+export { convOutputSize };

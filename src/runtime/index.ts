@@ -1,0 +1,71 @@
+import { tf } from '../tf.js';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { WasmInitError } from '../errors.js';
+import { instantiateKernels, type KernelSource } from '../kernels/wasm.js';
+import { referenceKernels } from '../kernels/reference.js';
+import type { Kernels } from '../kernels/types.js';
+import { readBytes } from './io.js';
+import { runtime } from './env.js';
+
+/**
+ * Everything that differs between runtimes lives here: where the tfjs .wasm binaries and our
+ * kernels come from. Users of unusual hosts (edge workers, bundlers) pass them explicitly.
+ */
+export interface RuntimeOptions {
+  /** Directory URL (ending in '/') or per-file map for tfjs-backend-wasm's binaries; default: tfjs's own lookup. */
+  readonly tfjsWasmPaths?: string | Record<string, string>;
+  /** The compiled post-processing kernels, or where to read them; default: build/kernels.wasm of this package. */
+  readonly kernels?: KernelSource | string | URL;
+  /** 'wasm' (default) or 'js' to use the plain TypeScript kernels. */
+  readonly kernelBackend?: 'wasm' | 'js';
+}
+
+export interface RuntimeInfo {
+  readonly backend: string;
+  readonly simd: boolean;
+  readonly threads: number;
+}
+
+let backendReady: Promise<RuntimeInfo> | undefined;
+
+/** Selects tfjs's wasm backend once per process. */
+export function initBackend(options: RuntimeOptions = {}): Promise<RuntimeInfo> {
+  backendReady ??= (async () => {
+    if (options.tfjsWasmPaths !== undefined) setWasmPaths(options.tfjsWasmPaths);
+    let ok = false;
+    try {
+      ok = await tf.setBackend('wasm');
+      await tf.ready();
+    } catch (cause) {
+      throw new WasmInitError(`TensorFlow.js wasm backend failed to start: ${(cause as Error).message}`, { cause });
+    }
+    if (!ok || tf.getBackend() !== 'wasm') throw new WasmInitError('TensorFlow.js wasm backend failed to start');
+    return {
+      backend: 'wasm',
+      simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'),
+      threads: tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 2 : 1,
+    };
+  })();
+  backendReady.catch(() => (backendReady = undefined));
+  return backendReady;
+}
+
+const defaultKernelUrl = (): URL => new URL('../../build/kernels.wasm', import.meta.url);
+let defaultKernels: Promise<Kernels> | undefined;
+
+export function loadKernels(options: RuntimeOptions = {}): Promise<Kernels> {
+  if (options.kernelBackend === 'js') return Promise.resolve(referenceKernels);
+  const src = options.kernels;
+  if (src instanceof WebAssembly.Module || src instanceof ArrayBuffer || src instanceof Uint8Array) return instantiateKernels(src);
+  if (src !== undefined) return readBytes(src, 'kernels').then(instantiateKernels);
+  defaultKernels ??= (async () => {
+    const url = defaultKernelUrl();
+    // Runtimes with a file system read it; browsers and workers fetch it next to the module.
+    const bytes = await readBytes(runtime.hasNodeFs ? url : url.href, 'kernels');
+    return instantiateKernels(bytes);
+  })();
+  defaultKernels.catch(() => (defaultKernels = undefined));
+  return defaultKernels;
+}
+
+export { runtime };

@@ -12,46 +12,49 @@ const ITERATIONS = 500;
 export const eigenCam: CamMethod = {
   name: 'eigencam',
   needsGradients: false,
-  camImage({ activations: A, positions: P, channels: C }) {
-    const M = new Float64Array(P * C);
-    for (let c = 0; c < C; c++) {
-      let mean = 0;
-      for (let p = 0; p < P; p++) mean += A[p * C + c]!;
-      mean /= P;
-      for (let p = 0; p < P; p++) M[p * C + c] = A[p * C + c]! - mean;
-    }
-    // Power iteration on M^T M without forming it: v <- M^T (M v).
-    let v = new Float64Array(C).fill(1 / Math.sqrt(C));
-    const proj = new Float64Array(P);
-    for (let it = 0; it < ITERATIONS; it++) {
-      for (let p = 0; p < P; p++) {
-        let s = 0;
-        for (let c = 0; c < C; c++) s += M[p * C + c]! * v[c]!;
-        proj[p] = s;
-      }
-      const next = new Float64Array(C);
-      for (let p = 0; p < P; p++) for (let c = 0; c < C; c++) next[c]! += M[p * C + c]! * proj[p]!;
-      const norm = Math.hypot(...next);
-      if (norm === 0) break;
-      let delta = 0;
-      for (let c = 0; c < C; c++) {
-        next[c]! /= norm;
-        delta = Math.max(delta, Math.abs(next[c]! - v[c]!));
-      }
-      v = next;
-      if (delta < 1e-12) break;
-    }
-    const out = new Float32Array(P);
-    let positive = 0;
-    let negative = 0;
+  camImage: ({ activations, positions, channels }) => eigenProjection(activations, positions, channels).map((v) => Math.max(v, 0)),
+};
+
+/** The signed projection of the centred activations on their first principal direction. */
+export function eigenProjection(A: Float32Array, P: number, C: number): Float32Array {
+  const M = new Float64Array(P * C);
+  for (let c = 0; c < C; c++) {
+    let mean = 0;
+    for (let p = 0; p < P; p++) mean += A[p * C + c]!;
+    mean /= P;
+    for (let p = 0; p < P; p++) M[p * C + c] = A[p * C + c]! - mean;
+  }
+  // Power iteration on M^T M without forming it: v <- M^T (M v).
+  let v = new Float64Array(C).fill(1 / Math.sqrt(C));
+  const proj = new Float64Array(P);
+  for (let it = 0; it < ITERATIONS; it++) {
     for (let p = 0; p < P; p++) {
       let s = 0;
       for (let c = 0; c < C; c++) s += M[p * C + c]! * v[c]!;
-      out[p] = s;
-      if (s > 0) positive += s;
-      else negative -= s;
+      proj[p] = s;
     }
-    const sign = positive >= negative ? 1 : -1;
-    return out.map((s) => Math.max(sign * s, 0));
-  },
-};
+    const next = new Float64Array(C);
+    for (let p = 0; p < P; p++) for (let c = 0; c < C; c++) next[c]! += M[p * C + c]! * proj[p]!;
+    const norm = Math.hypot(...next);
+    if (norm === 0) break;
+    let delta = 0;
+    for (let c = 0; c < C; c++) {
+      next[c]! /= norm;
+      delta = Math.max(delta, Math.abs(next[c]! - v[c]!));
+    }
+    v = next;
+    if (delta < 1e-12) break;
+  }
+  const out = new Float32Array(P);
+  let positive = 0;
+  let negative = 0;
+  for (let p = 0; p < P; p++) {
+    let s = 0;
+    for (let c = 0; c < C; c++) s += M[p * C + c]! * v[c]!;
+    out[p] = s;
+    if (s > 0) positive += s;
+    else negative -= s;
+  }
+  return positive >= negative ? out : out.map((s) => -s);
+}
+

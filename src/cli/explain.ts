@@ -1,0 +1,135 @@
+import { parseArgs } from 'node:util';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { UsageError } from './errors.js';
+import type { CliIO } from './main.js';
+import { createExplainer, type Explainer, type Explanation } from '../explainer.js';
+import { CAM_METHODS, type CamMethodName } from '../methods/index.js';
+import { decodeNpy, encodeNpy } from '../io/npy.js';
+import { readBytes } from '../runtime/io.js';
+import { decodeImage } from '../image/decode.js';
+import { resizeRgbPillowBilinear } from '../image/resize.js';
+import type { ModelInput, Pixels } from '../image/preprocess.js';
+import { InvalidInputError } from '../errors.js';
+
+export const EXPLAIN_USAGE = `  gradcam explain <input...> --weights FILE --out DIR [options]
+      <input>           PNG/JPEG image, or .npy float32 tensor [1,3,H,W] / [3,H,W] (already normalised)
+      --weights FILE    ResNet34 safetensors (torchvision/timm names), path or URL
+      --out DIR         output folder; each input writes into DIR/<input name>/
+      --layers LIST     comma-separated target layers (default: layer1,layer2,layer3,layer4)
+      --target N        class index to explain (default: the top-1 class)
+      --method NAME     ${Object.keys(CAM_METHODS).join(', ')} (default: gradcam)
+      --guided          also guided backpropagation and Guided Grad-CAM
+      --size S          image model input: 224 (default), 'native', or N (shorter side N)
+      --raw             write NumPy .npy arrays (logits, maps, guided gradients)
+      --verbose         stack traces on errors`;
+
+const OPTIONS = {
+  weights: { type: 'string' },
+  out: { type: 'string' },
+  layers: { type: 'string' },
+  target: { type: 'string' },
+  method: { type: 'string' },
+  guided: { type: 'boolean', default: false },
+  size: { type: 'string', default: '224' },
+  raw: { type: 'boolean', default: false },
+  verbose: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+interface ExplainArgs {
+  readonly inputs: string[];
+  readonly weights: string;
+  readonly out: string;
+  readonly layers: string[];
+  readonly target: number | undefined;
+  readonly method: CamMethodName;
+  readonly guided: boolean;
+  readonly size: number | 'native' | 'square224';
+  readonly raw: boolean;
+}
+
+function parse(argv: readonly string[]): ExplainArgs | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values: v, positionals } = parsed;
+  if (v.help) return 'help';
+  if (positionals.length === 0) throw new UsageError('explain needs at least one input file');
+  if (!v.weights) throw new UsageError('--weights FILE is required');
+  if (!v.out) throw new UsageError('--out DIR is required');
+  let target: number | undefined;
+  if (v.target !== undefined) {
+    target = Number(v.target);
+    if (!/^\d+$/.test(v.target)) throw new UsageError(`--target must be a non-negative integer, got '${v.target}'`);
+  }
+  const method = (v.method ?? 'gradcam') as CamMethodName;
+  if (!Object.hasOwn(CAM_METHODS, method)) throw new UsageError(`unknown --method '${method}'; available: ${Object.keys(CAM_METHODS).join(', ')}`);
+  let size: ExplainArgs['size'];
+  if (v.size === '224') size = 'square224';
+  else if (v.size === 'native') size = 'native';
+  else if (/^\d+$/.test(v.size) && Number(v.size) >= 32) size = Number(v.size);
+  else throw new UsageError(`--size must be 224, 'native' or an integer >= 32, got '${v.size}'`);
+  const layers = (v.layers ?? 'layer1,layer2,layer3,layer4').split(',').map((s) => s.trim()).filter(Boolean);
+  if (layers.length === 0) throw new UsageError('--layers is empty');
+  return { inputs: positionals, weights: v.weights, out: v.out, layers, target, method, guided: v.guided, size, raw: v.raw };
+}
+
+/** The model input for a file: a .npy tensor as is, an image decoded and resized. */
+async function loadInput(path: string, size: ExplainArgs['size']): Promise<ModelInput> {
+  const bytes = await readBytes(path, 'input');
+  if (extname(path).toLowerCase() === '.npy') {
+    const npy = decodeNpy(bytes);
+    if (npy.dtype !== 'float32') throw new InvalidInputError(`${path}: .npy input must be float32, got ${npy.dtype}`);
+    return { tensor: npy.data as Float32Array, shape: npy.shape };
+  }
+  return resizeForModel(await decodeImage(bytes), size);
+}
+
+function resizeForModel(px: Pixels, size: ExplainArgs['size']): Pixels {
+  if (size === 'native') return px;
+  if (size === 'square224') return resizeRgbPillowBilinear(px, 224, 224);
+  const scale = size / Math.min(px.width, px.height);
+  return resizeRgbPillowBilinear(px, Math.max(1, Math.round(px.width * scale)), Math.max(1, Math.round(px.height * scale)));
+}
+
+async function writeRaw(dir: string, e: Explanation): Promise<string[]> {
+  const files: [string, Uint8Array][] = [['logits.npy', encodeNpy(e.logits, [e.logits.length])]];
+  for (const [layer, cam] of Object.entries(e.cams)) {
+    files.push([`cam-${layer}.npy`, encodeNpy(cam.map, [e.height, e.width])]);
+    files.push([`cam-${layer}-raw.npy`, encodeNpy(cam.raw, [cam.rawHeight, cam.rawWidth])]);
+  }
+  if (e.guided) {
+    files.push(['guided.npy', encodeNpy(e.guided, [e.height, e.width, 3])]);
+    for (const [layer, g] of Object.entries(e.guidedGradCam ?? {})) files.push([`guided-gradcam-${layer}.npy`, encodeNpy(g, [e.height, e.width, 3])]);
+  }
+  await Promise.all(files.map(([name, bytes]) => writeFile(join(dir, name), bytes)));
+  return files.map(([name]) => name);
+}
+
+export async function explainCommand(argv: readonly string[], io: CliIO): Promise<number> {
+  const args = parse(argv);
+  if (args === 'help') {
+    io.stdout(`${EXPLAIN_USAGE}\n`);
+    return 0;
+  }
+  let explainer: Explainer | undefined;
+  try {
+    explainer = await createExplainer({ model: 'resnet34', weights: args.weights });
+    for (const input of args.inputs) {
+      const e = await explainer.explain(await loadInput(input, args.size), {
+        layers: args.layers, target: args.target, guided: args.guided, method: args.method,
+      });
+      const dir = join(args.out, basename(input, extname(input)));
+      await mkdir(dir, { recursive: true });
+      const written = args.raw ? await writeRaw(dir, e) : [];
+      io.stdout(`${input}: class ${e.target} (logit ${e.logits[e.target]!.toFixed(3)}), ${written.length} files in ${dir}\n`);
+    }
+    return 0;
+  } finally {
+    explainer?.dispose();
+  }
+}

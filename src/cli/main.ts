@@ -1,0 +1,43 @@
+import { GradcamError } from '../errors.js';
+import { UsageError } from './errors.js';
+import { explainCommand, EXPLAIN_USAGE } from './explain.js';
+
+const USAGE = `gradcam: Grad-CAM and Guided Grad-CAM on the CPU (TensorFlow.js wasm)
+
+Commands:
+${EXPLAIN_USAGE}
+
+Run 'gradcam explain --help' for the options.`;
+
+export interface CliIO {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+const defaultIO: CliIO = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+};
+
+/** Runs the CLI and returns its exit code: 0 ok, 1 failure, 2 usage error. */
+export async function main(argv: readonly string[], io: CliIO = defaultIO): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      io.stdout(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    }
+    if (command === 'explain') return await explainCommand(rest, io);
+    throw new UsageError(`unknown command '${command}'`);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr(`gradcam: ${err.message}\nRun 'gradcam --help' for usage.\n`);
+      return 2;
+    }
+    const message = err instanceof GradcamError ? `${err.message} [${err.code}]` : (err as Error)?.message ?? String(err);
+    io.stderr(`gradcam: error: ${message}\n`);
+    if (verbose && err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);
+    return 1;
+  }
+}

@@ -131,7 +131,7 @@ function halfToFloat(h: number): number {
 }
 
 /** Writes a safetensors file; used by tests and tools that make weights. */
-export function encodeSafetensors(tensors: Record<string, { dtype: FloatDtype; shape: number[]; data: Uint8Array }>, metadata?: Record<string, string>): Uint8Array {
+export function encodeSafetensors(tensors: Record<string, { dtype: Dtype; shape: number[]; data: Uint8Array }>, metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;

@@ -1,0 +1,63 @@
+import { beforeAll, describe, expect, test } from 'vitest';
+import { loadKernels } from '../../src/runtime/index.js';
+import { referenceKernels as ts } from '../../src/kernels/reference.js';
+import type { Kernels } from '../../src/kernels/types.js';
+import { randomArray } from '../helpers/random-weights.js';
+import { maxAbs, maxAbsDiff } from '../helpers/metrics.js';
+
+/** The AssemblyScript kernels must agree with their TypeScript twins (float32 rounding aside). */
+describe('AssemblyScript kernels vs TypeScript twins', () => {
+  let as: Kernels;
+  beforeAll(async () => {
+    as = await loadKernels();
+  });
+  const close = (a: Float32Array, b: Float32Array, tol = 1e-5) => {
+    expect(a.length).toBe(b.length);
+    expect(maxAbsDiff(a, b)).toBeLessThanOrEqual(tol * Math.max(1, maxAbs(b)));
+  };
+
+  // Channel counts that do and do not fill whole SIMD lanes.
+  for (const [P, C] of [[56 * 56, 64], [49, 512], [7, 3], [1, 1], [13, 6]] as const) {
+    test(`channel reductions, ${P} positions x ${C} channels`, () => {
+      const A = randomArray(P * C, P + C).map(Math.abs);
+      const G = randomArray(P * C, P * C);
+      const w = randomArray(C, C);
+      close(as.channelMean(G, P, C), ts.channelMean(G, P, C));
+      close(as.weightedSumRelu(A, w, P, C), ts.weightedSumRelu(A, w, P, C));
+      close(as.elementwiseSumRelu(A, G, P, C), ts.elementwiseSumRelu(A, G, P, C));
+    });
+  }
+
+  test('min-max normalisation, including constant and all-zero maps', () => {
+    for (const x of [randomArray(1001, 3, 5), new Float32Array(10), new Float32Array(10).fill(3), Float32Array.of(-2, 7)]) {
+      close(as.minMaxNormalize(x), ts.minMaxNormalize(x), 1e-6);
+    }
+    expect(Array.from(ts.minMaxNormalize(new Float32Array(4)))).toEqual([0, 0, 0, 0]);
+  });
+
+  for (const [sh, sw, dh, dw, ch] of [[7, 7, 224, 224, 1], [10, 15, 300, 451, 1], [5, 4, 3, 9, 3], [1, 1, 4, 4, 1]] as const) {
+    test(`bilinear resize ${sh}x${sw} -> ${dh}x${dw} x${ch}`, () => {
+      const src = randomArray(sh * sw * ch, sh * 100 + sw);
+      close(as.resizeBilinear(src, sh, sw, dh, dw, ch), ts.resizeBilinear(src, sh, sw, dh, dw, ch), 1e-5);
+    });
+  }
+
+  test('bilinear resize matches OpenCV INTER_LINEAR on a hand-computed case', () => {
+    // 2 -> 4 samples: src = (dst + 0.5) / 2 - 0.5 = -0.25, 0.25, 0.75, 1.25 -> clamp, 0.25, 0.75, clamp.
+    expect(Array.from(ts.resizeBilinear(Float32Array.of(0, 1), 1, 2, 1, 4, 1))).toEqual([0, 0.25, 0.75, 1]);
+    expect(Array.from(as.resizeBilinear(Float32Array.of(0, 1), 1, 2, 1, 4, 1))).toEqual([0, 0.25, 0.75, 1]);
+  });
+
+  test('mean of ReLU over maps and the guided product', () => {
+    const maps = [randomArray(999, 1), randomArray(999, 2), randomArray(999, 3)];
+    close(as.meanRelu(maps), ts.meanRelu(maps), 1e-6);
+    const g = randomArray(333 * 3, 4);
+    const cam = randomArray(333, 5);
+    close(as.guidedProduct(g, cam), ts.guidedProduct(g, cam), 0);
+  });
+
+  test('large inputs grow the kernel memory and keep working', () => {
+    const big = randomArray(3 * 1024 * 1024, 9);
+    close(as.minMaxNormalize(big), ts.minMaxNormalize(big), 1e-6);
+  });
+});

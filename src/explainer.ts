@@ -5,7 +5,7 @@ import type { ExplainableModel, Gradients } from './models/types.js';
 import { CAM_METHODS, type CamMethodName } from './methods/index.js';
 import { rawCam } from './methods/types.js';
 import type { Kernels } from './kernels/types.js';
-import { assertFinite, nchwToNhwc, normalizePixels, type ModelInput, type Preprocessing } from './image/preprocess.js';
+import { nchwToNhwc, normalizePixels, type ModelInput, type Preprocessing } from './image/preprocess.js';
 import { initBackend, loadKernels, type RuntimeInfo, type RuntimeOptions } from './runtime/index.js';
 import { readBytes, type BytesSource } from './runtime/io.js';
 
@@ -188,7 +188,6 @@ class Engine implements Explainer {
     let width: number;
     if ('tensor' in input) {
       ({ data, height, width } = nchwToNhwc(input));
-      assertFinite(data, 'input tensor');
     } else if ('data' in input) {
       ({ height, width } = input);
       data = normalizePixels(input, this.preprocess);

@@ -62,6 +62,7 @@ export function nchwToNhwc(input: NchwTensor): { data: Float32Array; height: num
   if (tensor.length !== 3 * height * width) {
     throw new InvalidInputError(`input tensor has ${tensor.length} values but shape [${shape.join(', ')}] needs ${3 * height * width}`);
   }
+  assertFinite(tensor, 'input tensor');
   const plane = height * width;
   const data = new Float32Array(tensor.length);
   for (let c = 0; c < 3; c++) for (let i = 0; i < plane; i++) data[i * 3 + c] = tensor[c * plane + i]!;

@@ -151,3 +151,25 @@ export function guidedProduct(guided: usize, cam: usize, dst: usize, positions: 
     store<f32>(dst + at + 8, load<f32>(guided + at + 8) * m);
   }
 }
+
+/**
+ * pytorch-grad-cam's show_cam_on_image in RGB: heat = lut[uint8(255 * mask)] / 255,
+ * cam = (1 - w) * heat + w * img / 255, then cam / max(cam), as uint8 (truncated).
+ * `lut` is 256 RGB triples (u8); `img` and `dst` are RGB u8; `mask` is f32 in [0, 1].
+ * With imageWeight 0 this is the bare heatmap.
+ */
+export function colormapOverlay(img: usize, mask: usize, lut: usize, dst: usize, n: i32, imageWeight: f32): void {
+  const heatWeight: f32 = 1 - imageWeight;
+  let peak: f32 = 0;
+  for (let pass = 0; pass < 2; pass++) {
+    for (let i = 0; i < n; i++) {
+      const level = <usize>(<u8>(<f32>255 * load<f32>(mask + (<usize>i << 2))));
+      for (let c: usize = 0; c < 3; c++) {
+        const heat = <f32>load<u8>(lut + level * 3 + c) / 255;
+        const v = heatWeight * heat + imageWeight * (<f32>load<u8>(img + <usize>i * 3 + c) / 255);
+        if (pass == 0) peak = max(peak, v);
+        else store<u8>(dst + <usize>i * 3 + c, <u8>(v / peak * <f32>255));
+      }
+    }
+  }
+}

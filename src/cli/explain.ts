@@ -11,6 +11,10 @@ import { decodeImage } from '../image/decode.js';
 import { resizeRgbPillowBilinear } from '../image/resize.js';
 import type { ModelInput, Pixels } from '../image/preprocess.js';
 import { InvalidInputError } from '../errors.js';
+import { loadKernels } from '../runtime/index.js';
+import type { Kernels } from '../kernels/types.js';
+import { renderGuided, renderHeatmap, renderOverlay } from '../image/render.js';
+import { encodePng } from '../image/encode.js';
 
 export const EXPLAIN_USAGE = `  gradcam explain <input...> --weights FILE --out DIR [options]
       <input>           PNG/JPEG image, or .npy float32 tensor [1,3,H,W] / [3,H,W] (already normalised)
@@ -78,15 +82,16 @@ function parse(argv: readonly string[]): ExplainArgs | 'help' {
   return { inputs: positionals, weights: v.weights, out: v.out, layers, target, method, guided: v.guided, size, raw: v.raw };
 }
 
-/** The model input for a file: a .npy tensor as is, an image decoded and resized. */
-async function loadInput(path: string, size: ExplainArgs['size']): Promise<ModelInput> {
+/** The model input for a file (a .npy tensor as is, an image decoded and resized) and the original image, if any. */
+async function loadInput(path: string, size: ExplainArgs['size']): Promise<{ input: ModelInput; image?: Pixels }> {
   const bytes = await readBytes(path, 'input');
   if (extname(path).toLowerCase() === '.npy') {
     const npy = decodeNpy(bytes);
     if (npy.dtype !== 'float32') throw new InvalidInputError(`${path}: .npy input must be float32, got ${npy.dtype}`);
-    return { tensor: npy.data as Float32Array, shape: npy.shape };
+    return { input: { tensor: npy.data as Float32Array, shape: npy.shape } };
   }
-  return resizeForModel(await decodeImage(bytes), size);
+  const image = await decodeImage(bytes);
+  return { input: resizeForModel(image, size), image };
 }
 
 function resizeForModel(px: Pixels, size: ExplainArgs['size']): Pixels {
@@ -94,6 +99,24 @@ function resizeForModel(px: Pixels, size: ExplainArgs['size']): Pixels {
   if (size === 'square224') return resizeRgbPillowBilinear(px, 224, 224);
   const scale = size / Math.min(px.width, px.height);
   return resizeRgbPillowBilinear(px, Math.max(1, Math.round(px.width * scale)), Math.max(1, Math.round(px.height * scale)));
+}
+
+function pictures(kernels: Kernels, e: Explanation, image: Pixels | undefined): [string, Pixels][] {
+  const out: [string, Pixels][] = [];
+  for (const [layer, cam] of Object.entries(e.cams)) {
+    if (image) out.push([`gradcam-${layer}.png`, renderOverlay(kernels, image, cam.map, e.width, e.height)]);
+    out.push([`heatmap-${layer}.png`, renderHeatmap(kernels, cam.map, e.width, e.height)]);
+  }
+  if (e.guided) {
+    out.push(['guided-backprop.png', renderGuided(e.guided, e.width, e.height)]);
+    for (const [layer, g] of Object.entries(e.guidedGradCam ?? {})) out.push([`guided-gradcam-${layer}.png`, renderGuided(g, e.width, e.height)]);
+  }
+  return out;
+}
+
+async function writePictures(dir: string, list: [string, Pixels][]): Promise<string[]> {
+  await Promise.all(list.map(async ([name, px]) => writeFile(join(dir, name), await encodePng(px))));
+  return list.map(([name]) => name);
 }
 
 async function writeRaw(dir: string, e: Explanation): Promise<string[]> {
@@ -119,14 +142,15 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
   let explainer: Explainer | undefined;
   try {
     explainer = await createExplainer({ model: 'resnet34', weights: args.weights });
-    for (const input of args.inputs) {
-      const e = await explainer.explain(await loadInput(input, args.size), {
-        layers: args.layers, target: args.target, guided: args.guided, method: args.method,
-      });
-      const dir = join(args.out, basename(input, extname(input)));
+    const kernels = await loadKernels();
+    for (const path of args.inputs) {
+      const { input, image } = await loadInput(path, args.size);
+      const e = await explainer.explain(input, { layers: args.layers, target: args.target, guided: args.guided, method: args.method });
+      const dir = join(args.out, basename(path, extname(path)));
       await mkdir(dir, { recursive: true });
-      const written = args.raw ? await writeRaw(dir, e) : [];
-      io.stdout(`${input}: class ${e.target} (logit ${e.logits[e.target]!.toFixed(3)}), ${written.length} files in ${dir}\n`);
+      const written = await writePictures(dir, pictures(kernels, e, image));
+      if (args.raw) written.push(...(await writeRaw(dir, e)));
+      io.stdout(`${path}: class ${e.target} (logit ${e.logits[e.target]!.toFixed(3)}), ${written.length} files in ${dir}\n`);
     }
     return 0;
   } finally {

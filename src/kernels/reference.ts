@@ -70,4 +70,19 @@ export const referenceKernels: Kernels = {
     for (let p = 0; p < cam.length; p++) for (let k = 0; k < 3; k++) out[p * 3 + k] = guided[p * 3 + k]! * cam[p]!;
     return out;
   },
+  colormapOverlay(rgb, mask, lut, imageWeight) {
+    const f = Math.fround;
+    const w = f(imageWeight);
+    const blended = new Float32Array(rgb.length);
+    let peak = 0;
+    for (let i = 0; i < mask.length; i++) {
+      const level = Math.trunc(f(255 * mask[i]!)) & 255;
+      for (let c = 0; c < 3; c++) {
+        const v = f(f(f(1 - w) * f(lut[level * 3 + c]! / 255)) + f(w * f(rgb[i * 3 + c]! / 255)));
+        blended[i * 3 + c] = v;
+        peak = Math.max(peak, v);
+      }
+    }
+    return Uint8Array.from(blended, (v) => Math.trunc(f(f(v / peak) * 255)));
+  },
 };

@@ -18,4 +18,9 @@ export interface Kernels {
   meanRelu(maps: readonly Float32Array[]): Float32Array;
   /** guided[p, k] * cam[p] for k in 0..2: [P, 3] x [P] -> [P, 3]. */
   guidedProduct(guided: Float32Array, cam: Float32Array): Float32Array;
+  /**
+   * pytorch-grad-cam's show_cam_on_image (RGB): lut[uint8(255 mask)] blended with the image,
+   * divided by its maximum, as uint8 RGB. imageWeight 0 gives the bare heatmap.
+   */
+  colormapOverlay(rgb: Uint8Array, mask: Float32Array, lut: Uint8Array, imageWeight: number): Uint8Array;
 }

@@ -12,6 +12,7 @@ interface KernelExports {
   addRelu(dst: number, src: number, n: number): void;
   divide(ptr: number, n: number, d: number): void;
   guidedProduct(guided: number, cam: number, dst: number, positions: number): void;
+  colormapOverlay(img: number, mask: number, lut: number, dst: number, n: number, imageWeight: number): void;
 }
 
 /** Where the compiled kernels come from: the runtime adapter decides (file bytes, fetch, or a precompiled module). */
@@ -29,8 +30,11 @@ class Arena {
     return this;
   }
   alloc(floats: number): number {
+    return this.allocBytes(floats * 4);
+  }
+  allocBytes(bytes: number): number {
     const ptr = (this.top + 15) & ~15;
-    this.top = ptr + floats * 4;
+    this.top = ptr + bytes;
     const need = this.top - this.ex.memory.buffer.byteLength;
     if (need > 0) this.ex.memory.grow(Math.ceil(need / 65536));
     return ptr;
@@ -39,6 +43,14 @@ class Arena {
     const ptr = this.alloc(data.length);
     new Float32Array(this.ex.memory.buffer, ptr, data.length).set(data);
     return ptr;
+  }
+  putBytes(data: Uint8Array): number {
+    const ptr = this.allocBytes(data.length);
+    new Uint8Array(this.ex.memory.buffer, ptr, data.length).set(data);
+    return ptr;
+  }
+  takeBytes(ptr: number, n: number): Uint8Array {
+    return new Uint8Array(this.ex.memory.buffer, ptr, n).slice();
   }
   take(ptr: number, floats: number): Float32Array {
     return new Float32Array(this.ex.memory.buffer, ptr, floats).slice();
@@ -112,6 +124,15 @@ export async function instantiateKernels(source: KernelSource): Promise<Kernels>
       const d = a.alloc(guided.length);
       ex.guidedProduct(g, c, d, cam.length);
       return a.take(d, guided.length);
+    },
+    colormapOverlay(rgb, mask, lut, imageWeight) {
+      const a = arena.reset();
+      const m = a.put(mask);
+      const img = a.putBytes(rgb);
+      const l = a.putBytes(lut);
+      const d = a.allocBytes(rgb.length);
+      ex.colormapOverlay(img, m, l, d, mask.length, imageWeight);
+      return a.takeBytes(d, rgb.length);
     },
   };
 }

@@ -4,6 +4,7 @@ import { referenceKernels as ts } from '../../src/kernels/reference.js';
 import type { Kernels } from '../../src/kernels/types.js';
 import { randomArray } from '../helpers/random-weights.js';
 import { maxAbs, maxAbsDiff } from '../helpers/metrics.js';
+import { jetLut } from '../../src/image/colormap.js';
 
 /** The AssemblyScript kernels must agree with their TypeScript twins (float32 rounding aside). */
 describe('AssemblyScript kernels vs TypeScript twins', () => {
@@ -54,6 +55,28 @@ describe('AssemblyScript kernels vs TypeScript twins', () => {
     const g = randomArray(333 * 3, 4);
     const cam = randomArray(333, 5);
     close(as.guidedProduct(g, cam), ts.guidedProduct(g, cam), 0);
+  });
+
+  test('colormap overlay (pytorch-grad-cam show_cam_on_image), heatmap only and blended', () => {
+    const lut = jetLut();
+    const n = 4097;
+    const mask = randomArray(n, 21).map((v) => Math.abs(v));
+    mask[0] = 1;
+    mask[1] = 0;
+    const rgb = Uint8Array.from(randomArray(n * 3, 22), (v) => Math.floor(Math.abs(v) * 256));
+    for (const w of [0, 0.5, 1]) {
+      expect(Array.from(as.colormapOverlay(rgb, mask, lut, w))).toEqual(Array.from(ts.colormapOverlay(rgb, mask, lut, w)));
+    }
+    const heat = ts.colormapOverlay(rgb, mask, lut, 0);
+    // mask 1 -> LUT[255] = dark red; the image maximum is already 1, so no rescaling.
+    expect(Array.from(heat.subarray(0, 3))).toEqual([128, 0, 0]);
+    expect(Array.from(heat.subarray(3, 6))).toEqual([0, 0, 128]);
+  });
+
+  test('the JET table equals OpenCV 4.6 COLORMAP_JET (RGB) at sampled levels', () => {
+    const lut = jetLut();
+    const opencv = [[0, 0, 128], [0, 0, 255], [0, 128, 255], [2, 255, 254], [130, 255, 126], [255, 252, 0], [255, 124, 0], [252, 0, 0]];
+    opencv.forEach((rgb, k) => expect(Array.from(lut.subarray(k * 96, k * 96 + 3)), `level ${k * 32}`).toEqual(rgb));
   });
 
   test('large inputs grow the kernel memory and keep working', () => {

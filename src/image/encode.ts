@@ -1,0 +1,13 @@
+import type { Pixels } from './preprocess.js';
+
+/** RGB pixels -> PNG bytes. jimp is imported here only (Node/Deno/Bun adapters). */
+export async function encodePng(px: Pixels): Promise<Uint8Array> {
+  const { Jimp } = await import('jimp');
+  const rgba = new Uint8Array(px.width * px.height * 4);
+  for (let i = 0; i < px.width * px.height; i++) {
+    rgba.set(px.data.subarray(i * 3, i * 3 + 3), i * 4);
+    rgba[i * 4 + 3] = 255;
+  }
+  const image = Jimp.fromBitmap({ data: Buffer.from(rgba.buffer), width: px.width, height: px.height });
+  return new Uint8Array(await image.getBuffer('image/png'));
+}

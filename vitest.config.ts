@@ -9,5 +9,6 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 1,
     fileParallelism: false,
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });

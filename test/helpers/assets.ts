@@ -8,6 +8,8 @@ export const REFERENCE = join(ASSETS, 'reference');
 export const hasReference = existsSync(join(REFERENCE, 'resnet34-seed1.safetensors'));
 export const hasMobilenet = existsSync(join(ASSETS, 'models/mobilenet_v1_0.75_224/model.json'));
 export const missingReason = `test assets not found at ${ASSETS} (set GRADCAM_TEST_ASSETS)`;
+// CI must never skip these tests silently.
+if (process.env.GRADCAM_REQUIRE_ASSETS === '1' && !(hasReference && hasMobilenet)) throw new Error(`GRADCAM_REQUIRE_ASSETS=1 but ${missingReason}`);
 
 export const readRef = (rel: string): NpyArray => decodeNpy(new Uint8Array(readFileSync(join(REFERENCE, rel))));
 export const referenceWeights = (): Uint8Array => new Uint8Array(readFileSync(join(REFERENCE, 'resnet34-seed1.safetensors')));

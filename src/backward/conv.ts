@@ -7,43 +7,82 @@ export interface ConvGeometry {
   readonly pad: number;
 }
 
-export const convOutputSize = (n: number, g: ConvGeometry): number => Math.floor((n + 2 * g.pad - g.kernel) / g.stride) + 1;
-
 export const explicitPad = (p: number): [[0, 0], [number, number], [number, number], [0, 0]] => [[0, 0], [p, p], [p, p], [0, 0]];
 
 /**
- * The filter that turns the input-gradient of a convolution into a forward convolution:
- * spatially flipped, with input and output channels swapped (HWIO -> HW O I).
+ * For each output phase r = i mod stride of the input gradient, the forward taps that reach it sit
+ * at offsets delta (dy index = i div stride + delta). The union of offsets over phases is the
+ * kernel of one stride-1 convolution that computes all phases at once (sub-pixel convolution).
  */
-export function backwardFilter(filterHWIO: Tensor4D): Tensor4D {
-  return tf.tidy(() => tf.transpose(tf.reverse(filterHWIO, [0, 1]), [0, 1, 3, 2]));
-}
-
-/** Inserts (stride - 1) zeros after every row and column: [1,h,w,c] -> [1,h*s,w*s,c]. */
-function zeroInsert(dy: Tensor4D, s: number): Tensor4D {
-  const [n, h, w, c] = dy.shape;
-  const cols = tf.pad(tf.reshape(dy, [n * h, w, 1, c]), [[0, 0], [0, 0], [0, s - 1], [0, 0]]);
-  const rows = tf.pad(tf.reshape(cols, [n * h, 1, w * s, c]), [[0, 0], [0, s - 1], [0, 0], [0, 0]]);
-  return tf.reshape(rows, [n, h * s, w * s, c]);
+function phaseTaps(g: ConvGeometry): { offsets: { r: number; delta: number; k: number }[]; minDelta: number; maxDelta: number } {
+  const offsets: { r: number; delta: number; k: number }[] = [];
+  for (let r = 0; r < g.stride; r++) {
+    const c = (r + g.pad) % g.stride;
+    const d = (r + g.pad - c) / g.stride;
+    for (let m = 0; g.stride * m + c < g.kernel; m++) offsets.push({ r, delta: d - m, k: g.stride * m + c });
+  }
+  const deltas = offsets.map((o) => o.delta);
+  return { offsets, minDelta: Math.min(...deltas), maxDelta: Math.max(...deltas) };
 }
 
 /**
- * d(loss)/d(input) of a convolution, given d(loss)/d(output), computed as an ordinary forward
- * convolution so that it runs on XNNPACK instead of the backend's naive Conv2DBackpropInput.
- * inH/inW are the forward input's spatial size (stride 2 loses it).
+ * The filter that computes a convolution's input gradient as a FORWARD stride-1 convolution of
+ * dy (so it runs on XNNPACK; tfjs-wasm's Conv2DBackpropInput is a naive loop). Output channel
+ * (ry * s + rx) * Cin + ci holds input phase (ry, rx); depth-to-space interleaves the phases.
+ * For stride 1 this is the familiar spatially flipped, in/out-swapped kernel. Strided convs need
+ * no zero-inserted dy, which would waste 3/4 of the multiplications.
  */
+export function backwardFilter(filterHWIO: Tensor4D, g: ConvGeometry): Tensor4D {
+  const [k, , cin, cout] = filterHWIO.shape;
+  const w = filterHWIO.dataSync() as Float32Array;
+  const { offsets, minDelta, maxDelta } = phaseTaps(g);
+  const span = maxDelta - minDelta + 1;
+  const s = g.stride;
+  const outCh = s * s * cin;
+  const f = new Float32Array(span * span * cout * outCh);
+  for (const ty of offsets) {
+    for (const tx of offsets) {
+      const phase = ty.r * s + tx.r;
+      for (let co = 0; co < cout; co++) {
+        for (let ci = 0; ci < cin; ci++) {
+          const src = ((ty.k * k + tx.k) * cin + ci) * cout + co;
+          const dst = (((ty.delta - minDelta) * span + (tx.delta - minDelta)) * cout + co) * outCh + phase * cin + ci;
+          f[dst] = w[src]!;
+        }
+      }
+    }
+  }
+  return tf.tensor4d(f, [span, span, cout, outCh]);
+}
+
+/** d(loss)/d(input) of a convolution from d(loss)/d(output); inH/inW are the forward input's size. */
 export function convInputGrad(dy: Tensor4D, backFilter: Tensor4D, g: ConvGeometry, inH: number, inW: number): Tensor4D {
   return tf.tidy(() => {
+    const { minDelta, maxDelta } = phaseTaps(g);
     const s = g.stride;
-    const lead = g.kernel - 1 - g.pad;
-    let x: Tensor4D = s === 1 ? dy : zeroInsert(dy, s);
-    const [, h, w] = x.shape;
-    // Trailing padding so that the valid convolution yields exactly inH x inW; negative means crop.
-    const tailH = inH + g.kernel - 1 - lead - h;
-    const tailW = inW + g.kernel - 1 - lead - w;
-    if (tailH < 0 || tailW < 0) {
-      x = tf.slice(x, [0, 0, 0, 0], [-1, h + Math.min(tailH, 0), w + Math.min(tailW, 0), -1]);
-    }
-    return tf.conv2d(x, backFilter, 1, [[0, 0], [lead, Math.max(tailH, 0)], [lead, Math.max(tailW, 0)], [0, 0]]);
+    const [, oh, ow] = dy.shape;
+    const qh = Math.ceil(inH / s);
+    const qw = Math.ceil(inW / s);
+    // Output q reads dy[q + minDelta .. q + maxDelta]: pad (or crop) dy so exactly q outputs come out.
+    const fit = (x: Tensor4D, axis: 1 | 2, q: number, o: number): Tensor4D => {
+      const before = -minDelta;
+      const after = q - 1 + maxDelta - (o - 1);
+      if (before < 0 || after < 0) {
+        const begin = [0, 0, 0, 0];
+        const size = [-1, -1, -1, -1];
+        begin[axis] = Math.max(-before, 0);
+        size[axis] = o - Math.max(-before, 0) - Math.max(-after, 0);
+        x = tf.slice(x, begin, size);
+      }
+      if (before <= 0 && after <= 0) return x;
+      const pads: [number, number][] = [[0, 0], [0, 0], [0, 0], [0, 0]];
+      pads[axis] = [Math.max(before, 0), Math.max(after, 0)];
+      return tf.pad(x, pads);
+    };
+    const padded = fit(fit(dy, 1, qh, oh), 2, qw, ow);
+    const phases = tf.conv2d(padded, backFilter, 1, 'valid');
+    if (s === 1) return phases;
+    const full = tf.depthToSpace(phases, s);
+    return full.shape[1] === inH && full.shape[2] === inW ? full : tf.slice(full, [0, 0, 0, 0], [-1, inH, inW, -1]);
   });
 }

@@ -1,7 +1,7 @@
 import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D } from '../tf.js';
 import { WeightsError } from '../errors.js';
 import { parseSafetensors, type SafetensorsFile } from '../weights/safetensors.js';
-import { backwardFilter, convInputGrad, convOutputSize, explicitPad, type ConvGeometry } from '../backward/conv.js';
+import { backwardFilter, convInputGrad, explicitPad, type ConvGeometry } from '../backward/conv.js';
 import { reluGrad, type GradMode } from '../backward/relu.js';
 import { maxPoolGrad } from '../backward/maxpool.js';
 import type { ExplainableModel, ForwardPass, GradientRequest, Gradients } from './types.js';
@@ -95,7 +95,7 @@ function loadConvBN(file: SafetensorsFile, prefix: string, bnPrefix: string, geo
     }
   }
   const filter = tf.tensor4d(folded, [k, k, inp, out]);
-  return { geom, filter, bias: tf.tensor1d(bias), back: backwardFilter(filter) };
+  return { geom, filter, bias: tf.tensor1d(bias), back: backwardFilter(filter, geom) };
 }
 
 const convForward = (x: Tensor4D, u: ConvUnit, relu: boolean): Tensor4D =>
@@ -224,4 +224,3 @@ export class ResNet34 implements ExplainableModel {
   }
 }
 
-export { convOutputSize };

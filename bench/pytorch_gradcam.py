@@ -1,0 +1,76 @@
+"""pytorch-grad-cam timings for the same figure, for a side-by-side ratio (run by bench/run.js --torch).
+
+Needs Debian's python3-torch/torchvision/opencv and a pytorch-grad-cam checkout in $PGC (not part of
+this project). The seed figure is what a pytorch-grad-cam user runs for it: one GradCAM call per layer
+(layer1..layer4) plus one GuidedBackpropReLUModel call, on one 224x224 input, torch with 2 threads.
+"""
+import argparse, json, os, statistics, sys, time, types
+
+import numpy as np
+import torch
+import torchvision
+
+sys.path.insert(0, os.environ["PGC"])
+# ttach (test-time augmentation) is imported by pytorch-grad-cam but unused without aug_smooth.
+_tta = types.ModuleType("ttach")
+_tta.Compose = _tta.HorizontalFlip = _tta.Multiply = lambda *a, **k: None
+sys.modules.setdefault("ttach", _tta)
+from pytorch_grad_cam import GradCAM, GuidedBackpropReLUModel  # noqa: E402
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
+
+
+def load(path):
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        data = f.read()
+    state = {}
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        a, b = v["data_offsets"]
+        state[k] = torch.from_numpy(np.frombuffer(data[a:b], dtype=np.float32).reshape(v["shape"]).copy())
+    model = torchvision.models.resnet34(weights=None)
+    model.load_state_dict(state, strict=False)
+    return model.eval()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--weights", required=True)
+    p.add_argument("--runs", type=int, default=7)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load(args.weights)
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    targets = [ClassifierOutputTarget(281)]
+    cams = {n: GradCAM(model=model, target_layers=[getattr(model, n)[-1]]) for n in ["layer1", "layer2", "layer3", "layer4"]}
+    gb = GuidedBackpropReLUModel(model=model, device="cpu")
+
+    def forward():
+        with torch.no_grad():
+            model(x)
+
+    def layer4():
+        cams["layer4"](input_tensor=x, targets=targets)
+
+    def figure():
+        for cam in cams.values():
+            cam(input_tensor=x, targets=targets)
+        gb(x, target_category=281)
+
+    def timed(fn):
+        fn()
+        ms = []
+        for _ in range(args.runs):
+            t = time.perf_counter()
+            fn()
+            ms.append((time.perf_counter() - t) * 1000)
+        return round(statistics.median(ms), 1)
+
+    print(json.dumps({"threads": args.threads, "torch": torch.__version__, "forwardMs": timed(forward), "gradcamLayer4Ms": timed(layer4), "seedFigureMs": timed(figure)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// Benchmarks (never assertions): median milliseconds after warm-up on one 224x224 input.
+//   npm run bench [-- --json] [-- --runs N] [-- --torch]
+// Weights: GRADCAM_BENCH_WEIGHTS, else the seeded ResNet34 in ../shared/reference. Timings do not depend on the values.
+// --torch also times pytorch-grad-cam in the same run (needs python3 with torch, and PGC=<pytorch-grad-cam checkout>).
+import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createExplainer } from '../dist/index.js';
+import { referenceKernels } from '../dist/kernels/reference.js';
+import { loadKernels } from '../dist/runtime/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const { values: opts } = parseArgs({ options: { json: { type: 'boolean', default: false }, runs: { type: 'string', default: '7' }, torch: { type: 'boolean', default: false } } });
+const runs = Number(opts.runs);
+const weightsPath = process.env.GRADCAM_BENCH_WEIGHTS ?? resolve(here, '../../shared/reference/resnet34-seed1.safetensors');
+if (!existsSync(weightsPath)) {
+  console.error(`bench: weights not found at ${weightsPath}; set GRADCAM_BENCH_WEIGHTS`);
+  process.exit(2);
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+async function time(fn, n = runs) {
+  await fn(); // warm-up
+  const ms = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    ms.push(performance.now() - t);
+  }
+  return +median(ms).toFixed(1);
+}
+
+const explainer = await createExplainer({ weights: weightsPath });
+const size = 224;
+let seed = 1;
+const tensor = Float32Array.from({ length: 3 * size * size }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 4 - 2);
+const input = { tensor, shape: [1, 3, size, size] };
+const all = ['layer1', 'layer2', 'layer3', 'layer4'];
+
+const result = {
+  machine: { cpus: (await import('node:os')).cpus().length, node: process.version, simd: explainer.runtime.simd, threads: explainer.runtime.threads },
+  input: `${size}x${size}`,
+  forwardMs: await time(() => explainer.predict(input)),
+  gradcamLayer4Ms: await time(() => explainer.explain(input, { layers: ['layer4'] })),
+  gradcamAllLayersMs: await time(() => explainer.explain(input, { layers: all })),
+  seedFigureMs: await time(() => explainer.explain(input, { layers: all, guided: true })),
+};
+
+// Post-processing alone (weights, raw map, min-max, resize, aggregation, Guided Grad-CAM) for the four
+// layers of one 224x224 explanation: AssemblyScript SIMD kernels vs the plain TypeScript twins.
+const shapes = [[56, 64], [28, 128], [14, 256], [7, 512]];
+const layers = shapes.map(([hw, c], i) => ({ hw, c, A: tensor.slice(0, hw * hw * c).map(Math.abs), G: tensor.slice(i, i + hw * hw * c) }));
+const gb = tensor.slice(0, size * size * 3);
+const post = (K) => () => {
+  const ups = layers.map(({ hw, c, A, G }) => {
+    const raw = K.weightedSumRelu(A, K.channelMean(G, hw * hw, c), hw * hw, c);
+    return K.resizeBilinear(K.minMaxNormalize(raw), hw, hw, size, size, 1);
+  });
+  const maps = ups.map((u) => K.minMaxNormalize(K.meanRelu([u])));
+  K.minMaxNormalize(K.meanRelu(ups));
+  maps.forEach((m) => K.guidedProduct(gb, m));
+};
+const wasmKernels = await loadKernels();
+result.postprocessAsMs = await time(post(wasmKernels), 21);
+result.postprocessTsMs = await time(post(referenceKernels), 21);
+result.postprocessTsOverAs = +(result.postprocessTsMs / result.postprocessAsMs).toFixed(2);
+result.peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
+explainer.dispose();
+
+if (opts.torch) {
+  const py = spawnSync('/usr/bin/python3', [join(here, 'pytorch_gradcam.py'), '--weights', weightsPath, '--runs', String(runs)], { encoding: 'utf8', env: { ...process.env } });
+  if (py.status !== 0) {
+    console.error(`bench: pytorch-grad-cam run failed:\n${py.stderr}`);
+  } else {
+    result.pytorch = JSON.parse(py.stdout.trim().split('\n').at(-1));
+    result.seedFigureOverPytorch = +(result.seedFigureMs / result.pytorch.seedFigureMs).toFixed(2);
+  }
+}
+
+if (opts.json) {
+  console.log(JSON.stringify(result));
+} else {
+  const rows = Object.entries(result).filter(([, v]) => typeof v !== 'object');
+  for (const [k, v] of rows) console.log(`${k.padEnd(24)} ${v}`);
+  if (result.pytorch) for (const [k, v] of Object.entries(result.pytorch)) console.log(`pytorch.${k.padEnd(16)} ${v}`);
+  console.log(`machine                  ${JSON.stringify(result.machine)}`);
+}

@@ -1,0 +1,38 @@
+import { beforeAll, describe, expect, test } from 'vitest';
+import { tf } from '../../src/tf.js';
+import { initBackend } from '../../src/runtime/index.js';
+import { backwardFilter, convInputGrad, explicitPad, type ConvGeometry } from '../../src/backward/conv.js';
+import { randomArray } from '../helpers/random-weights.js';
+import { maxAbs, maxAbsDiff } from '../helpers/metrics.js';
+
+beforeAll(() => initBackend());
+
+/** The input gradient as forward convolutions must equal tfjs's own (autodiff) gradient. */
+describe('convolution input gradient as a forward sub-pixel convolution', () => {
+  const cases: [ConvGeometry, number, number][] = [
+    [{ kernel: 3, stride: 1, pad: 1 }, 9, 12],
+    [{ kernel: 3, stride: 2, pad: 1 }, 14, 14],
+    [{ kernel: 3, stride: 2, pad: 1 }, 19, 29], // odd sizes as in chelsea-native
+    [{ kernel: 1, stride: 2, pad: 0 }, 19, 28],
+    [{ kernel: 7, stride: 2, pad: 3 }, 32, 33],
+    [{ kernel: 7, stride: 2, pad: 3 }, 300, 451],
+  ];
+  for (const [g, h, w] of cases) {
+    test(`k${g.kernel} s${g.stride} p${g.pad} on ${h}x${w}`, () => {
+      const cin = 3;
+      const cout = 5;
+      const x = tf.tensor4d(randomArray(h * w * cin, h * w), [1, h, w, cin]);
+      const W = tf.tensor4d(randomArray(g.kernel * g.kernel * cin * cout, 7), [g.kernel, g.kernel, cin, cout]);
+      const y = tf.conv2d(x, W, g.stride, explicitPad(g.pad));
+      const dy = tf.tensor4d(randomArray(y.size, 3), y.shape);
+      // tfjs's Conv2DBackpropInput (slow, but the definition).
+      const expected = tf.conv2dTranspose(dy, W, [1, h, w, cin], g.stride, g.pad);
+      const back = backwardFilter(W, g);
+      const ours = convInputGrad(dy, back, g, h, w);
+      expect(ours.shape).toEqual(expected.shape);
+      const e = expected.dataSync();
+      expect(maxAbsDiff(ours.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));
+      tf.dispose([x, W, y, dy, expected, back, ours]);
+    });
+  }
+});

@@ -26,6 +26,7 @@ export const EXPLAIN_USAGE = `  gradcam explain <input...> --weights FILE --out 
       --guided          also guided backpropagation and Guided Grad-CAM
       --size S          image model input: 224 (default), 'native', or N (shorter side N)
       --raw             write NumPy .npy arrays (logits, maps, guided gradients)
+      --threads N       convolution threads, 1..8 (default: all cores)
       --verbose         stack traces on errors`;
 
 const OPTIONS = {
@@ -37,6 +38,7 @@ const OPTIONS = {
   guided: { type: 'boolean', default: false },
   size: { type: 'string', default: '224' },
   raw: { type: 'boolean', default: false },
+  threads: { type: 'string' },
   verbose: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -51,6 +53,7 @@ interface ExplainArgs {
   readonly guided: boolean;
   readonly size: number | 'native' | 'square224';
   readonly raw: boolean;
+  readonly threads: number | undefined;
 }
 
 function parse(argv: readonly string[]): ExplainArgs | 'help' {
@@ -77,9 +80,14 @@ function parse(argv: readonly string[]): ExplainArgs | 'help' {
   else if (v.size === 'native') size = 'native';
   else if (/^\d+$/.test(v.size) && Number(v.size) >= 32) size = Number(v.size);
   else throw new UsageError(`--size must be 224, 'native' or an integer >= 32, got '${v.size}'`);
+  let threads: number | undefined;
+  if (v.threads !== undefined) {
+    threads = Number(v.threads);
+    if (!/^[1-8]$/.test(v.threads)) throw new UsageError(`--threads must be an integer from 1 to 8, got '${v.threads}'`);
+  }
   const layers = (v.layers ?? 'layer1,layer2,layer3,layer4').split(',').map((s) => s.trim()).filter(Boolean);
   if (layers.length === 0) throw new UsageError('--layers is empty');
-  return { inputs: positionals, weights: v.weights, out: v.out, layers, target, method, guided: v.guided, size, raw: v.raw };
+  return { inputs: positionals, weights: v.weights, out: v.out, layers, target, method, guided: v.guided, size, raw: v.raw, threads };
 }
 
 /** The model input for a file (a .npy tensor as is, an image decoded and resized) and the original image, if any. */
@@ -141,7 +149,7 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
   }
   let explainer: Explainer | undefined;
   try {
-    explainer = await createExplainer({ model: 'resnet34', weights: args.weights });
+    explainer = await createExplainer({ model: 'resnet34', weights: args.weights, threads: args.threads });
     const kernels = await loadKernels();
     for (const path of args.inputs) {
       const { input, image } = await loadInput(path, args.size);

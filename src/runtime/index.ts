@@ -1,11 +1,12 @@
 import { tf } from '../tf.js';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { WasmInitError } from '../errors.js';
+import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { InvalidInputError, WasmInitError } from '../errors.js';
 import { instantiateKernels, type KernelSource } from '../kernels/wasm.js';
 import { referenceKernels } from '../kernels/reference.js';
 import type { Kernels } from '../kernels/types.js';
 import { readBytes } from './io.js';
 import { runtime } from './env.js';
+import { maxThreads, registerThreadedWasmBackend } from './node-threads.js';
 
 /**
  * Everything that differs between runtimes lives here: where the tfjs .wasm binaries and our
@@ -18,6 +19,11 @@ export interface RuntimeOptions {
   readonly kernels?: KernelSource | string | URL;
   /** 'wasm' (default) or 'js' to use the plain TypeScript kernels. */
   readonly kernelBackend?: 'wasm' | 'js';
+  /**
+   * Threads for the convolutions (XNNPACK), 1..8. Default in Node: every available core. Fixed for
+   * the process by the first explainer created.
+   */
+  readonly threads?: number;
 }
 
 export interface RuntimeInfo {
@@ -27,11 +33,28 @@ export interface RuntimeInfo {
 }
 
 let backendReady: Promise<RuntimeInfo> | undefined;
+let requestedThreads: number | undefined;
+
+async function defaultThreads(): Promise<number> {
+  const os = await import('node:os');
+  return Math.min(maxThreads(), typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+}
 
 /** Selects tfjs's wasm backend once per process. */
 export function initBackend(options: RuntimeOptions = {}): Promise<RuntimeInfo> {
+  const { threads } = options;
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > maxThreads())) {
+    throw new InvalidInputError(`threads must be an integer from 1 to ${maxThreads()}, got ${threads}`);
+  }
+  if (backendReady && threads !== undefined && threads !== requestedThreads) {
+    throw new InvalidInputError(`the wasm backend already runs with ${requestedThreads ?? 'default'} threads; threads is fixed per process`);
+  }
   backendReady ??= (async () => {
+    requestedThreads = threads;
     if (options.tfjsWasmPaths !== undefined) setWasmPaths(options.tfjsWasmPaths);
+    // Node: tfjs would run single-threaded; start its threaded build ourselves.
+    const nodeThreads = runtime.isNode && !runtime.isDeno && !runtime.isBun ? (threads ?? (await defaultThreads())) : 1;
+    if (nodeThreads > 1) await registerThreadedWasmBackend(nodeThreads);
     let ok = false;
     try {
       ok = await tf.setBackend('wasm');
@@ -40,11 +63,7 @@ export function initBackend(options: RuntimeOptions = {}): Promise<RuntimeInfo> 
       throw new WasmInitError(`TensorFlow.js wasm backend failed to start: ${(cause as Error).message}`, { cause });
     }
     if (!ok || tf.getBackend() !== 'wasm') throw new WasmInitError('TensorFlow.js wasm backend failed to start');
-    return {
-      backend: 'wasm',
-      simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'),
-      threads: tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 2 : 1,
-    };
+    return { backend: 'wasm', simd: await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT') as boolean, threads: getThreadsCount() };
   })();
   backendReady.catch(() => (backendReady = undefined));
   return backendReady;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Benchmarks (never assertions): median milliseconds after warm-up on one 224x224 input.
-//   npm run bench [-- --json] [-- --runs N] [-- --torch]
+//   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch]
 // Weights: GRADCAM_BENCH_WEIGHTS, else the seeded ResNet34 in ../shared/reference. Timings do not depend on the values.
 // --torch also times pytorch-grad-cam in the same run (needs python3 with torch, and PGC=<pytorch-grad-cam checkout>).
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,7 +13,15 @@ import { referenceKernels } from '../dist/kernels/reference.js';
 import { loadKernels } from '../dist/runtime/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const { values: opts } = parseArgs({ options: { json: { type: 'boolean', default: false }, runs: { type: 'string', default: '7' }, torch: { type: 'boolean', default: false } } });
+const { values: opts } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    runs: { type: 'string', default: '7' },
+    threads: { type: 'string' },
+    'compare-threads': { type: 'boolean', default: false },
+    torch: { type: 'boolean', default: false },
+  },
+});
 const runs = Number(opts.runs);
 const weightsPath = process.env.GRADCAM_BENCH_WEIGHTS ?? resolve(here, '../../shared/reference/resnet34-seed1.safetensors');
 if (!existsSync(weightsPath)) {
@@ -33,7 +41,15 @@ async function time(fn, n = runs) {
   return +median(ms).toFixed(1);
 }
 
-const explainer = await createExplainer({ weights: weightsPath });
+// Threads are fixed per process: the single-threaded figures come from a child process run first.
+let singleThread;
+if (opts['compare-threads']) {
+  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--json', '--threads', '1', '--runs', opts.runs], { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`single-thread run failed: ${child.stderr}`);
+  singleThread = JSON.parse(child.stdout.trim().split('\n').at(-1));
+}
+
+const explainer = await createExplainer({ weights: weightsPath, threads: opts.threads ? Number(opts.threads) : undefined });
 const size = 224;
 let seed = 1;
 const tensor = Float32Array.from({ length: 3 * size * size }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 4 - 2);
@@ -68,6 +84,11 @@ result.postprocessAsMs = await time(post(wasmKernels), 21);
 result.postprocessTsMs = await time(post(referenceKernels), 21);
 result.postprocessTsOverAs = +(result.postprocessTsMs / result.postprocessAsMs).toFixed(2);
 result.peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
+if (singleThread) {
+  result.singleThread = { forwardMs: singleThread.forwardMs, seedFigureMs: singleThread.seedFigureMs, peakRssMB: singleThread.peakRssMB };
+  result.forwardSpeedup = +(singleThread.forwardMs / result.forwardMs).toFixed(2);
+  result.seedFigureSpeedup = +(singleThread.seedFigureMs / result.seedFigureMs).toFixed(2);
+}
 explainer.dispose();
 
 if (opts.torch) {
@@ -85,6 +106,8 @@ if (opts.json) {
 } else {
   const rows = Object.entries(result).filter(([, v]) => typeof v !== 'object');
   for (const [k, v] of rows) console.log(`${k.padEnd(24)} ${v}`);
-  if (result.pytorch) for (const [k, v] of Object.entries(result.pytorch)) console.log(`pytorch.${k.padEnd(16)} ${v}`);
+  for (const group of ['pytorch', 'singleThread']) {
+    if (result[group]) for (const [k, v] of Object.entries(result[group])) console.log(`${group}.${k}`.padEnd(25) + ` ${v}`);
+  }
   console.log(`machine                  ${JSON.stringify(result.machine)}`);
 }

@@ -1,6 +1,8 @@
 import { tf, type Tensor4D } from './tf.js';
 import { DisposedError, GradcamError, InvalidInputError, LayerNotFoundError, TargetOutOfRangeError } from './errors.js';
 import { ResNet34 } from './models/resnet34.js';
+import { KerasCnn } from './models/keras/model.js';
+import { loadKerasArtifacts } from './models/keras/loader.js';
 import type { ExplainableModel, Gradients } from './models/types.js';
 import { CAM_METHODS, type CamMethodName } from './methods/index.js';
 import { rawCam } from './methods/types.js';
@@ -10,11 +12,14 @@ import { initBackend, loadKernels, type RuntimeInfo, type RuntimeOptions } from 
 import { readBytes, type BytesSource } from './runtime/io.js';
 
 export interface CreateExplainerOptions extends RuntimeOptions {
-  /** Only 'resnet34' (torchvision layout) for now. */
-  readonly model?: 'resnet34';
-  /** safetensors weights with torchvision/timm key names: a path, a URL or the bytes. */
-  readonly weights: BytesSource;
-  /** How RGB pixels are normalised; default 'imagenet'. Tensor inputs are used as given. */
+  /**
+   * 'resnet34' (torchvision layout, the default; needs `weights`), or the path/URL of a TF.js layers
+   * model's model.json (Keras CNNs such as MobileNet; weights come from its shards).
+   */
+  readonly model?: 'resnet34' | string | URL;
+  /** For resnet34: safetensors weights with torchvision/timm key names, as a path, a URL or the bytes. */
+  readonly weights?: BytesSource;
+  /** How RGB pixels are normalised: 'imagenet' (mean/std, default) or 'tf' (x/127.5 - 1). Tensor inputs are used as given. */
   readonly preprocess?: Preprocessing;
   /** Largest accepted input (H*W); default 1536*1536. Activations grow with it (about 600 bytes per pixel). */
   readonly maxInputPixels?: number;
@@ -57,7 +62,11 @@ export interface Explanation {
 
 export interface Explainer {
   readonly layers: readonly string[];
+  /** The layers explain() uses by default. */
+  readonly defaultLayers: readonly string[];
   readonly numClasses: number;
+  /** Class names, when the model has them (ImageNet names for resnet34, metadata.json labels otherwise). */
+  readonly labels: readonly string[] | undefined;
   readonly runtime: RuntimeInfo;
   explain(input: ModelInput, options?: ExplainOptions): Promise<Explanation>;
   /** Logits only (one forward pass). */
@@ -69,12 +78,18 @@ const DEFAULT_MAX_PIXELS = 1536 * 1536;
 
 export async function createExplainer(options: CreateExplainerOptions): Promise<Explainer> {
   if (options === null || typeof options !== 'object') throw new InvalidInputError('createExplainer needs an options object');
-  if (options.model !== undefined && options.model !== 'resnet34') {
-    throw new GradcamError('UNSUPPORTED', `unknown model '${String(options.model)}'; supported: resnet34`);
+  const { model = 'resnet34', preprocess = 'imagenet' } = options;
+  if (preprocess !== 'imagenet' && preprocess !== 'tf') throw new InvalidInputError(`unknown preprocess '${String(preprocess)}'; use 'imagenet' or 'tf'`);
+  const isLayersModel = model instanceof URL || (typeof model === 'string' && model.endsWith('.json'));
+  if (!isLayersModel && model !== 'resnet34') {
+    throw new GradcamError('UNSUPPORTED', `unknown model '${String(model)}'; use 'resnet34' or the path/URL of a TF.js model.json`);
   }
-  const [info, kernels, bytes] = await Promise.all([initBackend(options), loadKernels(options), readBytes(options.weights, 'weights')]);
-  const model = ResNet34.fromSafetensors(bytes);
-  return new Engine(model, kernels, info, options.preprocess ?? 'imagenet', options.maxInputPixels ?? DEFAULT_MAX_PIXELS);
+  if (!isLayersModel && options.weights === undefined) throw new InvalidInputError('resnet34 needs weights (a safetensors path, URL or bytes)');
+  const [info, kernels] = await Promise.all([initBackend(options), loadKernels(options)]);
+  const explainable = isLayersModel
+    ? new KerasCnn(await loadKerasArtifacts(model))
+    : ResNet34.fromSafetensors(await readBytes(options.weights!, 'weights'));
+  return new Engine(explainable, kernels, info, preprocess, options.maxInputPixels ?? DEFAULT_MAX_PIXELS);
 }
 
 class Engine implements Explainer {
@@ -92,6 +107,12 @@ class Engine implements Explainer {
   }
   get numClasses(): number {
     return this.model.numClasses;
+  }
+  get labels(): readonly string[] | undefined {
+    return this.model.labels;
+  }
+  get defaultLayers(): readonly string[] {
+    return this.model.defaultLayers;
   }
 
   async predict(input: ModelInput): Promise<Float32Array> {
@@ -171,7 +192,7 @@ class Engine implements Explainer {
   }
 
   private checkLayers(requested: readonly string[] | undefined): string[] {
-    if (requested === undefined) return [this.model.layers.at(-1)!];
+    if (requested === undefined) return [...this.model.defaultLayers];
     if (!Array.isArray(requested) || requested.length === 0) throw new InvalidInputError('layers must be a non-empty array of layer names');
     for (const l of requested) if (!this.model.layers.includes(l)) throw new LayerNotFoundError(String(l), this.model.layers);
     return [...new Set(requested)];
@@ -193,6 +214,10 @@ class Engine implements Explainer {
       data = normalizePixels(input, this.preprocess);
     } else {
       throw new InvalidInputError('input must be pixels {data, width, height} or a tensor {tensor, shape}');
+    }
+    const required = this.model.requiredInputSize;
+    if (required && (height !== required[0] || width !== required[1])) {
+      throw new InvalidInputError(`input ${width}x${height} does not fit this model, which takes exactly ${required[1]}x${required[0]}`);
     }
     const min = this.model.minInputSize;
     if (height < min || width < min) throw new InvalidInputError(`input ${width}x${height} is too small; both sides must be at least ${min}`);

@@ -8,3 +8,5 @@ export * from './errors.js';
 export { parseSafetensors, encodeSafetensors } from './weights/safetensors.js';
 export { decodeNpy, encodeNpy, type NpyArray } from './io/npy.js';
 export { deprocessImage } from './image/deprocess.js';
+export { topK, softmax, type Prediction } from './predictions.js';
+export { IMAGENET_CLASSES } from './models/imagenet-classes.js';

@@ -4,6 +4,7 @@ import { parseSafetensors, type SafetensorsFile } from '../weights/safetensors.j
 import { backwardFilter, convInputGrad, explicitPad, type ConvGeometry } from '../backward/conv.js';
 import { reluGrad, type GradMode } from '../backward/relu.js';
 import { maxPoolGrad } from '../backward/maxpool.js';
+import { IMAGENET_CLASSES } from './imagenet-classes.js';
 import type { ExplainableModel, ForwardPass, GradientRequest, Gradients } from './types.js';
 
 const STAGES = [
@@ -127,7 +128,9 @@ class ResNetPass implements ForwardPass {
 /** torchvision's ResNet34 (inference mode) built from tfjs ops, NHWC, with gradient-only backward passes. */
 export class ResNet34 implements ExplainableModel {
   readonly layers = RESNET34_LAYERS;
+  readonly defaultLayers = ['layer4'];
   readonly numClasses = NUM_CLASSES;
+  readonly labels = IMAGENET_CLASSES;
   readonly minInputSize = 32;
   private readonly stem: ConvUnit;
   private readonly stages: Block[][];

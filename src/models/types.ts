@@ -29,8 +29,14 @@ export interface Gradients {
  */
 export interface ExplainableModel {
   readonly layers: readonly string[];
+  /** What explain() uses when no layers are given. */
+  readonly defaultLayers: readonly string[];
   readonly numClasses: number;
+  /** Class names, when known. */
+  readonly labels: readonly string[] | undefined;
   readonly minInputSize: number;
+  /** [height, width] when the model accepts only that input size. */
+  readonly requiredInputSize?: readonly [number, number];
   forward(input: Tensor4D): ForwardPass;
   gradients(pass: ForwardPass, request: GradientRequest): Gradients;
   dispose(): void;

@@ -1,0 +1,26 @@
+export interface Prediction {
+  readonly index: number;
+  readonly label: string | undefined;
+  readonly logit: number;
+  readonly probability: number;
+}
+
+/** Softmax over logits, computed stably in float64. */
+export function softmax(logits: ArrayLike<number>): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
+  const out = new Float64Array(logits.length);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += out[i] = Math.exp(logits[i]! - max);
+  for (let i = 0; i < out.length; i++) out[i]! /= sum;
+  return out;
+}
+
+/** The k most likely classes, best first. */
+export function topK(logits: ArrayLike<number>, k: number, labels?: readonly string[]): Prediction[] {
+  const p = softmax(logits);
+  return Array.from(p.keys())
+    .sort((a, b) => logits[b]! - logits[a]!)
+    .slice(0, k)
+    .map((index) => ({ index, label: labels?.[index], logit: logits[index]!, probability: p[index]! }));
+}

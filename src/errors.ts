@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'FILE_NOT_FOUND'
   | 'WASM_INIT_ERROR'
   | 'DISPOSED'
+  | 'DOWNLOAD_ERROR'
+  | 'OFFLINE'
   | 'UNSUPPORTED';
 
 export class GradcamError extends Error {
@@ -77,5 +79,21 @@ export class WasmInitError extends GradcamError {
 export class DisposedError extends GradcamError {
   constructor(what: string) {
     super('DISPOSED', `${what} was disposed and cannot be used any more`);
+  }
+}
+
+/** A download that failed (network, HTTP status, truncated body); nothing was cached. */
+export class DownloadError extends GradcamError {
+  readonly url: string;
+  constructor(url: string, message: string, options?: { cause?: unknown }) {
+    super('DOWNLOAD_ERROR', `download of ${url} failed: ${message}`, options);
+    this.url = url;
+  }
+}
+
+/** Offline mode (or no network) and nothing cached. */
+export class OfflineError extends GradcamError {
+  constructor(message: string) {
+    super('OFFLINE', message);
   }
 }

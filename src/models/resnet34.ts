@@ -47,8 +47,8 @@ export function resnet34Keys(): Map<string, number[]> {
   return keys;
 }
 
-/** Checks the file against the ResNet34 layout, so that loading never fails half-way. */
-function checkLayout(file: SafetensorsFile): void {
+/** Checks a parsed file against the ResNet34 layout, so that loading never fails half-way. */
+export function checkResnet34Layout(file: SafetensorsFile): void {
   const expected = resnet34Keys();
   for (const [key, shape] of expected) {
     const info = file.tensors.get(key);
@@ -140,7 +140,7 @@ export class ResNet34 implements ExplainableModel {
 
   static fromSafetensors(bytes: Uint8Array): ResNet34 {
     const file = parseSafetensors(bytes);
-    checkLayout(file);
+    checkResnet34Layout(file);
     return new ResNet34(file);
   }
 

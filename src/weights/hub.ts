@@ -1,0 +1,41 @@
+import { parseSafetensors } from './safetensors.js';
+import { checkResnet34Layout } from '../models/resnet34.js';
+import { cachedDownload, type DownloadEvent } from './download.js';
+
+/** torchvision's ImageNet ResNet34 weights as timm publishes them in safetensors (BSD-3-Clause). */
+export const DEFAULT_RESNET34 = { repo: 'timm/resnet34.tv_in1k', file: 'model.safetensors' } as const;
+const DEFAULT_HUB = 'https://huggingface.co';
+
+export interface HubOptions {
+  /** Base URL of the hub or a mirror; default GRADCAM_HUB_URL, else the Hugging Face hub. */
+  readonly hubUrl?: string;
+  /** Default GRADCAM_CACHE, else $XDG_CACHE_HOME/gradcam-wasm, else ~/.cache/gradcam-wasm. */
+  readonly cacheDir?: string;
+  readonly offline?: boolean;
+  readonly onProgress?: (event: DownloadEvent) => void;
+  readonly fetch?: typeof fetch;
+}
+
+export async function defaultCacheDir(): Promise<string> {
+  const env = process.env;
+  if (env.GRADCAM_CACHE) return env.GRADCAM_CACHE;
+  const { homedir } = await import('node:os');
+  const { join } = await import('node:path');
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'gradcam-wasm');
+}
+
+export const resnet34WeightsUrl = (hubUrl?: string): string =>
+  `${(hubUrl ?? process.env.GRADCAM_HUB_URL ?? DEFAULT_HUB).replace(/\/+$/, '')}/${DEFAULT_RESNET34.repo}/resolve/main/${DEFAULT_RESNET34.file}`;
+
+/** The default ResNet34 weights: from the cache, or downloaded once, checked, and cached. */
+export async function defaultResnet34Weights(o: HubOptions = {}): Promise<Uint8Array> {
+  return cachedDownload({
+    url: resnet34WeightsUrl(o.hubUrl),
+    fileName: `${DEFAULT_RESNET34.repo.replace('/', '--')}.safetensors`,
+    cacheDir: o.cacheDir ?? (await defaultCacheDir()),
+    offline: o.offline,
+    onProgress: o.onProgress,
+    fetch: o.fetch,
+    validate: (bytes) => checkResnet34Layout(parseSafetensors(bytes)),
+  });
+}

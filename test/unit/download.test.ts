@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { defaultResnet34Weights, resnet34WeightsUrl } from '../../src/weights/hub.js';
+import type { DownloadEvent } from '../../src/weights/download.js';
+import { DownloadError, OfflineError, WeightsError } from '../../src/errors.js';
+import { randomResnet34Weights } from '../helpers/random-weights.js';
+
+/** A local stand-in for the model hub on 127.0.0.1, serving generated ResNet34 weights. */
+describe('default weights: download, progress, atomic cache, offline', () => {
+  let server: Server;
+  let base: string;
+  let requests = 0;
+  const weights = randomResnet34Weights();
+  const path = '/timm/resnet34.tv_in1k/resolve/main/model.safetensors';
+  let mode: 'ok' | 'redirect' | 'truncated' | 'corrupt' | 'missing' = 'ok';
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      requests++;
+      if (mode === 'redirect' && req.url === path) {
+        res.writeHead(302, { location: '/cdn/blob' }).end();
+        return;
+      }
+      if (mode === 'missing') {
+        res.writeHead(404).end('not found');
+        return;
+      }
+      const body = mode === 'corrupt' ? Buffer.from(weights).fill(7, 8, 64) : Buffer.from(weights);
+      res.writeHead(200, { 'content-length': String(body.length) });
+      if (mode === 'truncated') {
+        res.flushHeaders();
+        res.write(body.subarray(0, 1_000_000), () => setTimeout(() => res.destroy(), 50));
+        return;
+      }
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const freshCache = () => mkdtempSync(join(tmpdir(), 'gradcam-cache-'));
+  const leftovers = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
+
+  test('the URL follows the hub layout and honours a mirror', () => {
+    expect(resnet34WeightsUrl('https://mirror.example/')).toBe('https://mirror.example/timm/resnet34.tv_in1k/resolve/main/model.safetensors');
+  });
+
+  test('first use downloads with progress and caches; the second use reads the cache only', async () => {
+    mode = 'ok';
+    const cacheDir = freshCache();
+    const events: DownloadEvent[] = [];
+    const bytes = await defaultResnet34Weights({ hubUrl: base, cacheDir, onProgress: (e) => events.push(e) });
+    expect(bytes.byteLength).toBe(weights.byteLength);
+    expect(events[0]).toEqual({ type: 'start', url: `${base}${path}`, total: weights.byteLength });
+    const progress = events.filter((e) => e.type === 'progress') as { loaded: number }[];
+    expect(progress.length).toBeGreaterThan(1);
+    expect(progress.every((p, i) => i === 0 || p.loaded > progress[i - 1]!.loaded)).toBe(true);
+    expect(progress.at(-1)!.loaded).toBe(weights.byteLength);
+    expect(events.at(-1)!.type).toBe('done');
+    expect(leftovers(cacheDir)).toEqual(['timm--resnet34.tv_in1k.safetensors']);
+
+    const before = requests;
+    const again: DownloadEvent[] = [];
+    await defaultResnet34Weights({ hubUrl: base, cacheDir, onProgress: (e) => again.push(e) });
+    expect(requests).toBe(before);
+    expect(again.map((e) => e.type)).toEqual(['cached']);
+    // Offline works from the cache.
+    await expect(defaultResnet34Weights({ hubUrl: base, cacheDir, offline: true })).resolves.toHaveLength(weights.byteLength);
+    rmSync(cacheDir, { recursive: true });
+  });
+
+  test('redirects are followed', async () => {
+    mode = 'redirect';
+    const cacheDir = freshCache();
+    await expect(defaultResnet34Weights({ hubUrl: base, cacheDir })).resolves.toHaveLength(weights.byteLength);
+    rmSync(cacheDir, { recursive: true });
+  });
+
+  for (const [m, error, message] of [
+    ['truncated', DownloadError, /connection lost after|got \d+ of \d+ bytes/],
+    ['corrupt', WeightsError, /downloaded file from .* is not usable/],
+    ['missing', DownloadError, /HTTP 404/],
+  ] as const) {
+    test(`${m} download: typed error, nothing cached, no partial file left`, async () => {
+      mode = m;
+      const cacheDir = freshCache();
+      const err = await defaultResnet34Weights({ hubUrl: base, cacheDir }).catch((e) => e);
+      expect(err).toBeInstanceOf(error);
+      expect(err.message).toMatch(message);
+      expect(leftovers(cacheDir)).toEqual([]);
+      rmSync(cacheDir, { recursive: true });
+    });
+  }
+
+  test('offline with an empty cache names --weights as the way out; so does an unreachable hub', async () => {
+    const cacheDir = freshCache();
+    const offline = await defaultResnet34Weights({ hubUrl: base, cacheDir, offline: true }).catch((e) => e);
+    expect(offline).toBeInstanceOf(OfflineError);
+    expect(offline.message).toMatch(/--weights FILE/);
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const unreachable = await defaultResnet34Weights({ hubUrl: `http://127.0.0.1:${port}`, cacheDir }).catch((e) => e);
+    expect(unreachable).toBeInstanceOf(OfflineError);
+    expect(unreachable.message).toMatch(/--weights FILE/);
+    expect(leftovers(cacheDir)).toEqual([]);
+    rmSync(cacheDir, { recursive: true });
+  });
+});

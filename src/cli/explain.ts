@@ -3,41 +3,58 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { UsageError } from './errors.js';
 import type { CliIO } from './main.js';
+import { createProgress } from './progress.js';
 import { createExplainer, type Explainer, type Explanation } from '../explainer.js';
 import { CAM_METHODS, type CamMethodName } from '../methods/index.js';
 import { decodeNpy, encodeNpy } from '../io/npy.js';
 import { readBytes } from '../runtime/io.js';
-import { decodeImage } from '../image/decode.js';
+import { decodeImage, DEFAULT_MAX_IMAGE_PIXELS } from '../image/decode.js';
 import { resizeRgbPillowBilinear } from '../image/resize.js';
-import type { ModelInput, Pixels } from '../image/preprocess.js';
-import { InvalidInputError } from '../errors.js';
+import type { ModelInput, Pixels, Preprocessing } from '../image/preprocess.js';
+import { GradcamError, InvalidInputError } from '../errors.js';
 import { loadKernels } from '../runtime/index.js';
 import type { Kernels } from '../kernels/types.js';
 import { renderGuided, renderHeatmap, renderOverlay } from '../image/render.js';
 import { encodePng } from '../image/encode.js';
+import { renderFigure } from '../image/figure.js';
+import { topK, type Prediction } from '../predictions.js';
+import { defaultResnet34Weights } from '../weights/hub.js';
 
-export const EXPLAIN_USAGE = `  gradcam explain <input...> --weights FILE --out DIR [options]
-      <input>           PNG/JPEG image, or .npy float32 tensor [1,3,H,W] / [3,H,W] (already normalised)
-      --weights FILE    ResNet34 safetensors (torchvision/timm names), path or URL
-      --out DIR         output folder; each input writes into DIR/<input name>/
-      --layers LIST     comma-separated target layers (default: layer1,layer2,layer3,layer4)
-      --target N        class index to explain (default: the top-1 class)
-      --method NAME     ${Object.keys(CAM_METHODS).join(', ')} (default: gradcam)
-      --guided          also guided backpropagation and Guided Grad-CAM
-      --size S          image model input: 224 (default), 'native', or N (shorter side N)
-      --raw             write NumPy .npy arrays (logits, maps, guided gradients)
-      --threads N       convolution threads, 1..8 (default: all cores)
-      --verbose         stack traces on errors`;
+export const EXPLAIN_USAGE = `  gradcam explain <input...> [options]
+      <input>             PNG/JPEG image(s), or .npy float32 tensors [1,3,H,W] / [3,H,W] (already normalised)
+      --out DIR           output folder (default: gradcam-out); each input writes into DIR/<input name>/
+      --weights FILE|URL  ResNet34 safetensors (torchvision/timm names); default: torchvision's ImageNet
+                          weights (timm/resnet34.tv_in1k), downloaded once into the cache
+      --model FILE|URL    a TF.js layers model.json instead of ResNet34 (e.g. MobileNet)
+      --preprocess P      imagenet (mean/std; ResNet34 default) or tf (x/127.5 - 1; --model default)
+      --layers LIST       comma-separated target layers (default: layer1..layer4 for ResNet34, the last
+                          spatial layer otherwise)
+      --target N          class index to explain (default: the top-1 class)
+      --method NAME       ${Object.keys(CAM_METHODS).join(', ')} (default: gradcam)
+      --no-guided         skip guided backpropagation and Guided Grad-CAM
+      --size S            model input: 224 (default, 224x224), native, or N (shorter side N)
+      --raw               also write NumPy .npy arrays (logits, maps, guided gradients)
+      --json              print machine-readable results on stdout
+      --offline           never download; use the cache or --weights
+      --max-pixels N      refuse larger images before decoding (default ${DEFAULT_MAX_IMAGE_PIXELS})
+      --threads N         convolution threads, 1..8 (default: all cores)
+      --verbose           stack traces on errors`;
 
 const OPTIONS = {
   weights: { type: 'string' },
-  out: { type: 'string' },
+  model: { type: 'string' },
+  preprocess: { type: 'string' },
+  out: { type: 'string', default: 'gradcam-out' },
   layers: { type: 'string' },
   target: { type: 'string' },
-  method: { type: 'string' },
-  guided: { type: 'boolean', default: false },
+  method: { type: 'string', default: 'gradcam' },
+  guided: { type: 'boolean', default: true },
+  'no-guided': { type: 'boolean', default: false },
   size: { type: 'string', default: '224' },
   raw: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  offline: { type: 'boolean', default: false },
+  'max-pixels': { type: 'string' },
   threads: { type: 'string' },
   verbose: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -45,16 +62,28 @@ const OPTIONS = {
 
 interface ExplainArgs {
   readonly inputs: string[];
-  readonly weights: string;
+  readonly weights: string | undefined;
+  readonly model: string | undefined;
+  readonly preprocess: Preprocessing;
   readonly out: string;
-  readonly layers: string[];
+  readonly layers: string[] | undefined;
   readonly target: number | undefined;
   readonly method: CamMethodName;
   readonly guided: boolean;
   readonly size: number | 'native' | 'square224';
   readonly raw: boolean;
+  readonly json: boolean;
+  readonly offline: boolean;
+  readonly maxPixels: number;
   readonly threads: number | undefined;
 }
+
+const integer = (flag: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new UsageError(`--${flag} must be an integer${max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : ` >= ${min}`}, got '${value}'`);
+  }
+  return Number(value);
+};
 
 function parse(argv: readonly string[]): ExplainArgs | 'help' {
   let parsed;
@@ -66,40 +95,47 @@ function parse(argv: readonly string[]): ExplainArgs | 'help' {
   const { values: v, positionals } = parsed;
   if (v.help) return 'help';
   if (positionals.length === 0) throw new UsageError('explain needs at least one input file');
-  if (!v.weights) throw new UsageError('--weights FILE is required');
-  if (!v.out) throw new UsageError('--out DIR is required');
-  let target: number | undefined;
-  if (v.target !== undefined) {
-    target = Number(v.target);
-    if (!/^\d+$/.test(v.target)) throw new UsageError(`--target must be a non-negative integer, got '${v.target}'`);
-  }
-  const method = (v.method ?? 'gradcam') as CamMethodName;
+  if (v.weights && v.model) throw new UsageError('--weights is for ResNet34; a --model brings its own weights');
+  const method = v.method as CamMethodName;
   if (!Object.hasOwn(CAM_METHODS, method)) throw new UsageError(`unknown --method '${method}'; available: ${Object.keys(CAM_METHODS).join(', ')}`);
+  const preprocess = (v.preprocess ?? (v.model ? 'tf' : 'imagenet')) as Preprocessing;
+  if (preprocess !== 'imagenet' && preprocess !== 'tf') throw new UsageError(`--preprocess must be imagenet or tf, got '${preprocess}'`);
   let size: ExplainArgs['size'];
   if (v.size === '224') size = 'square224';
   else if (v.size === 'native') size = 'native';
-  else if (/^\d+$/.test(v.size) && Number(v.size) >= 32) size = Number(v.size);
-  else throw new UsageError(`--size must be 224, 'native' or an integer >= 32, got '${v.size}'`);
-  let threads: number | undefined;
-  if (v.threads !== undefined) {
-    threads = Number(v.threads);
-    if (!/^[1-8]$/.test(v.threads)) throw new UsageError(`--threads must be an integer from 1 to 8, got '${v.threads}'`);
-  }
-  const layers = (v.layers ?? 'layer1,layer2,layer3,layer4').split(',').map((s) => s.trim()).filter(Boolean);
-  if (layers.length === 0) throw new UsageError('--layers is empty');
-  return { inputs: positionals, weights: v.weights, out: v.out, layers, target, method, guided: v.guided, size, raw: v.raw, threads };
+  else size = integer('size', v.size, 32);
+  const layers = v.layers?.split(',').map((s) => s.trim()).filter(Boolean);
+  if (layers && layers.length === 0) throw new UsageError('--layers is empty');
+  return {
+    inputs: positionals,
+    weights: v.weights,
+    model: v.model,
+    preprocess,
+    out: v.out,
+    layers,
+    target: v.target === undefined ? undefined : integer('target', v.target, 0),
+    method,
+    guided: v.guided && !v['no-guided'],
+    size,
+    raw: v.raw,
+    json: v.json,
+    offline: v.offline,
+    maxPixels: v['max-pixels'] === undefined ? DEFAULT_MAX_IMAGE_PIXELS : integer('max-pixels', v['max-pixels'], 1),
+    threads: v.threads === undefined ? undefined : integer('threads', v.threads, 1, 8),
+  };
 }
 
 /** The model input for a file (a .npy tensor as is, an image decoded and resized) and the original image, if any. */
-async function loadInput(path: string, size: ExplainArgs['size']): Promise<{ input: ModelInput; image?: Pixels }> {
+async function loadInput(path: string, args: ExplainArgs): Promise<{ input: ModelInput; image?: Pixels; modelImage?: Pixels }> {
   const bytes = await readBytes(path, 'input');
   if (extname(path).toLowerCase() === '.npy') {
     const npy = decodeNpy(bytes);
-    if (npy.dtype !== 'float32') throw new InvalidInputError(`${path}: .npy input must be float32, got ${npy.dtype}`);
+    if (npy.dtype !== 'float32') throw new InvalidInputError(`.npy input must be float32, got ${npy.dtype}`);
     return { input: { tensor: npy.data as Float32Array, shape: npy.shape } };
   }
-  const image = await decodeImage(bytes);
-  return { input: resizeForModel(image, size), image };
+  const image = await decodeImage(bytes, args.maxPixels);
+  const modelImage = resizeForModel(image, args.size);
+  return { input: modelImage, image, modelImage };
 }
 
 function resizeForModel(px: Pixels, size: ExplainArgs['size']): Pixels {
@@ -109,8 +145,10 @@ function resizeForModel(px: Pixels, size: ExplainArgs['size']): Pixels {
   return resizeRgbPillowBilinear(px, Math.max(1, Math.round(px.width * scale)), Math.max(1, Math.round(px.height * scale)));
 }
 
-function pictures(kernels: Kernels, e: Explanation, image: Pixels | undefined): [string, Pixels][] {
-  const out: [string, Pixels][] = [];
+type Picture = [name: string, pixels: Pixels];
+
+function pictures(kernels: Kernels, e: Explanation, image: Pixels | undefined): Picture[] {
+  const out: Picture[] = [];
   for (const [layer, cam] of Object.entries(e.cams)) {
     if (image) out.push([`gradcam-${layer}.png`, renderOverlay(kernels, image, cam.map, e.width, e.height)]);
     out.push([`heatmap-${layer}.png`, renderHeatmap(kernels, cam.map, e.width, e.height)]);
@@ -122,12 +160,22 @@ function pictures(kernels: Kernels, e: Explanation, image: Pixels | undefined): 
   return out;
 }
 
-async function writePictures(dir: string, list: [string, Pixels][]): Promise<string[]> {
-  await Promise.all(list.map(async ([name, px]) => writeFile(join(dir, name), await encodePng(px))));
-  return list.map(([name]) => name);
+async function figure(kernels: Kernels, e: Explanation, modelImage: Pixels | undefined, target: Prediction): Promise<Uint8Array> {
+  const name = target.label ?? `class ${target.index}`;
+  const header = `${name} (class ${target.index}, p = ${target.probability.toFixed(3)})`;
+  const input = modelImage ?? renderHeatmap(kernels, new Float32Array(e.width * e.height), e.width, e.height);
+  const columns = [
+    { title: 'input', top: input, bottom: e.guided ? renderGuided(e.guided, e.width, e.height) : undefined },
+    ...Object.entries(e.cams).map(([layer, cam]) => ({
+      title: layer,
+      top: modelImage ? renderOverlay(kernels, modelImage, cam.map, e.width, e.height) : renderHeatmap(kernels, cam.map, e.width, e.height),
+      bottom: e.guidedGradCam ? renderGuided(e.guidedGradCam[layer]!, e.width, e.height) : undefined,
+    })),
+  ];
+  return renderFigure(header, columns);
 }
 
-async function writeRaw(dir: string, e: Explanation): Promise<string[]> {
+function rawArrays(e: Explanation): [string, Uint8Array][] {
   const files: [string, Uint8Array][] = [['logits.npy', encodeNpy(e.logits, [e.logits.length])]];
   for (const [layer, cam] of Object.entries(e.cams)) {
     files.push([`cam-${layer}.npy`, encodeNpy(cam.map, [e.height, e.width])]);
@@ -137,8 +185,50 @@ async function writeRaw(dir: string, e: Explanation): Promise<string[]> {
     files.push(['guided.npy', encodeNpy(e.guided, [e.height, e.width, 3])]);
     for (const [layer, g] of Object.entries(e.guidedGradCam ?? {})) files.push([`guided-gradcam-${layer}.npy`, encodeNpy(g, [e.height, e.width, 3])]);
   }
+  return files;
+}
+
+interface Result {
+  readonly input: string;
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly outDir?: string;
+  readonly target?: Prediction;
+  readonly top5?: Prediction[];
+  readonly files?: string[];
+  readonly ms: number;
+}
+
+async function explainOne(path: string, args: ExplainArgs, explainer: Explainer, kernels: Kernels): Promise<Result> {
+  const start = performance.now();
+  const { input, image, modelImage } = await loadInput(path, args);
+  // The seed's figure: all four stages for ResNet34; the model's default layer otherwise.
+  const layers = args.layers ?? (args.model ? undefined : ['layer1', 'layer2', 'layer3', 'layer4']);
+  const e = await explainer.explain(input, { layers, target: args.target, guided: args.guided, method: args.method });
+  const ranked = topK(e.logits, e.logits.length, explainer.labels);
+  const target = ranked.find((p) => p.index === e.target)!;
+  const dir = join(args.out, basename(path, extname(path)));
+  await mkdir(dir, { recursive: true });
+  const files: [string, Uint8Array][] = await Promise.all(pictures(kernels, e, image).map(async ([name, px]) => [name, await encodePng(px)] as [string, Uint8Array]));
+  files.push(['figure.png', await figure(kernels, e, modelImage, target)]);
+  if (args.raw) files.push(...rawArrays(e));
   await Promise.all(files.map(([name, bytes]) => writeFile(join(dir, name), bytes)));
-  return files.map(([name]) => name);
+  return { input: path, ok: true, outDir: dir, target, top5: ranked.slice(0, 5), files: files.map(([n]) => n), ms: performance.now() - start };
+}
+
+async function loadExplainer(args: ExplainArgs, io: CliIO): Promise<Explainer> {
+  let weights: string | Uint8Array | undefined = args.weights;
+  if (!args.model && weights === undefined) {
+    const bar = createProgress(io.stderr, io.isTTY ?? false, 'downloading ResNet34 weights', 'bytes');
+    weights = await defaultResnet34Weights({
+      offline: args.offline,
+      onProgress: (ev) => {
+        if (ev.type === 'progress') bar.update(ev.loaded, ev.total);
+        if (ev.type === 'done') bar.finish(`cached ${ev.path}`);
+      },
+    });
+  }
+  return createExplainer({ model: args.model ?? 'resnet34', weights, preprocess: args.preprocess, threads: args.threads });
 }
 
 export async function explainCommand(argv: readonly string[], io: CliIO): Promise<number> {
@@ -147,21 +237,46 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
     io.stdout(`${EXPLAIN_USAGE}\n`);
     return 0;
   }
-  let explainer: Explainer | undefined;
+  const explainer = await loadExplainer(args, io);
   try {
-    explainer = await createExplainer({ model: 'resnet34', weights: args.weights, threads: args.threads });
     const kernels = await loadKernels();
-    for (const path of args.inputs) {
-      const { input, image } = await loadInput(path, args.size);
-      const e = await explainer.explain(input, { layers: args.layers, target: args.target, guided: args.guided, method: args.method });
-      const dir = join(args.out, basename(path, extname(path)));
-      await mkdir(dir, { recursive: true });
-      const written = await writePictures(dir, pictures(kernels, e, image));
-      if (args.raw) written.push(...(await writeRaw(dir, e)));
-      io.stdout(`${path}: class ${e.target} (logit ${e.logits[e.target]!.toFixed(3)}), ${written.length} files in ${dir}\n`);
+    const results: Result[] = [];
+    const bar = args.inputs.length > 1 ? createProgress(io.stderr, io.isTTY ?? false, 'explaining', 'items') : undefined;
+    for (const [i, path] of args.inputs.entries()) {
+      const start = performance.now();
+      try {
+        const r = await explainOne(path, args, explainer, kernels);
+        results.push(r);
+        if (!args.json) {
+          const top = r.top5!.map((p) => `${p.label ?? p.index} ${(p.probability * 100).toFixed(1)}%`).join(', ');
+          io.stdout(`${path}: explained class ${r.target!.index} (${r.target!.label ?? '?'}, p=${r.target!.probability.toFixed(3)}) -> ${r.outDir}/\n  top-5: ${top}\n`);
+        }
+      } catch (err) {
+        // One bad file must not stop the batch; its reason is reported, the others are still written.
+        const message = err instanceof GradcamError ? `${err.message} [${err.code}]` : (err as Error).message;
+        if (args.inputs.length === 1) throw err;
+        results.push({ input: path, ok: false, error: message, ms: performance.now() - start });
+        if (!args.json) io.stderr(`gradcam: ${path}: ${message}\n`);
+      }
+      bar?.update(i + 1, args.inputs.length);
     }
-    return 0;
+    bar?.finish();
+    const failed = results.filter((r) => !r.ok);
+    if (args.json) {
+      io.stdout(`${JSON.stringify({ runtime: explainer.runtime, results }, null, 2)}\n`);
+    } else if (results.length > 1) {
+      io.stdout(`\n${summaryTable(results)}\n${results.length - failed.length} ok, ${failed.length} failed\n`);
+    }
+    return failed.length > 0 ? 1 : 0;
   } finally {
-    explainer?.dispose();
+    explainer.dispose();
   }
+}
+
+function summaryTable(results: readonly Result[]): string {
+  const rows = results.map((r) => [basename(r.input), r.ok ? 'ok' : 'FAILED', r.ok ? `${r.target!.label ?? r.target!.index}` : r.error!, r.ok ? r.target!.probability.toFixed(3) : '', `${Math.round(r.ms)} ms`]);
+  const head = ['input', 'status', 'class / reason', 'p', 'time'];
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => Math.min(r[c]!.length, 60))));
+  const line = (cells: string[]) => cells.map((cell, c) => cell.slice(0, 60).padEnd(widths[c]!)).join('  ').trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

@@ -12,11 +12,14 @@ Run 'gradcam explain --help' for the options.`;
 export interface CliIO {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
+  /** Whether stderr is a terminal (progress bars) or not (plain lines). */
+  readonly isTTY?: boolean;
 }
 
 const defaultIO: CliIO = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
+  isTTY: process.stderr.isTTY === true,
 };
 
 /** Runs the CLI and returns its exit code: 0 ok, 1 failure, 2 usage error. */

@@ -82,10 +82,12 @@ describe('CLI errors: exit codes and one-line messages', () => {
   };
 
   test('usage errors exit 2', async () => {
-    expect((await run('explain', 'x.png', '--weights', weights)).stderr).toMatch(/--out DIR is required/);
-    expect((await run('explain', 'x.png', '--weights', weights)).code).toBe(2);
+    expect((await run('explain', '--weights', weights)).stderr).toMatch(/explain needs at least one input file/);
+    expect((await run('explain', '--weights', weights)).code).toBe(2);
+    expect((await run('explain', 'x.png', '--weights', weights, '--model', 'm.json')).stderr).toMatch(/--weights is for ResNet34/);
+    expect((await run('explain', 'x.png', '--preprocess', 'caffe')).code).toBe(2);
     expect((await run('frobnicate')).code).toBe(2);
-    expect((await run('explain', 'a.npy', '--weights', weights, '--out', dir, '--target', 'abc')).stderr).toMatch(/--target must be a non-negative integer/);
+    expect((await run('explain', 'a.npy', '--weights', weights, '--out', dir, '--target', 'abc')).stderr).toMatch(/--target must be an integer >= 0, got 'abc'/);
     expect((await run('explain', 'a.npy', '--weights', weights, '--out', dir, '--method', 'x')).code).toBe(2);
     expect((await run('explain', 'a.npy', '--weights', weights, '--out', dir, '--size', '7')).code).toBe(2);
   });

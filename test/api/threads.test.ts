@@ -36,5 +36,5 @@ test('threaded and single-threaded runs agree, and a threaded process exits by i
 test('--threads is validated', () => {
   const r = run('9');
   expect(r.status).toBe(2);
-  expect(r.stderr).toMatch(/--threads must be an integer from 1 to 8/);
+  expect(r.stderr).toMatch(/--threads must be an integer from 1 to 8, got '9'/);
 });

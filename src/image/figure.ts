@@ -1,0 +1,42 @@
+import type { Pixels } from './preprocess.js';
+
+export interface FigureColumn {
+  readonly title: string;
+  readonly top: Pixels;
+  readonly bottom?: Pixels;
+}
+
+const TILE = 224;
+const GAP = 12;
+const HEADER = 44;
+const TITLE = 26;
+
+/**
+ * The seed's figure in one PNG: a header line, then one column per entry (title, picture above,
+ * picture below), tiles scaled to a common height. jimp draws and prints; this is the Node adapter's job.
+ */
+export async function renderFigure(header: string, columns: readonly FigureColumn[]): Promise<Uint8Array> {
+  const { Jimp, loadFont, HorizontalAlign } = await import('jimp');
+  const { SANS_16_BLACK, SANS_32_BLACK } = await import('jimp/fonts');
+  const [small, large] = await Promise.all([loadFont(SANS_16_BLACK), loadFont(SANS_32_BLACK)]);
+  const toJimp = (px: Pixels) => {
+    const rgba = Buffer.alloc(px.width * px.height * 4, 255);
+    for (let i = 0; i < px.width * px.height; i++) for (let c = 0; c < 3; c++) rgba[i * 4 + c] = px.data[i * 3 + c]!;
+    const image = Jimp.fromBitmap({ data: rgba, width: px.width, height: px.height });
+    return image.resize({ w: Math.max(1, Math.round((px.width * TILE) / px.height)), h: TILE });
+  };
+  const tiles = columns.map((c) => ({ title: c.title, top: toJimp(c.top), bottom: c.bottom ? toJimp(c.bottom) : undefined }));
+  const width = GAP + tiles.reduce((w, t) => w + t.top.bitmap.width + GAP, 0);
+  const height = HEADER + TITLE + TILE + GAP + TILE + GAP;
+  const figure = new Jimp({ width: Math.max(width, 480), height, color: 0xffffffff });
+  figure.print({ font: large, x: GAP, y: 4, text: header });
+  let x = GAP;
+  for (const t of tiles) {
+    const w = t.top.bitmap.width;
+    figure.print({ font: small, x, y: HEADER + 2, text: { text: t.title, alignmentX: HorizontalAlign.CENTER }, maxWidth: w });
+    figure.composite(t.top, x, HEADER + TITLE);
+    if (t.bottom) figure.composite(t.bottom, x, HEADER + TITLE + TILE + GAP);
+    x += w + GAP;
+  }
+  return new Uint8Array(await figure.getBuffer('image/png'));
+}

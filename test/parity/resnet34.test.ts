@@ -103,3 +103,22 @@ describe.skipIf(!hasReference)(`API parity with pytorch-grad-cam, seeded ResNet3
     });
   }
 });
+
+describe.skipIf(!hasReference)(`image preprocessing against Pillow and torchvision${hasReference ? '' : ` (skipped: ${missingReason})`}`, () => {
+  for (const name of ['chelsea', 'astronaut']) {
+    test(`${name}: decode + Pillow BILINEAR resize to 224 are bit-exact, normalisation within float32 rounding`, async () => {
+      const { decodeImage } = await import('../../src/image/decode.js');
+      const { resizeRgbPillowBilinear } = await import('../../src/image/resize.js');
+      const { normalizePixels } = await import('../../src/image/preprocess.js');
+      const { readFileSync } = await import('node:fs');
+      const { ASSETS } = await import('../helpers/assets.js');
+      const px = resizeRgbPillowBilinear(await decodeImage(new Uint8Array(readFileSync(`${ASSETS}/images/${name}.png`))), 224, 224);
+      expect(Array.from(px.data)).toEqual(Array.from(readRef(`inputs/${name}.rgb224.npy`).data));
+      const nhwc = normalizePixels(px);
+      const nchw = f32(`inputs/${name}.input.npy`);
+      let worst = 0;
+      for (let i = 0; i < 224 * 224; i++) for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(nhwc[i * 3 + c]! - nchw[c * 224 * 224 + i]!));
+      expect(worst).toBe(0);
+    });
+  }
+});

@@ -2,7 +2,7 @@ import { tf, type Tensor4D } from './tf.js';
 import { DisposedError, GradcamError, InvalidInputError, LayerNotFoundError, TargetOutOfRangeError } from './errors.js';
 import { ResNet34 } from './models/resnet34.js';
 import { KerasCnn } from './models/keras/model.js';
-import { loadKerasArtifacts } from './models/keras/loader.js';
+import { artifactsFromLayersModel, isLayersModelLike, loadKerasArtifacts, type LayersModelLike } from './models/keras/loader.js';
 import type { ExplainableModel, Gradients } from './models/types.js';
 import { CAM_METHODS, type CamMethodName } from './methods/index.js';
 import { rawCam } from './methods/types.js';
@@ -16,11 +16,13 @@ export interface CreateExplainerOptions extends RuntimeOptions {
    * 'resnet34' (torchvision layout, the default; needs `weights`), or the path/URL of a TF.js layers
    * model's model.json (Keras CNNs such as MobileNet; weights come from its shards).
    */
-  readonly model?: 'resnet34' | string | URL;
+  readonly model?: 'resnet34' | string | URL | LayersModelLike;
   /** For resnet34: safetensors weights with torchvision/timm key names, as a path, a URL or the bytes. */
   readonly weights?: BytesSource;
   /** How RGB pixels are normalised: 'imagenet' (mean/std, default) or 'tf' (x/127.5 - 1). Tensor inputs are used as given. */
   readonly preprocess?: Preprocessing;
+  /** Class names for an in-memory layers model (file models read them from metadata.json). */
+  readonly labels?: readonly string[];
   /** Largest accepted input (H*W); default 1536*1536. Activations grow with it (about 600 bytes per pixel). */
   readonly maxInputPixels?: number;
 }
@@ -80,14 +82,17 @@ export async function createExplainer(options: CreateExplainerOptions): Promise<
   if (options === null || typeof options !== 'object') throw new InvalidInputError('createExplainer needs an options object');
   const { model = 'resnet34', preprocess = 'imagenet' } = options;
   if (preprocess !== 'imagenet' && preprocess !== 'tf') throw new InvalidInputError(`unknown preprocess '${String(preprocess)}'; use 'imagenet' or 'tf'`);
-  const isLayersModel = model instanceof URL || (typeof model === 'string' && model.endsWith('.json'));
+  const inMemory = isLayersModelLike(model);
+  const isLayersModel = inMemory || model instanceof URL || (typeof model === 'string' && model.endsWith('.json'));
   if (!isLayersModel && model !== 'resnet34') {
     throw new GradcamError('UNSUPPORTED', `unknown model '${String(model)}'; use 'resnet34' or the path/URL of a TF.js model.json`);
   }
   if (!isLayersModel && options.weights === undefined) throw new InvalidInputError('resnet34 needs weights (a safetensors path, URL or bytes)');
   const [info, kernels] = await Promise.all([initBackend(options), loadKernels(options)]);
-  const explainable = isLayersModel
-    ? new KerasCnn(await loadKerasArtifacts(model))
+  const explainable = inMemory
+    ? new KerasCnn(await artifactsFromLayersModel(model, options.labels))
+    : isLayersModel
+    ? new KerasCnn(await loadKerasArtifacts(model as string | URL))
     : ResNet34.fromSafetensors(await readBytes(options.weights!, 'weights'));
   return new Engine(explainable, kernels, info, preprocess, options.maxInputPixels ?? DEFAULT_MAX_PIXELS);
 }

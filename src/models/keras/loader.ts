@@ -48,24 +48,13 @@ export async function loadKerasArtifacts(modelJson: string | URL): Promise<Keras
   const weights = new Map<string, { data: Float32Array; shape: number[] }>();
   for (const group of json.weightsManifest) {
     const shards = await Promise.all(group.paths.map((p) => readBytes(resolveNext(modelJson, p) as BytesSource, `weights shard ${p}`)));
-    const total = shards.reduce((n, s) => n + s.byteLength, 0);
-    const bytes = new Uint8Array(total);
+    const bytes = new Uint8Array(shards.reduce((n, s) => n + s.byteLength, 0));
     let at = 0;
     for (const s of shards) {
       bytes.set(s, at);
       at += s.byteLength;
     }
-    let offset = 0;
-    for (const w of group.weights) {
-      if (w.dtype !== 'float32' || w.quantization) throw new GradcamError('UNSUPPORTED', `weight ${w.name}: only unquantized float32 weights are supported (got ${w.dtype}${w.quantization ? ', quantized' : ''})`);
-      const count = w.shape.reduce((a, b) => a * b, 1);
-      if (offset + count * 4 > total) throw new WeightsError(`weight shards are shorter than the manifest says (${total} bytes)`, w.name);
-      const data = new Float32Array(count);
-      new Uint8Array(data.buffer).set(bytes.subarray(offset, offset + count * 4));
-      for (let i = 0; i < count; i++) if (!Number.isFinite(data[i])) throw new WeightsError(`non-finite value at flat index ${i}`, w.name);
-      weights.set(w.name, { data, shape: w.shape });
-      offset += count * 4;
-    }
+    for (const [name, w] of decodeWeights(group.weights, bytes)) weights.set(name, w);
   }
 
   let labels: string[] | undefined;
@@ -76,6 +65,53 @@ export async function loadKerasArtifacts(modelJson: string | URL): Promise<Keras
     // metadata.json is optional.
   }
   return { layers, weights, labels };
+}
+
+/** The parts of a tfjs-layers LayersModel that the loader needs (duck-typed: no tfjs-layers import). */
+export interface LayersModelLike {
+  save(handler: { save(artifacts: { modelTopology?: unknown; weightSpecs?: { name: string; shape: number[]; dtype: string }[]; weightData?: ArrayBuffer | ArrayBuffer[] }): Promise<unknown> }): Promise<unknown>;
+}
+
+export const isLayersModelLike = (m: unknown): m is LayersModelLike => typeof m === 'object' && m !== null && typeof (m as LayersModelLike).save === 'function';
+
+/** Artifacts of an in-memory tfjs-layers model, taken through its own save() into memory. */
+export async function artifactsFromLayersModel(model: LayersModelLike, labels?: readonly string[]): Promise<KerasArtifacts> {
+  let topology: unknown;
+  let specs: { name: string; shape: number[]; dtype: string }[] = [];
+  let data = new Uint8Array(0);
+  await model.save({
+    async save(artifacts) {
+      topology = artifacts.modelTopology;
+      specs = artifacts.weightSpecs ?? [];
+      const buffers = Array.isArray(artifacts.weightData) ? artifacts.weightData : artifacts.weightData ? [artifacts.weightData] : [];
+      data = new Uint8Array(buffers.reduce((n, b) => n + b.byteLength, 0));
+      let at = 0;
+      for (const b of buffers) {
+        data.set(new Uint8Array(b), at);
+        at += b.byteLength;
+      }
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    },
+  });
+  const t = topology as { model_config?: unknown } | undefined;
+  const layers = parseLayers((t?.model_config ?? t) as { class_name?: string; config?: unknown });
+  return { layers, weights: decodeWeights(specs, data), labels };
+}
+
+function decodeWeights(specs: readonly { name: string; shape: number[]; dtype: string; quantization?: unknown }[], bytes: Uint8Array): Map<string, { data: Float32Array; shape: number[] }> {
+  const weights = new Map<string, { data: Float32Array; shape: number[] }>();
+  let offset = 0;
+  for (const w of specs) {
+    if (w.dtype !== 'float32' || w.quantization) throw new GradcamError('UNSUPPORTED', `weight ${w.name}: only unquantized float32 weights are supported (got ${w.dtype}${w.quantization ? ', quantized' : ''})`);
+    const count = w.shape.reduce((a, b) => a * b, 1);
+    if (offset + count * 4 > bytes.byteLength) throw new WeightsError(`weight data is shorter than the manifest says (${bytes.byteLength} bytes)`, w.name);
+    const data = new Float32Array(count);
+    new Uint8Array(data.buffer).set(bytes.subarray(offset, offset + count * 4));
+    for (let i = 0; i < count; i++) if (!Number.isFinite(data[i])) throw new WeightsError(`non-finite value at flat index ${i}`, w.name);
+    weights.set(w.name, { data, shape: w.shape });
+    offset += count * 4;
+  }
+  return weights;
 }
 
 function parseLayers(modelConfig: { class_name?: string; config?: unknown }): KerasLayerSpec[] {

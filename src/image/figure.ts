@@ -1,4 +1,5 @@
 import type { Pixels } from './preprocess.js';
+import { localResource } from '../runtime/env.js';
 
 export interface FigureColumn {
   readonly title: string;
@@ -18,7 +19,7 @@ const TITLE = 26;
 export async function renderFigure(header: string, columns: readonly FigureColumn[]): Promise<Uint8Array> {
   const { Jimp, loadFont, HorizontalAlign } = await import('jimp');
   const { SANS_16_BLACK, SANS_32_BLACK } = await import('jimp/fonts');
-  const [small, large] = await Promise.all([loadFont(SANS_16_BLACK), loadFont(SANS_32_BLACK)]);
+  const [small, large] = await Promise.all([loadFont(await localResource(SANS_16_BLACK)), loadFont(await localResource(SANS_32_BLACK))]);
   const toJimp = (px: Pixels) => {
     const rgba = Buffer.alloc(px.width * px.height * 4, 255);
     for (let i = 0; i < px.width * px.height; i++) for (let c = 0; c < 3; c++) rgba[i * 4 + c] = px.data[i * 3 + c]!;

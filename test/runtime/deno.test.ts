@@ -1,0 +1,37 @@
+import { afterAll, describe, expect, test } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createExplainer } from '../../src/index.js';
+import { decodeNpy } from '../../src/io/npy.js';
+import { hasReference, missingReason, REFERENCE } from '../helpers/assets.js';
+import { refInput } from '../helpers/reference-check.js';
+import { maxAbsDiff } from '../helpers/metrics.js';
+
+const root = join(import.meta.dirname, '../..');
+const deno = join(root, 'node_modules/.bin/deno');
+
+/** The same CLI file that package.json's bin points to, run by Deno: the same numbers as Node. */
+describe.skipIf(!hasReference)(`Deno${hasReference ? '' : ` (skipped: ${missingReason})`}`, () => {
+  const out = mkdtempSync(join(tmpdir(), 'gradcam-deno-'));
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  test('deno run -A bin/gradcam.js explain: maps equal Node within 1e-5', async () => {
+    expect(existsSync(deno), 'the deno devDependency is installed').toBe(true);
+    const bin = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).bin.gradcam as string;
+    const input = join(REFERENCE, 'inputs/chelsea-native.input.npy');
+    const r = spawnSync(deno, ['run', '-A', join(root, bin), 'explain', input, '--weights', join(REFERENCE, 'resnet34-seed1.safetensors'), '--out', out, '--raw', '--target', '281'], { encoding: 'utf8', timeout: 240_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/explained class 281/);
+
+    const ex = await createExplainer({ weights: join(REFERENCE, 'resnet34-seed1.safetensors') });
+    const e = await ex.explain(refInput('chelsea-native'), { layers: ['layer1', 'layer2', 'layer3', 'layer4'], target: 281, guided: true });
+    ex.dispose();
+    const read = (f: string) => decodeNpy(new Uint8Array(readFileSync(join(out, 'chelsea-native.input', f)))).data;
+    expect(maxAbsDiff(read('logits.npy'), e.logits)).toBeLessThan(1e-3);
+    for (const layer of ['layer1', 'layer2', 'layer3', 'layer4']) {
+      expect(maxAbsDiff(read(`cam-${layer}.npy`), e.cams[layer]!.map), layer).toBeLessThanOrEqual(1e-5);
+    }
+  });
+});

@@ -12,7 +12,9 @@ export async function readBytes(source: BytesSource, what: string): Promise<Uint
   if (typeof source !== 'string' && !(source instanceof URL)) {
     throw new InvalidInputError(`${what} must be a path, a URL, a Uint8Array or an ArrayBuffer`);
   }
-  const url = source instanceof URL ? source : isUrlString(source) ? new URL(source) : undefined;
+  // Without a file system (browsers, workers) a plain string is a URL relative to the page.
+  const base = (globalThis as { location?: { href: string } }).location?.href;
+  const url = source instanceof URL ? source : isUrlString(source) ? new URL(source) : !runtime.hasNodeFs && base ? new URL(source, base) : undefined;
   if (url && url.protocol !== 'file:') return fetchBytes(url, what);
   const path = url ? decodeURIComponent(url.pathname) : (source as string);
   if (!runtime.hasNodeFs) throw new GradcamError('UNSUPPORTED', `cannot read the local file ${path} in this runtime; pass a URL or the bytes`);

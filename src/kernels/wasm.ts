@@ -67,6 +67,15 @@ export async function instantiateKernels(source: KernelSource): Promise<Kernels>
     throw new WasmInitError(`could not instantiate the post-processing kernels: ${(cause as Error).message}`, { cause });
   }
   const arena = new Arena(ex);
+  // Both channel reductions take (activations, weights) and give one value per position.
+  const sumRelu = (kernel: KernelExports['weightedSumRelu']) => (act: Float32Array, weights: Float32Array, positions: number, channels: number) => {
+    const a = arena.reset();
+    const s = a.put(act);
+    const w = a.put(weights);
+    const d = a.alloc(positions);
+    kernel(s, w, d, positions, channels);
+    return a.take(d, positions);
+  };
   return {
     channelMean(src, positions, channels) {
       const a = arena.reset();
@@ -75,22 +84,8 @@ export async function instantiateKernels(source: KernelSource): Promise<Kernels>
       ex.channelMean(s, d, positions, channels);
       return a.take(d, channels);
     },
-    weightedSumRelu(act, weights, positions, channels) {
-      const a = arena.reset();
-      const s = a.put(act);
-      const w = a.put(weights);
-      const d = a.alloc(positions);
-      ex.weightedSumRelu(s, w, d, positions, channels);
-      return a.take(d, positions);
-    },
-    elementwiseSumRelu(act, weights, positions, channels) {
-      const a = arena.reset();
-      const s = a.put(act);
-      const w = a.put(weights);
-      const d = a.alloc(positions);
-      ex.elementwiseSumRelu(s, w, d, positions, channels);
-      return a.take(d, positions);
-    },
+    weightedSumRelu: sumRelu(ex.weightedSumRelu),
+    elementwiseSumRelu: sumRelu(ex.elementwiseSumRelu),
     minMaxNormalize(x) {
       const a = arena.reset();
       const p = a.put(x);

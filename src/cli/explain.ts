@@ -247,6 +247,7 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
       try {
         const r = await explainOne(path, args, explainer, kernels);
         results.push(r);
+        bar?.clear();
         if (!args.json) {
           const top = r.top5!.map((p) => `${p.label ?? p.index} ${(p.probability * 100).toFixed(1)}%`).join(', ');
           io.stdout(`${path}: explained class ${r.target!.index} (${r.target!.label ?? '?'}, p=${r.target!.probability.toFixed(3)}) -> ${r.outDir}/\n  top-5: ${top}\n`);
@@ -256,6 +257,7 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
         const message = err instanceof GradcamError ? `${err.message} [${err.code}]` : (err as Error).message;
         if (args.inputs.length === 1) throw err;
         results.push({ input: path, ok: false, error: message, ms: performance.now() - start });
+        bar?.clear();
         if (!args.json) io.stderr(`gradcam: ${path}: ${message}\n`);
       }
       bar?.update(i + 1, args.inputs.length);

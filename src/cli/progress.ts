@@ -1,6 +1,8 @@
 /** A one-line progress bar on a terminal (bytes or items, rate, ETA); plain lines otherwise. */
 export interface Progress {
   update(done: number, total: number | undefined): void;
+  /** Erases the bar (on a terminal) so that other output starts on a clean line. */
+  clear(): void;
   finish(message?: string): void;
 }
 
@@ -30,6 +32,9 @@ export function createProgress(write: (text: string) => void, isTTY: boolean, la
         lastPlain = step;
         write(`${label} ${fmt(done)}${total ? `/${fmt(total)}` : ''}${eta !== undefined ? ` (ETA ${fmtTime(eta)})` : ''}\n`);
       }
+    },
+    clear() {
+      if (isTTY) write(`\r\x1b[K`);
     },
     finish(message) {
       if (isTTY) write(`\r\x1b[K`);

@@ -6,7 +6,7 @@ import { referenceKernels } from '../kernels/reference.js';
 import type { Kernels } from '../kernels/types.js';
 import { readBytes } from './io.js';
 import { runtime } from './env.js';
-import { maxThreads, registerThreadedWasmBackend } from './node-threads.js';
+import { MAX_THREADS, registerThreadedWasmBackend } from './threaded-backend.js';
 
 /**
  * Everything that differs between runtimes lives here: where the tfjs .wasm binaries and our
@@ -36,15 +36,17 @@ let backendReady: Promise<RuntimeInfo> | undefined;
 let requestedThreads: number | undefined;
 
 async function defaultThreads(): Promise<number> {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  if (!runtime.isNode) return Math.min(MAX_THREADS, nav?.hardwareConcurrency ?? 1);
   const os = await import('node:os');
-  return Math.min(maxThreads(), typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+  return Math.min(MAX_THREADS, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 
 /** Selects tfjs's wasm backend once per process. */
 export function initBackend(options: RuntimeOptions = {}): Promise<RuntimeInfo> {
   const { threads } = options;
-  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > maxThreads())) {
-    throw new InvalidInputError(`threads must be an integer from 1 to ${maxThreads()}, got ${threads}`);
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)) {
+    throw new InvalidInputError(`threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
   }
   if (backendReady && threads !== undefined && threads !== requestedThreads) {
     throw new InvalidInputError(`the wasm backend already runs with ${requestedThreads ?? 'default'} threads; threads is fixed per process`);
@@ -52,9 +54,12 @@ export function initBackend(options: RuntimeOptions = {}): Promise<RuntimeInfo> 
   backendReady ??= (async () => {
     requestedThreads = threads;
     if (options.tfjsWasmPaths !== undefined) setWasmPaths(options.tfjsWasmPaths);
-    // Node: tfjs would run single-threaded; start its threaded build ourselves.
-    const nodeThreads = runtime.isNode && !runtime.isDeno && !runtime.isBun ? (threads ?? (await defaultThreads())) : 1;
-    if (nodeThreads > 1) await registerThreadedWasmBackend(nodeThreads);
+    // tfjs would run single-threaded in Node and cap threads elsewhere; start its threaded build
+    // ourselves where threads can run: Node, and cross-origin isolated pages and workers.
+    const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+    const canThread = (runtime.isNode && !runtime.isDeno && !runtime.isBun) || ((runtime.isBrowser || runtime.isWebWorker) && isolated);
+    const want = canThread ? (threads ?? (await defaultThreads())) : 1;
+    if (want > 1) await registerThreadedWasmBackend(want, typeof options.tfjsWasmPaths === 'string' ? options.tfjsWasmPaths : undefined);
     let ok = false;
     try {
       ok = await tf.setBackend('wasm');

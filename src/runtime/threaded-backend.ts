@@ -1,0 +1,92 @@
+import { tf } from '../tf.js';
+import { BackendWasm, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import threadedFactory from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js';
+import { wasmWorkerContents } from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js';
+import { runtime } from './env.js';
+
+/**
+ * tfjs-backend-wasm's multithreaded SIMD build, started by us instead of by tfjs:
+ * - in Node, tfjs turns threads off (its pthread worker is a blob: URL, which Node's Worker
+ *   rejects): the worker and the module's main script are real files there;
+ * - everywhere, XNNPACK gets exactly `threads` threads: Emscripten reports 2 * threads cores,
+ *   because tfjs uses min(requested, 8, cores / 2);
+ * - in Node the pool's workers are unref'd (a finished process exits) and the preloaded workers
+ *   XNNPACK does not use are stopped.
+ */
+export const MAX_THREADS = 8; // Emscripten's pthread pool size in this build
+
+interface Worker {
+  unref?(): void;
+  terminate(): void;
+}
+interface EmscriptenModule {
+  cwrap(name: string, ret: string | null, args: string[]): (...a: number[]) => number;
+  PThread: { runningWorkers: Worker[]; unusedWorkers: Worker[] };
+  tfjs?: unknown;
+}
+type Factory = ((config: Record<string, unknown>) => Promise<EmscriptenModule>) & { toString(): string };
+
+/** Where the threaded build's pieces are, per runtime. */
+interface Locations {
+  readonly wasm: () => Promise<Uint8Array>;
+  readonly worker: string;
+  readonly mainScript: string | Blob;
+}
+
+async function nodeLocations(): Promise<Locations> {
+  const [{ createRequire }, { readFile }, { dirname, join }, { fileURLToPath }] = await Promise.all([
+    import('node:module'), import('node:fs/promises'), import('node:path'), import('node:url'),
+  ]);
+  const require = createRequire(import.meta.url);
+  const factoryPath = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
+  return {
+    wasm: async () => new Uint8Array(await readFile(join(dirname(factoryPath), '../dist/tfjs-backend-wasm-threaded-simd.wasm'))),
+    worker: fileURLToPath(new URL('../../build/tfjs-pthread-worker.cjs', import.meta.url)),
+    mainScript: factoryPath,
+  };
+}
+
+function webLocations(wasmDir: string): Locations {
+  // As tfjs does in browsers: the worker and the main script as blobs; newlines in the worker's string literals stay escaped.
+  const worker = URL.createObjectURL(new Blob([(wasmWorkerContents as string).replace(/\n/g, '\\n')], { type: 'application/javascript' }));
+  return {
+    wasm: async () => {
+      const res = await fetch(new URL('tfjs-backend-wasm-threaded-simd.wasm', new URL(wasmDir, (globalThis as { location?: { href: string } }).location?.href)));
+      if (!res.ok) throw new Error(`cannot fetch tfjs-backend-wasm-threaded-simd.wasm from ${wasmDir}: HTTP ${res.status}`);
+      return new Uint8Array(await res.arrayBuffer());
+    },
+    worker,
+    mainScript: new Blob([`var WasmBackendModuleThreadedSimd = ${(threadedFactory as Factory).toString()}`], { type: 'text/javascript' }),
+  };
+}
+
+/** Replaces tfjs's 'wasm' backend factory with the threaded one (before tf.setBackend('wasm')). */
+export async function registerThreadedWasmBackend(threads: number, wasmDir?: string): Promise<void> {
+  const at = runtime.isNode ? await nodeLocations() : webLocations(wasmDir ?? './');
+  const wasmBytes = await at.wasm();
+  tf.removeBackend('wasm');
+  tf.registerBackend('wasm', async () => {
+    const module = await (threadedFactory as Factory)({
+      locateFile: (path: string, prefix: string) => (path.endsWith('.worker.js') ? at.worker : prefix + path),
+      mainScriptUrlOrBlob: at.mainScript,
+      instantiateWasm(info: { env: Record<string, unknown> }, receive: (i: WebAssembly.Instance, m: WebAssembly.Module) => void) {
+        info.env.emscripten_num_logical_cores = () => 2 * threads;
+        void WebAssembly.instantiate(wasmBytes as BufferSource, info as WebAssembly.Imports).then(({ instance, module: m }) => receive(instance, m));
+        return {};
+      },
+    });
+    module.tfjs = {
+      init: module.cwrap('init', null, []),
+      initWithThreadsCount: module.cwrap('init_with_threads_count', null, ['number']),
+      getThreadsCount: module.cwrap('get_threads_count', 'number', []),
+      registerTensor: module.cwrap('register_tensor', null, ['number', 'number', 'number']),
+      disposeData: module.cwrap('dispose_data', null, ['number']),
+      dispose: module.cwrap('dispose', null, []),
+    };
+    setThreadsCount(threads);
+    const backend = new BackendWasm(module as unknown as ConstructorParameters<typeof BackendWasm>[0]);
+    for (const w of module.PThread.unusedWorkers.splice(0)) w.terminate();
+    for (const w of module.PThread.runningWorkers) w.unref?.();
+    return backend;
+  }, 2);
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Benchmarks (never assertions): median milliseconds after warm-up on one 224x224 input.
-//   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch]
+//   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool]
 // Weights: GRADCAM_BENCH_WEIGHTS, else the seeded ResNet34 in ../shared/reference. Timings do not depend on the values.
 // --torch also times pytorch-grad-cam in the same run (needs python3 with torch, and PGC=<pytorch-grad-cam checkout>).
 import { existsSync, readFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createExplainer } from '../dist/index.js';
+import { createExplainer, createExplainerPool } from '../dist/index.js';
 import { referenceKernels } from '../dist/kernels/reference.js';
 import { loadKernels } from '../dist/runtime/index.js';
 
@@ -20,6 +20,7 @@ const { values: opts } = parseArgs({
     threads: { type: 'string' },
     'compare-threads': { type: 'boolean', default: false },
     torch: { type: 'boolean', default: false },
+    pool: { type: 'boolean', default: false },
   },
 });
 const runs = Number(opts.runs);
@@ -84,6 +85,23 @@ result.postprocessAsMs = await time(post(wasmKernels), 21);
 result.postprocessTsMs = await time(post(referenceKernels), 21);
 result.postprocessTsOverAs = +(result.postprocessTsMs / result.postprocessAsMs).toFixed(2);
 result.peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
+if (opts.pool) {
+  // Throughput on a batch of 16 seed figures: one explainer (intra-op threads) vs a worker pool
+  // (one explainer per core, 1 thread each).
+  const batch = Array.from({ length: 16 }, (_, i) => ({ tensor: tensor.map((v) => v * (1 + i / 100)), shape: [1, 3, size, size] }));
+  const options = { layers: all, guided: true };
+  let t = performance.now();
+  for (const x of batch) await explainer.explain(x, options);
+  result.batch16SingleImagesPerSec = +((16 * 1000) / (performance.now() - t)).toFixed(2);
+  const pool = await createExplainerPool({ size: result.machine.cpus, weights: weightsPath });
+  await Promise.all(batch.slice(0, pool.size).map((x) => pool.explain(x, options))); // warm-up
+  t = performance.now();
+  await Promise.all(batch.map((x) => pool.explain(x, options)));
+  result.batch16PoolImagesPerSec = +((16 * 1000) / (performance.now() - t)).toFixed(2);
+  result.poolSize = pool.size;
+  result.peakRssWithPoolMB = Math.round(process.resourceUsage().maxRSS / 1024);
+  await pool.dispose();
+}
 if (singleThread) {
   result.singleThread = { forwardMs: singleThread.forwardMs, seedFigureMs: singleThread.seedFigureMs, peakRssMB: singleThread.peakRssMB };
   result.forwardSpeedup = +(singleThread.forwardMs / result.forwardMs).toFixed(2);

@@ -20,8 +20,9 @@ export interface RuntimeOptions {
   /** 'wasm' (default) or 'js' to use the plain TypeScript kernels. */
   readonly kernelBackend?: 'wasm' | 'js';
   /**
-   * Threads for the convolutions (XNNPACK), 1..8. Default in Node: every available core. Fixed for
-   * the process by the first explainer created.
+   * Threads for the convolutions (XNNPACK), 1..8. Default: every available core in Node and in
+   * cross-origin isolated pages/workers, 1 elsewhere (Deno, Bun, non-isolated pages). Fixed for the
+   * process by the first explainer created.
    */
   readonly threads?: number;
 }

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { createExplainer } from '../../src/index.js';
 import { ASSETS, hasReference, missingReason } from '../helpers/assets.js';
-import { ALL_LAYERS, checkGuided, checkLayer, checkLogits, refInput } from '../helpers/reference-check.js';
+import { ALL_LAYERS, checkGuided, checkLayer, checkLogits, REF_INPUTS, REF_TARGETS, refInput } from '../helpers/reference-check.js';
 import { maxAbsDiff } from '../helpers/metrics.js';
 
 const root = join(import.meta.dirname, '../..');
@@ -48,51 +48,61 @@ describe.skipIf(skip !== '')(`headless Chromium, cross-origin isolated${skip ? `
     await new Promise((r) => server?.close(r));
   });
 
-  test('the browser bundle explains the reference input like Node and like pytorch-grad-cam', async () => {
+  test('the browser bundle runs the parity suite (3 inputs x 2 targets) like Node and pytorch-grad-cam', async () => {
     const page = await browser.newPage();
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     await page.goto(`${base}/`);
-    // Page code as a string: the test runner must not rewrite its dynamic import.
-    type PageResult = {
-      isolated: boolean;
-      cores: number;
-      runtime: { simd: boolean; threads: number };
-      logits: number[];
-      maps: Record<string, number[]>;
-      raws: Record<string, { data: number[]; shape: number[] }>;
-      guided: number[];
-      guidedGradCam: Record<string, number[]>;
-    };
-    const out = (await page.evaluate(`(async (layers) => {
+    // Page code as a string: the test runner must not rewrite its dynamic import. Arrays travel as base64.
+    type Case = { logits: string; maps: Record<string, string>; raws: Record<string, { data: string; shape: number[] }>; guided: string; guidedGradCam: Record<string, string> };
+    type PageResult = { isolated: boolean; cores: number; runtime: { simd: boolean; threads: number }; cases: Record<string, Case> };
+    const out = (await page.evaluate(`(async (layers, inputs) => {
       const m = await import('/build/browser/gradcam-wasm.js');
       const ex = await m.createExplainer({ weights: '/shared/reference/resnet34-seed1.safetensors', tfjsWasmPaths: '/build/browser/' });
-      const npy = m.decodeNpy(new Uint8Array(await (await fetch('/shared/reference/inputs/chelsea.input.npy')).arrayBuffer()));
-      const e = await ex.explain({ tensor: npy.data, shape: npy.shape }, { layers, target: 281, guided: true });
-      const arr = (a) => Array.from(a);
-      return {
-        isolated: crossOriginIsolated,
-        cores: navigator.hardwareConcurrency,
-        runtime: ex.runtime,
-        logits: arr(e.logits),
-        maps: Object.fromEntries(layers.map((l) => [l, arr(e.cams[l].map)])),
-        raws: Object.fromEntries(layers.map((l) => [l, { data: arr(e.cams[l].raw), shape: [e.cams[l].rawHeight, e.cams[l].rawWidth] }])),
-        guided: arr(e.guided),
-        guidedGradCam: Object.fromEntries(layers.map((l) => [l, arr(e.guidedGradCam[l])])),
-      };
-    })(${JSON.stringify(ALL_LAYERS)})`)) as PageResult;
+      const b64 = (a) => { const u = new Uint8Array(a.buffer, a.byteOffset, a.byteLength); let s = ''; for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode(...u.subarray(i, i + 0x8000)); return btoa(s); };
+      const cases = {};
+      for (const name of inputs) {
+        const npy = m.decodeNpy(new Uint8Array(await (await fetch('/shared/reference/inputs/' + name + '.input.npy')).arrayBuffer()));
+        for (const t of ['top1', 'c281']) {
+          const e = await ex.explain({ tensor: npy.data, shape: npy.shape }, { layers, target: t === 'c281' ? 281 : undefined, guided: true });
+          cases[name + '/' + t] = {
+            logits: b64(e.logits),
+            maps: Object.fromEntries(layers.map((l) => [l, b64(e.cams[l].map)])),
+            raws: Object.fromEntries(layers.map((l) => [l, { data: b64(e.cams[l].raw), shape: [e.cams[l].rawHeight, e.cams[l].rawWidth] }])),
+            guided: b64(e.guided),
+            guidedGradCam: Object.fromEntries(layers.map((l) => [l, b64(e.guidedGradCam[l])])),
+          };
+        }
+      }
+      return { isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency, runtime: ex.runtime, cases };
+    })(${JSON.stringify(ALL_LAYERS)}, ${JSON.stringify(REF_INPUTS.map((i) => i.name))})`)) as PageResult;
+    const f32 = (b64: string) => {
+      const bytes = Buffer.from(b64, 'base64');
+      return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    };
     expect(out.isolated).toBe(true);
     expect(out.runtime.simd).toBe(true);
     // Cross-origin isolated: the threaded SIMD build with one thread per core (tfjs alone would use cores / 2).
     expect(out.runtime.threads).toBe(Math.min(8, out.cores));
 
-    checkLogits({ name: 'chelsea', top1: 494 }, out.logits);
-    checkGuided('chelsea', 'c281', out.guided);
-    for (const layer of ALL_LAYERS) {
-      checkLayer('chelsea', 'c281', layer, { logits: out.logits, map: (l) => out.maps[l]!, raw: (l) => out.raws[l]!, guidedGradCam: (l) => out.guidedGradCam[l]! });
-    }
     const node = await createExplainer({ weights: join(ASSETS, 'reference/resnet34-seed1.safetensors') });
-    const e = await node.explain(refInput('chelsea'), { layers: ALL_LAYERS, target: 281 });
+    for (const input of REF_INPUTS) {
+      for (const t of REF_TARGETS) {
+        const c = out.cases[`${input.name}/${t}`]!;
+        const logits = f32(c.logits);
+        checkLogits(input, logits);
+        checkGuided(input.name, t, f32(c.guided));
+        for (const layer of ALL_LAYERS) {
+          checkLayer(input.name, t, layer, {
+            logits,
+            map: (l) => f32(c.maps[l]!),
+            raw: (l) => ({ data: f32(c.raws[l]!.data), shape: c.raws[l]!.shape }),
+            guidedGradCam: (l) => f32(c.guidedGradCam[l]!),
+          });
+        }
+        const e = await node.explain(refInput(input.name), { layers: ALL_LAYERS, target: t === 'c281' ? 281 : undefined });
+        for (const layer of ALL_LAYERS) expect(maxAbsDiff(f32(c.maps[layer]!), e.cams[layer]!.map), `${input.name}/${t}/${layer}`).toBeLessThanOrEqual(1e-5);
+      }
+    }
     node.dispose();
-    for (const layer of ALL_LAYERS) expect(maxAbsDiff(out.maps[layer]!, e.cams[layer]!.map), layer).toBeLessThanOrEqual(1e-5);
   });
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createExplainer } from '../../src/index.js';
 import { decodeNpy } from '../../src/io/npy.js';
 import { hasReference, missingReason, REFERENCE } from '../helpers/assets.js';
-import { refInput } from '../helpers/reference-check.js';
+import { ALL_LAYERS, checkGuided, checkLayer, checkLogits, REF_INPUTS, REF_TARGETS, refInput } from '../helpers/reference-check.js';
 import { maxAbsDiff } from '../helpers/metrics.js';
 
 const root = join(import.meta.dirname, '../..');
@@ -32,6 +32,24 @@ describe.skipIf(!hasReference)(`Deno${hasReference ? '' : ` (skipped: ${missingR
     expect(maxAbsDiff(read('logits.npy'), e.logits)).toBeLessThan(1e-3);
     for (const layer of ['layer1', 'layer2', 'layer3', 'layer4']) {
       expect(maxAbsDiff(read(`cam-${layer}.npy`), e.cams[layer]!.map), layer).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  test('the parity suite through the public API under Deno (3 inputs x 2 targets)', () => {
+    const dir = join(out, 'api');
+    const r = spawnSync(deno, ['run', '-A', join(root, 'test/runtime/deno-explain.mjs'), REFERENCE, dir, ...REF_INPUTS.map((i) => i.name)], { encoding: 'utf8', timeout: 300_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ backend: 'wasm', simd: true });
+    for (const input of REF_INPUTS) {
+      for (const t of REF_TARGETS) {
+        const read = (f: string) => decodeNpy(new Uint8Array(readFileSync(join(dir, `${input.name}-${t}`, f))));
+        const logits = read('logits.npy').data;
+        checkLogits(input, logits);
+        checkGuided(input.name, t, read('guided.npy').data);
+        for (const layer of ALL_LAYERS) {
+          checkLayer(input.name, t, layer, { logits, map: (l) => read(`cam-${l}.npy`).data, raw: (l) => read(`cam-${l}-raw.npy`), guidedGradCam: (l) => read(`guided-gradcam-${l}.npy`).data });
+        }
+      }
     }
   });
 });

@@ -20,18 +20,21 @@ export class GradcamError extends Error {
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
-    this.name = new.target.name;
   }
+  // Names are spelled out: bundlers minify class names.
+  override name = 'GradcamError';
 }
 
 /** Wrong shape, dtype, size or values (NaN/Inf) of an input. */
 export class InvalidInputError extends GradcamError {
+  override name = 'InvalidInputError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('INVALID_INPUT', message, options);
   }
 }
 
 export class LayerNotFoundError extends GradcamError {
+  override name = 'LayerNotFoundError';
   readonly layer: string;
   readonly available: readonly string[];
   constructor(layer: string, available: readonly string[]) {
@@ -42,6 +45,7 @@ export class LayerNotFoundError extends GradcamError {
 }
 
 export class TargetOutOfRangeError extends GradcamError {
+  override name = 'TargetOutOfRangeError';
   constructor(target: unknown, numClasses: number) {
     super('TARGET_OUT_OF_RANGE', `target class ${String(target)} is not an integer in [0, ${numClasses - 1}]`);
   }
@@ -49,6 +53,7 @@ export class TargetOutOfRangeError extends GradcamError {
 
 /** A weights file that is not usable: bad format, missing/unexpected keys, wrong shapes or dtypes, non-finite values. */
 export class WeightsError extends GradcamError {
+  override name = 'WeightsError';
   readonly key: string | undefined;
   constructor(message: string, key?: string) {
     super('WEIGHTS_ERROR', key === undefined ? message : `${key}: ${message}`);
@@ -57,12 +62,14 @@ export class WeightsError extends GradcamError {
 }
 
 export class ImageDecodeError extends GradcamError {
+  override name = 'ImageDecodeError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('IMAGE_DECODE_ERROR', message, options);
   }
 }
 
 export class FileNotFoundError extends GradcamError {
+  override name = 'FileNotFoundError';
   readonly path: string;
   constructor(path: string) {
     super('FILE_NOT_FOUND', `file not found: ${path}`);
@@ -71,12 +78,14 @@ export class FileNotFoundError extends GradcamError {
 }
 
 export class WasmInitError extends GradcamError {
+  override name = 'WasmInitError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('WASM_INIT_ERROR', message, options);
   }
 }
 
 export class DisposedError extends GradcamError {
+  override name = 'DisposedError';
   constructor(what: string) {
     super('DISPOSED', `${what} was disposed and cannot be used any more`);
   }
@@ -84,6 +93,7 @@ export class DisposedError extends GradcamError {
 
 /** A download that failed (network, HTTP status, truncated body); nothing was cached. */
 export class DownloadError extends GradcamError {
+  override name = 'DownloadError';
   readonly url: string;
   constructor(url: string, message: string, options?: { cause?: unknown }) {
     super('DOWNLOAD_ERROR', `download of ${url} failed: ${message}`, options);
@@ -93,6 +103,7 @@ export class DownloadError extends GradcamError {
 
 /** Offline mode (or no network) and nothing cached. */
 export class OfflineError extends GradcamError {
+  override name = 'OfflineError';
   constructor(message: string) {
     super('OFFLINE', message);
   }

@@ -11,3 +11,8 @@ export { decodeNpy, encodeNpy, type NpyArray } from './io/npy.js';
 export { deprocessImage } from './image/deprocess.js';
 export { topK, softmax, type Prediction } from './predictions.js';
 export { IMAGENET_CLASSES } from './models/imagenet-classes.js';
+export { decodeImage } from './image/decode.js';
+export { encodePng } from './image/encode.js';
+export { resizeRgbPillowBilinear } from './image/resize.js';
+export { renderOverlay, renderHeatmap, renderGuided } from './image/render.js';
+export { loadKernels } from './runtime/index.js';

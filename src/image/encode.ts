@@ -8,6 +8,7 @@ export async function encodePng(px: Pixels): Promise<Uint8Array> {
     rgba.set(px.data.subarray(i * 3, i * 3 + 3), i * 4);
     rgba[i * 4 + 3] = 255;
   }
-  const image = Jimp.fromBitmap({ data: Buffer.from(rgba.buffer), width: px.width, height: px.height });
+  // A Uint8Array, not a Node Buffer: the same code runs where there is no Buffer (browsers, workers).
+  const image = Jimp.fromBitmap({ data: rgba as unknown as Buffer, width: px.width, height: px.height });
   return new Uint8Array(await image.getBuffer('image/png'));
 }

@@ -6,7 +6,7 @@ import { referenceKernels } from '../kernels/reference.js';
 import type { Kernels } from '../kernels/types.js';
 import { readBytes } from './io.js';
 import { runtime } from './env.js';
-import { MAX_THREADS, registerThreadedWasmBackend } from './threaded-backend.js';
+import { MAX_THREADS, registerPrecompiledWasmBackend, registerThreadedWasmBackend } from './wasm-backend.js';
 
 /**
  * Everything that differs between runtimes lives here: where the tfjs .wasm binaries and our
@@ -15,6 +15,11 @@ import { MAX_THREADS, registerThreadedWasmBackend } from './threaded-backend.js'
 export interface RuntimeOptions {
   /** Directory URL (ending in '/') or per-file map for tfjs-backend-wasm's binaries; default: tfjs's own lookup. */
   readonly tfjsWasmPaths?: string | Record<string, string>;
+  /**
+   * tfjs's wasm binary already compiled (tfjs-backend-wasm-simd.wasm imported as a module): for hosts
+   * that forbid compiling wasm at run time (Cloudflare Workers / workerd). Runs single-threaded.
+   */
+  readonly tfjsWasmModule?: WebAssembly.Module;
   /** The compiled post-processing kernels, or where to read them; default: build/kernels.wasm of this package. */
   readonly kernels?: KernelSource | string | URL;
   /** 'wasm' (default) or 'js' to use the plain TypeScript kernels. */
@@ -60,7 +65,8 @@ export function initBackend(options: RuntimeOptions = {}): Promise<RuntimeInfo> 
     const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
     const canThread = (runtime.isNode && !runtime.isDeno && !runtime.isBun) || ((runtime.isBrowser || runtime.isWebWorker) && isolated);
     const want = canThread ? (threads ?? (await defaultThreads())) : 1;
-    if (want > 1) await registerThreadedWasmBackend(want, typeof options.tfjsWasmPaths === 'string' ? options.tfjsWasmPaths : undefined);
+    if (options.tfjsWasmModule) registerPrecompiledWasmBackend(options.tfjsWasmModule);
+    else if (want > 1) await registerThreadedWasmBackend(want, typeof options.tfjsWasmPaths === 'string' ? options.tfjsWasmPaths : undefined);
     let ok = false;
     try {
       ok = await tf.setBackend('wasm');

@@ -6,3 +6,7 @@ declare module '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threade
 declare module '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js' {
   export const wasmWorkerContents: string;
 }
+declare module '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.js' {
+  const factory: (config: Record<string, unknown>) => Promise<unknown>;
+  export default factory;
+}

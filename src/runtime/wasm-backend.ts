@@ -1,6 +1,7 @@
 import { tf } from '../tf.js';
 import { BackendWasm, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import threadedFactory from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js';
+import singleThreadFactory from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.js';
 import { wasmWorkerContents } from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js';
 import { runtime } from './env.js';
 
@@ -75,18 +76,42 @@ export async function registerThreadedWasmBackend(threads: number, wasmDir?: str
         return {};
       },
     });
-    module.tfjs = {
-      init: module.cwrap('init', null, []),
-      initWithThreadsCount: module.cwrap('init_with_threads_count', null, ['number']),
-      getThreadsCount: module.cwrap('get_threads_count', 'number', []),
-      registerTensor: module.cwrap('register_tensor', null, ['number', 'number', 'number']),
-      disposeData: module.cwrap('dispose_data', null, ['number']),
-      dispose: module.cwrap('dispose', null, []),
-    };
     setThreadsCount(threads);
-    const backend = new BackendWasm(module as unknown as ConstructorParameters<typeof BackendWasm>[0]);
+    const backend = toBackend(module);
     for (const w of module.PThread.unusedWorkers.splice(0)) w.terminate();
     for (const w of module.PThread.runningWorkers) w.unref?.();
     return backend;
+  }, 2);
+}
+
+/** The JS <-> wasm bridge tfjs's BackendWasm expects (the same calls tfjs's own init makes). */
+function toBackend(module: EmscriptenModule): BackendWasm {
+  module.tfjs = {
+    init: module.cwrap('init', null, []),
+    initWithThreadsCount: module.cwrap('init_with_threads_count', null, ['number']),
+    getThreadsCount: module.cwrap('get_threads_count', 'number', []),
+    registerTensor: module.cwrap('register_tensor', null, ['number', 'number', 'number']),
+    disposeData: module.cwrap('dispose_data', null, ['number']),
+    dispose: module.cwrap('dispose', null, []),
+  };
+  return new BackendWasm(module as unknown as ConstructorParameters<typeof BackendWasm>[0]);
+}
+
+/**
+ * tfjs's single-threaded build from an already compiled module (tfjs-backend-wasm-simd.wasm or
+ * tfjs-backend-wasm.wasm): for hosts that forbid compiling wasm at run time, such as Cloudflare
+ * Workers (workerd), where the .wasm is imported as a module.
+ */
+export function registerPrecompiledWasmBackend(compiled: WebAssembly.Module): void {
+  tf.removeBackend('wasm');
+  tf.registerBackend('wasm', async () => {
+    const module = await (singleThreadFactory as Factory)({
+      instantiateWasm(info: WebAssembly.Imports, receive: (i: WebAssembly.Instance, m: WebAssembly.Module) => void) {
+        void WebAssembly.instantiate(compiled, info).then((instance) => receive(instance, compiled));
+        return {};
+      },
+    });
+    setThreadsCount(1);
+    return toBackend(module);
   }, 2);
 }

@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createExplainer, decodeImage, loadKernels, renderOverlay, resizeRgbPillowBilinear } from '../../src/index.js';
+import { ASSETS, hasMobilenet, missingReason } from '../helpers/assets.js';
+
+const examples = join(import.meta.dirname, '../../examples');
+// @ts-expect-error plain JS helper shared with the benchmark
+const { startLocalEdge } = await import('../../examples/edge-worker/local.mjs');
+
+/** examples/edge-worker in Cloudflare's workerd on 127.0.0.1: POST an image, get the overlay PNG. */
+describe.skipIf(!hasMobilenet)(`edge worker in workerd${hasMobilenet ? '' : ` (skipped: ${missingReason})`}`, () => {
+  let edge: { url: string; stop(): Promise<void> };
+  beforeAll(async () => {
+    edge = await startLocalEdge({ modelDir: join(ASSETS, 'models/mobilenet_v1_0.75_224') });
+  }, 120_000);
+  afterAll(() => edge?.stop());
+
+  test('the overlay equals the one Node computes; the class is right', async () => {
+    const photo = new Uint8Array(readFileSync(join(examples, 'coffee.png')));
+    const res = await fetch(edge.url, { method: 'POST', body: photo });
+    expect(res.status, await res.clone().text().catch(() => '')).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/png');
+    expect(res.headers.get('x-label')).toBe('espresso');
+    expect(res.headers.get('x-cold-start')).toBe('true');
+    const fromEdge = await decodeImage(new Uint8Array(await res.arrayBuffer()));
+    expect([fromEdge.width, fromEdge.height]).toEqual([600, 400]);
+
+    const ex = await createExplainer({ model: join(ASSETS, 'models/mobilenet_v1_0.75_224/model.json'), preprocess: 'tf' });
+    const image = await decodeImage(photo);
+    const e = await ex.explain(resizeRgbPillowBilinear(image, 224, 224));
+    const node = renderOverlay(await loadKernels(), image, e.combined, e.width, e.height);
+    ex.dispose();
+    let differing = 0;
+    let worst = 0;
+    for (let i = 0; i < node.data.length; i++) {
+      const d = Math.abs(node.data[i]! - fromEdge.data[i]!);
+      if (d) differing++;
+      worst = Math.max(worst, d);
+    }
+    // Maps equal within float rounding: a uint8 level flips only where a value sits on a boundary.
+    expect(differing / node.data.length).toBeLessThan(0.001);
+    expect(worst).toBeLessThanOrEqual(1);
+
+    const warm = await fetch(edge.url, { method: 'POST', body: photo });
+    expect(warm.headers.get('x-cold-start')).toBe('false');
+    await warm.arrayBuffer();
+  });
+
+  test('bad requests get a clear status', async () => {
+    const bad = await fetch(edge.url, { method: 'POST', body: 'not an image' });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toMatch(/ImageDecodeError: not a PNG or JPEG image/);
+    expect((await fetch(edge.url)).status).toBe(405);
+  });
+});

@@ -7,7 +7,7 @@ import { startLocalEdge } from '../examples/edge-worker/local.mjs';
 
 const assets = resolve(process.env.GRADCAM_TEST_ASSETS ?? new URL('../../shared', import.meta.url).pathname);
 const photo = readFileSync(new URL('../examples/coffee.png', import.meta.url));
-const edge = await startLocalEdge({ modelDir: resolve(assets, 'models/mobilenet_v1_0.75_224') });
+const edge = await startLocalEdge({ serveDir: resolve(assets, 'models/mobilenet_v1_0.75_224') });
 try {
   const post = async () => {
     const t = performance.now();

@@ -1,4 +1,5 @@
-// Bundles the worker for workerd into examples/edge-worker/dist/ with the .wasm modules beside it.
+// Bundles a worker for workerd into <outDir> with the two .wasm modules beside it.
+//   node examples/edge-worker/build.mjs            -> examples/edge-worker/dist/ (the example)
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -6,20 +7,25 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, 'dist');
 const require = createRequire(import.meta.url);
-mkdirSync(out, { recursive: true });
-await build({
-  entryPoints: [join(here, 'worker.js')],
-  outfile: join(out, 'worker.js'),
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
-  conditions: ['worker', 'browser'],
-  alias: { 'gradcam-wasm': join(here, '../../src/index.ts') },
-  external: ['*.wasm', 'node:*', 'fs', 'path', 'os', 'worker_threads', 'perf_hooks', 'crypto'],
-  minify: true,
-  logLevel: 'warning',
-});
-copyFileSync(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist/tfjs-backend-wasm-simd.wasm'), join(out, 'tfjs-backend-wasm-simd.wasm'));
-copyFileSync(join(here, '../../build/kernels.wasm'), join(out, 'kernels.wasm'));
+
+export async function buildWorker(entry = join(here, 'worker.js'), out = join(here, 'dist')) {
+  mkdirSync(out, { recursive: true });
+  await build({
+    entryPoints: [entry],
+    outfile: join(out, 'worker.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    conditions: ['worker', 'browser'],
+    alias: { 'gradcam-wasm': join(here, '../../src/index.ts') },
+    external: ['*.wasm', 'node:*', 'fs', 'path', 'os', 'worker_threads', 'perf_hooks', 'crypto'],
+    minify: true,
+    logLevel: 'warning',
+  });
+  copyFileSync(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist/tfjs-backend-wasm-simd.wasm'), join(out, 'tfjs-backend-wasm-simd.wasm'));
+  copyFileSync(join(here, '../../build/kernels.wasm'), join(out, 'kernels.wasm'));
+  return out;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await buildWorker();

@@ -2,10 +2,11 @@
 // used by the test (test/runtime/workerd.test.ts) and the benchmark (bench/edge.mjs).
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildWorker } from './build.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const workerd = join(here, '../../node_modules/.bin/workerd');
@@ -18,14 +19,16 @@ const freePort = () =>
     });
   });
 
-/** Builds the worker, serves `modelDir` and starts workerd; resolves once it answers. */
-export async function startLocalEdge({ modelDir, preprocess = 'tf' }) {
-  await import('./build.mjs');
+/**
+ * Builds a worker (default: the example), serves `serveDir` on 127.0.0.1 and starts workerd with
+ * bindings MODEL_URL (`modelPath` under it), ASSETS_URL (its root) and PREPROCESS; resolves once it answers.
+ */
+export async function startLocalEdge({ serveDir, modelPath = 'model.json', preprocess = 'tf', entry }) {
   const dir = mkdtempSync(join(tmpdir(), 'gradcam-edge-'));
-  for (const f of ['worker.js', 'tfjs-backend-wasm-simd.wasm', 'kernels.wasm']) copyFileSync(join(here, 'dist', f), join(dir, f));
+  await buildWorker(entry, dir);
   const models = createServer((req, res) => {
-    const file = join(modelDir, normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)));
-    if (!file.startsWith(modelDir) || !existsSync(file)) return res.writeHead(404).end();
+    const file = join(serveDir, normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)));
+    if (!file.startsWith(serveDir) || !existsSync(file)) return res.writeHead(404).end();
     res.writeHead(200).end(readFileSync(file));
   });
   await new Promise((r) => models.listen(0, '127.0.0.1', r));
@@ -43,7 +46,8 @@ const worker :Workerd.Worker = (
   ],
   compatibilityDate = "2025-01-01",
   bindings = [
-    (name = "MODEL_URL", text = "http://127.0.0.1:${models.address().port}/model.json"),
+    (name = "MODEL_URL", text = "http://127.0.0.1:${models.address().port}/${modelPath}"),
+    (name = "ASSETS_URL", text = "http://127.0.0.1:${models.address().port}"),
     (name = "PREPROCESS", text = "${preprocess}"),
   ],
   globalOutbound = "loopback",

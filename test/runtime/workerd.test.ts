@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createExplainer, decodeImage, loadKernels, renderOverlay, resizeRgbPillowBilinear } from '../../src/index.js';
-import { ASSETS, hasMobilenet, missingReason } from '../helpers/assets.js';
+import { ASSETS, hasMobilenet, hasReference, missingReason } from '../helpers/assets.js';
+import { ALL_LAYERS, checkGuided, checkLayer, checkLogits, REF_INPUTS, REF_TARGETS, refInput } from '../helpers/reference-check.js';
+import { maxAbsDiff } from '../helpers/metrics.js';
 
 const examples = join(import.meta.dirname, '../../examples');
 // @ts-expect-error plain JS helper shared with the benchmark
@@ -12,7 +14,7 @@ const { startLocalEdge } = await import('../../examples/edge-worker/local.mjs');
 describe.skipIf(!hasMobilenet)(`edge worker in workerd${hasMobilenet ? '' : ` (skipped: ${missingReason})`}`, () => {
   let edge: { url: string; stop(): Promise<void> };
   beforeAll(async () => {
-    edge = await startLocalEdge({ modelDir: join(ASSETS, 'models/mobilenet_v1_0.75_224') });
+    edge = await startLocalEdge({ serveDir: join(ASSETS, 'models/mobilenet_v1_0.75_224') });
   }, 120_000);
   afterAll(() => edge?.stop());
 
@@ -52,5 +54,39 @@ describe.skipIf(!hasMobilenet)(`edge worker in workerd${hasMobilenet ? '' : ` (s
     expect(bad.status).toBe(400);
     expect(await bad.text()).toMatch(/ImageDecodeError: not a PNG or JPEG image/);
     expect((await fetch(edge.url)).status).toBe(405);
+  });
+});
+
+/** The engine's parity suite through the public API inside workerd (single-threaded SIMD build). */
+describe.skipIf(!hasReference)(`parity suite in workerd${hasReference ? '' : ` (skipped: ${missingReason})`}`, () => {
+  let edge: { url: string; stop(): Promise<void> };
+  beforeAll(async () => {
+    edge = await startLocalEdge({ serveDir: ASSETS, entry: join(import.meta.dirname, 'workerd-parity-worker.js') });
+  }, 120_000);
+  afterAll(() => edge?.stop());
+  const f32 = (b64: string) => {
+    const bytes = Buffer.from(b64, 'base64');
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  };
+
+  test('3 inputs x 2 targets against pytorch-grad-cam, and equal to Node within 1e-5', async () => {
+    const node = await createExplainer({ weights: join(ASSETS, 'reference/resnet34-seed1.safetensors') });
+    for (const input of REF_INPUTS) {
+      for (const t of REF_TARGETS) {
+        const res = await fetch(`${edge.url}?input=${input.name}&target=${t}`);
+        expect(res.status, await res.clone().text().then((s) => s.slice(0, 300))).toBe(200);
+        const c = (await res.json()) as { runtime: { threads: number }; logits: string; maps: Record<string, string>; raws: Record<string, { data: string; shape: number[] }>; guided: string; guidedGradCam: Record<string, string> };
+        expect(c.runtime.threads).toBe(1);
+        const logits = f32(c.logits);
+        checkLogits(input, logits);
+        checkGuided(input.name, t, f32(c.guided));
+        for (const layer of ALL_LAYERS) {
+          checkLayer(input.name, t, layer, { logits, map: (l) => f32(c.maps[l]!), raw: (l) => ({ data: f32(c.raws[l]!.data), shape: c.raws[l]!.shape }), guidedGradCam: (l) => f32(c.guidedGradCam[l]!) });
+        }
+        const e = await node.explain(refInput(input.name), { layers: ALL_LAYERS, target: t === 'c281' ? 281 : undefined });
+        for (const layer of ALL_LAYERS) expect(maxAbsDiff(f32(c.maps[layer]!), e.cams[layer]!.map), `${input.name}/${t}/${layer}`).toBeLessThanOrEqual(1e-5);
+      }
+    }
+    node.dispose();
   });
 });

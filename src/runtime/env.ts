@@ -16,10 +16,10 @@ export const runtime = Object.freeze({
 
 /**
  * How to name a local file to a library that loads it itself (jimp's fonts): a path where it reads
- * files through node:fs, a file: URL in Deno, where it fetches them.
+ * files through node:fs, a file: URL in Deno and Bun, where it fetches them.
  */
 export async function localResource(path: string): Promise<string> {
-  if (!runtime.isDeno) return path;
+  if (!runtime.isDeno && !runtime.isBun) return path;
   const { pathToFileURL } = await import('node:url');
   return pathToFileURL(path).href;
 }

@@ -48,6 +48,12 @@ async function defaultThreads(): Promise<number> {
   return Math.min(MAX_THREADS, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 
+async function compileLocalTfjsWasm(): Promise<WebAssembly.Module> {
+  const [{ createRequire }, { readFile }, { dirname, join }] = await Promise.all([import('node:module'), import('node:fs/promises'), import('node:path')]);
+  const dir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json'));
+  return WebAssembly.compile(await readFile(join(dir, 'dist/tfjs-backend-wasm-simd.wasm')));
+}
+
 /** Selects tfjs's wasm backend once per process. */
 export function initBackend(options: RuntimeOptions = {}): Promise<RuntimeInfo> {
   const { threads } = options;
@@ -66,6 +72,8 @@ export function initBackend(options: RuntimeOptions = {}): Promise<RuntimeInfo> 
     const canThread = (runtime.isNode && !runtime.isDeno && !runtime.isBun) || ((runtime.isBrowser || runtime.isWebWorker) && isolated);
     const want = canThread ? (threads ?? (await defaultThreads())) : 1;
     if (options.tfjsWasmModule) registerPrecompiledWasmBackend(options.tfjsWasmModule);
+    // Bun has fetch, so tfjs's Node loader fetches its .wasm by file path and fails: hand it the module.
+    else if (runtime.isBun) registerPrecompiledWasmBackend(await compileLocalTfjsWasm());
     else if (want > 1) await registerThreadedWasmBackend(want, typeof options.tfjsWasmPaths === 'string' ? options.tfjsWasmPaths : undefined);
     let ok = false;
     try {

@@ -12,28 +12,31 @@ import { maxAbsDiff } from '../helpers/metrics.js';
 const root = join(import.meta.dirname, '../..');
 const deno = join(root, 'node_modules/.bin/deno');
 
+
 /** The same CLI file that package.json's bin points to, run by Deno: the same numbers as Node. */
-describe.skipIf(!hasReference)(`Deno${hasReference ? '' : ` (skipped: ${missingReason})`}`, () => {
+describe.skipIf(!hasReference)(`Deno and Bun${hasReference ? '' : ` (skipped: ${missingReason})`}`, () => {
   const out = mkdtempSync(join(tmpdir(), 'gradcam-deno-'));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-  test('deno run -A bin/gradcam.js explain: maps equal Node within 1e-5', async () => {
-    expect(existsSync(deno), 'the deno devDependency is installed').toBe(true);
-    const bin = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).bin.gradcam as string;
-    const input = join(REFERENCE, 'inputs/chelsea-native.input.npy');
-    const r = spawnSync(deno, ['run', '-A', join(root, bin), 'explain', input, '--weights', join(REFERENCE, 'resnet34-seed1.safetensors'), '--out', out, '--raw', '--target', '281'], { encoding: 'utf8', timeout: 240_000 });
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/explained class 281/);
+  for (const [name, argv] of [['deno', ['run', '-A']], ['bun', []]] as const) {
+    test(`${name} ${argv.join(' ')} bin/gradcam.js explain: maps equal Node within 1e-5`, async () => {
+      const exe = join(root, 'node_modules/.bin', name);
+      expect(existsSync(exe), `the ${name} devDependency is installed`).toBe(true);
+      const bin = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).bin.gradcam as string;
+      const input = join(REFERENCE, 'inputs/chelsea-native.input.npy');
+      const dir = join(out, name);
+      const r = spawnSync(exe, [...argv, join(root, bin), 'explain', input, '--weights', join(REFERENCE, 'resnet34-seed1.safetensors'), '--out', dir, '--raw', '--target', '281'], { encoding: 'utf8', timeout: 240_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/explained class 281/);
 
-    const ex = await createExplainer({ weights: join(REFERENCE, 'resnet34-seed1.safetensors') });
-    const e = await ex.explain(refInput('chelsea-native'), { layers: ['layer1', 'layer2', 'layer3', 'layer4'], target: 281, guided: true });
-    ex.dispose();
-    const read = (f: string) => decodeNpy(new Uint8Array(readFileSync(join(out, 'chelsea-native.input', f)))).data;
-    expect(maxAbsDiff(read('logits.npy'), e.logits)).toBeLessThan(1e-3);
-    for (const layer of ['layer1', 'layer2', 'layer3', 'layer4']) {
-      expect(maxAbsDiff(read(`cam-${layer}.npy`), e.cams[layer]!.map), layer).toBeLessThanOrEqual(1e-5);
-    }
-  });
+      const ex = await createExplainer({ weights: join(REFERENCE, 'resnet34-seed1.safetensors') });
+      const e = await ex.explain(refInput('chelsea-native'), { layers: ALL_LAYERS, target: 281 });
+      ex.dispose();
+      const read = (f: string) => decodeNpy(new Uint8Array(readFileSync(join(dir, 'chelsea-native.input', f)))).data;
+      expect(maxAbsDiff(read('logits.npy'), e.logits)).toBeLessThan(1e-3);
+      for (const layer of ALL_LAYERS) expect(maxAbsDiff(read(`cam-${layer}.npy`), e.cams[layer]!.map), layer).toBeLessThanOrEqual(1e-5);
+    });
+  }
 
   test('the parity suite through the public API under Deno (3 inputs x 2 targets)', () => {
     const dir = join(out, 'api');

@@ -17,8 +17,8 @@ export async function buildWorker(entry = join(here, 'worker.js'), out = join(he
     bundle: true,
     format: 'esm',
     platform: 'browser',
-    conditions: ['worker', 'browser'],
-    alias: { 'gradcam-wasm': join(here, '../../src/index.ts') },
+    // 'gradcam-wasm' resolves through package.json's exports: the workerd condition (the browser bundle).
+    conditions: ['workerd', 'worker', 'browser'],
     external: ['*.wasm', 'node:*', 'fs', 'path', 'os', 'worker_threads', 'perf_hooks', 'crypto'],
     minify: true,
     logLevel: 'warning',

@@ -39,7 +39,6 @@ export interface RuntimeInfo {
 }
 
 let backendReady: Promise<RuntimeInfo> | undefined;
-let requestedThreads: number | undefined;
 
 async function defaultThreads(): Promise<number> {
   const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
@@ -60,11 +59,13 @@ export function initBackend(options: RuntimeOptions = {}): Promise<RuntimeInfo> 
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)) {
     throw new InvalidInputError(`threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
   }
-  if (backendReady && threads !== undefined && threads !== requestedThreads) {
-    throw new InvalidInputError(`the wasm backend already runs with ${requestedThreads ?? 'default'} threads; threads is fixed per process`);
+  if (backendReady && threads !== undefined) {
+    return backendReady.then((info) => {
+      if (info.threads !== threads) throw new InvalidInputError(`the wasm backend already runs with ${info.threads} threads; threads is fixed per process`);
+      return info;
+    });
   }
   backendReady ??= (async () => {
-    requestedThreads = threads;
     if (options.tfjsWasmPaths !== undefined) setWasmPaths(options.tfjsWasmPaths);
     // tfjs would run single-threaded in Node and cap threads elsewhere; start its threaded build
     // ourselves where threads can run: Node, and cross-origin isolated pages and workers.

@@ -139,3 +139,14 @@ test('every error class is a GradcamError with a code', () => {
     expect(typeof e.code).toBe('string');
   }
 });
+
+test('threads is fixed per process: asking again for the running count is fine, another count is a typed error', async () => {
+  const first = await createExplainer({ weights: randomResnet34Weights() });
+  const same = await createExplainer({ weights: randomResnet34Weights(), threads: first.runtime.threads });
+  expect(same.runtime.threads).toBe(first.runtime.threads);
+  const other = first.runtime.threads === 1 ? 2 : 1;
+  await expect(createExplainer({ weights: randomResnet34Weights(), threads: other })).rejects.toThrow(/already runs with \d threads; threads is fixed per process/);
+  await expect(createExplainer({ weights: randomResnet34Weights(), threads: 9 })).rejects.toThrow(/threads must be an integer from 1 to 8/);
+  first.dispose();
+  same.dispose();
+});

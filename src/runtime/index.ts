@@ -6,7 +6,7 @@ import { referenceKernels } from '../kernels/reference.js';
 import type { Kernels } from '../kernels/types.js';
 import { readBytes } from './io.js';
 import { runtime } from './env.js';
-import { MAX_THREADS, registerPrecompiledWasmBackend, registerThreadedWasmBackend } from './wasm-backend.js';
+import { compileLocalTfjsWasm, MAX_THREADS, registerPrecompiledWasmBackend, registerThreadedWasmBackend } from './wasm-backend.js';
 
 /**
  * Everything that differs between runtimes lives here: where the tfjs .wasm binaries and our
@@ -45,12 +45,6 @@ async function defaultThreads(): Promise<number> {
   if (!runtime.isNode) return Math.min(MAX_THREADS, nav?.hardwareConcurrency ?? 1);
   const os = await import('node:os');
   return Math.min(MAX_THREADS, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
-}
-
-async function compileLocalTfjsWasm(): Promise<WebAssembly.Module> {
-  const [{ createRequire }, { readFile }, { dirname, join }] = await Promise.all([import('node:module'), import('node:fs/promises'), import('node:path')]);
-  const dir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json'));
-  return WebAssembly.compile(await readFile(join(dir, 'dist/tfjs-backend-wasm-simd.wasm')));
 }
 
 /** Selects tfjs's wasm backend once per process. */

@@ -4,6 +4,7 @@ import threadedFactory from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend
 import singleThreadFactory from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.js';
 import { wasmWorkerContents } from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js';
 import { runtime } from './env.js';
+import { readBytes } from './io.js';
 
 /**
  * tfjs-backend-wasm's multithreaded SIMD build, started by us instead of by tfjs:
@@ -34,16 +35,19 @@ interface Locations {
   readonly mainScript: string | Blob;
 }
 
+/** A file of the installed tfjs-backend-wasm package (runtimes with node:module). */
+async function tfjsPackageFile(relative: string): Promise<URL> {
+  const { createRequire } = await import('node:module');
+  const { pathToFileURL } = await import('node:url');
+  return new URL(relative, pathToFileURL(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')));
+}
+
 async function nodeLocations(): Promise<Locations> {
-  const [{ createRequire }, { readFile }, { dirname, join }, { fileURLToPath }] = await Promise.all([
-    import('node:module'), import('node:fs/promises'), import('node:path'), import('node:url'),
-  ]);
-  const require = createRequire(import.meta.url);
-  const factoryPath = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
+  const { fileURLToPath } = await import('node:url');
   return {
-    wasm: async () => new Uint8Array(await readFile(join(dirname(factoryPath), '../dist/tfjs-backend-wasm-threaded-simd.wasm'))),
+    wasm: async () => readBytes(await tfjsPackageFile('dist/tfjs-backend-wasm-threaded-simd.wasm'), 'tfjs wasm binary'),
     worker: fileURLToPath(new URL('../../build/tfjs-pthread-worker.cjs', import.meta.url)),
-    mainScript: factoryPath,
+    mainScript: fileURLToPath(await tfjsPackageFile('wasm-out/tfjs-backend-wasm-threaded-simd.js')),
   };
 }
 
@@ -51,11 +55,8 @@ function webLocations(wasmDir: string): Locations {
   // As tfjs does in browsers: the worker and the main script as blobs; newlines in the worker's string literals stay escaped.
   const worker = URL.createObjectURL(new Blob([(wasmWorkerContents as string).replace(/\n/g, '\\n')], { type: 'application/javascript' }));
   return {
-    wasm: async () => {
-      const res = await fetch(new URL('tfjs-backend-wasm-threaded-simd.wasm', new URL(wasmDir, (globalThis as { location?: { href: string } }).location?.href)));
-      if (!res.ok) throw new Error(`cannot fetch tfjs-backend-wasm-threaded-simd.wasm from ${wasmDir}: HTTP ${res.status}`);
-      return new Uint8Array(await res.arrayBuffer());
-    },
+    // A relative directory resolves against the page (readBytes does that without a file system).
+    wasm: () => readBytes(`${wasmDir.replace(/\/?$/, '/')}tfjs-backend-wasm-threaded-simd.wasm`, 'tfjs wasm binary'),
     worker,
     mainScript: new Blob([`var WasmBackendModuleThreadedSimd = ${(threadedFactory as Factory).toString()}`], { type: 'text/javascript' }),
   };
@@ -95,6 +96,11 @@ function toBackend(module: EmscriptenModule): BackendWasm {
     dispose: module.cwrap('dispose', null, []),
   };
   return new BackendWasm(module as unknown as ConstructorParameters<typeof BackendWasm>[0]);
+}
+
+/** tfjs's single-threaded SIMD binary of the installed package, compiled (for Bun, whose fetch breaks tfjs's Node loader). */
+export async function compileLocalTfjsWasm(): Promise<WebAssembly.Module> {
+  return WebAssembly.compile((await readBytes(await tfjsPackageFile('dist/tfjs-backend-wasm-simd.wasm'), 'tfjs wasm binary')) as BufferSource);
 }
 
 /**

@@ -145,31 +145,31 @@ function resizeForModel(px: Pixels, size: ExplainArgs['size']): Pixels {
   return resizeRgbPillowBilinear(px, Math.max(1, Math.round(px.width * scale)), Math.max(1, Math.round(px.height * scale)));
 }
 
-type Picture = [name: string, pixels: Pixels];
-
-function pictures(kernels: Kernels, e: Explanation, image: Pixels | undefined): Picture[] {
-  const out: Picture[] = [];
+/** Every picture file of an explanation, by file name. */
+function pictures(kernels: Kernels, e: Explanation, image: Pixels | undefined): Map<string, Pixels> {
+  const out = new Map<string, Pixels>();
   for (const [layer, cam] of Object.entries(e.cams)) {
-    if (image) out.push([`gradcam-${layer}.png`, renderOverlay(kernels, image, cam.map, e.width, e.height)]);
-    out.push([`heatmap-${layer}.png`, renderHeatmap(kernels, cam.map, e.width, e.height)]);
+    if (image) out.set(`gradcam-${layer}.png`, renderOverlay(kernels, image, cam.map, e.width, e.height));
+    out.set(`heatmap-${layer}.png`, renderHeatmap(kernels, cam.map, e.width, e.height));
   }
   if (e.guided) {
-    out.push(['guided-backprop.png', renderGuided(e.guided, e.width, e.height)]);
-    for (const [layer, g] of Object.entries(e.guidedGradCam ?? {})) out.push([`guided-gradcam-${layer}.png`, renderGuided(g, e.width, e.height)]);
+    out.set('guided-backprop.png', renderGuided(e.guided, e.width, e.height));
+    for (const [layer, g] of Object.entries(e.guidedGradCam ?? {})) out.set(`guided-gradcam-${layer}.png`, renderGuided(g, e.width, e.height));
   }
   return out;
 }
 
-async function figure(kernels: Kernels, e: Explanation, modelImage: Pixels | undefined, target: Prediction): Promise<Uint8Array> {
+/** The figure from the pictures already drawn; only the overlays are redrawn, at the model's input size. */
+async function figure(kernels: Kernels, e: Explanation, drawn: Map<string, Pixels>, modelImage: Pixels | undefined, target: Prediction): Promise<Uint8Array> {
   const name = target.label ?? `class ${target.index}`;
   const header = `${name} (class ${target.index}, p = ${target.probability.toFixed(3)})`;
   const input = modelImage ?? renderHeatmap(kernels, new Float32Array(e.width * e.height), e.width, e.height);
   const columns = [
-    { title: 'input', top: input, bottom: e.guided ? renderGuided(e.guided, e.width, e.height) : undefined },
+    { title: 'input', top: input, bottom: drawn.get('guided-backprop.png') },
     ...Object.entries(e.cams).map(([layer, cam]) => ({
       title: layer,
-      top: modelImage ? renderOverlay(kernels, modelImage, cam.map, e.width, e.height) : renderHeatmap(kernels, cam.map, e.width, e.height),
-      bottom: e.guidedGradCam ? renderGuided(e.guidedGradCam[layer]!, e.width, e.height) : undefined,
+      top: modelImage ? renderOverlay(kernels, modelImage, cam.map, e.width, e.height) : drawn.get(`heatmap-${layer}.png`)!,
+      bottom: drawn.get(`guided-gradcam-${layer}.png`),
     })),
   ];
   return renderFigure(header, columns);
@@ -209,8 +209,9 @@ async function explainOne(path: string, args: ExplainArgs, explainer: Explainer,
   const target = ranked.find((p) => p.index === e.target)!;
   const dir = join(args.out, basename(path, extname(path)));
   await mkdir(dir, { recursive: true });
-  const files: [string, Uint8Array][] = await Promise.all(pictures(kernels, e, image).map(async ([name, px]) => [name, await encodePng(px)] as [string, Uint8Array]));
-  files.push(['figure.png', await figure(kernels, e, modelImage, target)]);
+  const drawn = pictures(kernels, e, image);
+  const files: [string, Uint8Array][] = await Promise.all([...drawn].map(async ([name, px]) => [name, await encodePng(px)] as [string, Uint8Array]));
+  files.push(['figure.png', await figure(kernels, e, drawn, modelImage, target)]);
   if (args.raw) files.push(...rawArrays(e));
   await Promise.all(files.map(([name, bytes]) => writeFile(join(dir, name), bytes)));
   return { input: path, ok: true, outDir: dir, target, top5: ranked.slice(0, 5), files: files.map(([n]) => n), ms: performance.now() - start };

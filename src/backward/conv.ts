@@ -61,6 +61,12 @@ export function convInputGrad(dy: Tensor4D, backFilter: Tensor4D, g: ConvGeometr
     const { minDelta, maxDelta } = phaseTaps(g);
     const s = g.stride;
     const [, oh, ow] = dy.shape;
+    if (s === 1) {
+      // Same pads at every input size, so XNNPACK's cached operator (one per filter AND padding) is reused;
+      // padding inside the conv saves a PadV2 per call.
+      const pads: [[0, 0], [number, number], [number, number], [0, 0]] = [[0, 0], [-minDelta, inH - oh + maxDelta], [-minDelta, inW - ow + maxDelta], [0, 0]];
+      if (pads[1].every((v) => v >= 0) && pads[2].every((v) => v >= 0)) return tf.conv2d(dy, backFilter, 1, pads);
+    }
     const qh = Math.ceil(inH / s);
     const qw = Math.ceil(inW / s);
     // Output q reads dy[q + minDelta .. q + maxDelta]: pad (or crop) dy so exactly q outputs come out.

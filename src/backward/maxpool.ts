@@ -17,24 +17,32 @@ export function maxPoolGrad(dy: Tensor4D, input: Tensor4D, g: PoolGeometry): Ten
   const x = input.dataSync() as Float32Array;
   const d = dy.dataSync() as Float32Array;
   const dx = new Float32Array(x.length);
+  // Channels innermost, as the data lies: one pass over each window row per output position.
+  const bestVal = new Float32Array(C);
+  const bestAt = new Int32Array(C);
   for (let oy = 0; oy < outH; oy++) {
     const y0 = oy * g.stride - g.pad;
+    const yEnd = Math.min(y0 + g.size, inH);
     for (let ox = 0; ox < outW; ox++) {
       const x0 = ox * g.stride - g.pad;
-      for (let c = 0; c < C; c++) {
-        let best = -1;
-        let bestVal = -Infinity;
-        for (let ky = Math.max(y0, 0); ky < Math.min(y0 + g.size, inH); ky++) {
-          for (let kx = Math.max(x0, 0); kx < Math.min(x0 + g.size, inW); kx++) {
-            const at = (ky * inW + kx) * C + c;
-            if (x[at]! > bestVal || Number.isNaN(x[at])) {
-              bestVal = x[at]!;
-              best = at;
+      const xEnd = Math.min(x0 + g.size, inW);
+      bestVal.fill(-Infinity);
+      bestAt.fill(-1);
+      for (let ky = Math.max(y0, 0); ky < yEnd; ky++) {
+        for (let kx = Math.max(x0, 0); kx < xEnd; kx++) {
+          const base = (ky * inW + kx) * C;
+          for (let c = 0; c < C; c++) {
+            const v = x[base + c]!;
+            // Strictly greater keeps the first maximum; a NaN wins, as in PyTorch.
+            if (v > bestVal[c]! || v !== v) {
+              bestVal[c] = v;
+              bestAt[c] = base + c;
             }
           }
         }
-        if (best >= 0) dx[best]! += d[(oy * outW + ox) * C + c]!;
       }
+      const dBase = (oy * outW + ox) * C;
+      for (let c = 0; c < C; c++) if (bestAt[c]! >= 0) dx[bestAt[c]!]! += d[dBase + c]!;
     }
   }
   return tf.tensor4d(dx, input.shape);

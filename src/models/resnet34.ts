@@ -195,9 +195,12 @@ export class ResNet34 implements ExplainableModel {
       const [, h, w, c] = last.shape;
       // d logit / d (global-average-pooled features) is fc.weight[target]; the mean spreads it evenly.
       const row = this.fcRows.subarray(req.target * c, (req.target + 1) * c);
-      let dy: Tensor4D = tf.tile(tf.tensor4d(row.map((v) => v / (h * w)), [1, 1, 1, c]), [1, h, w, 1]);
+      const top = new Float32Array(h * w * c);
+      for (let p = 0; p < h * w; p++) for (let k = 0; k < c; k++) top[p * c + k] = row[k]! / (h * w);
+      let dy: Tensor4D = tf.tensor4d(top, [1, h, w, c]); // built here: tfjs-wasm's Tile takes ~3 ms for this
       for (let si = STAGES.length - 1; si >= lowest; si--) {
         if (stageIndices.includes(si)) layers[RESNET34_LAYERS[si]!] = tf.keep(dy);
+        if (si === lowest && !req.toInput) break; // nothing below the lowest requested stage is needed
         const stage = this.stages[si]!;
         for (let b = stage.length - 1; b >= 0; b--) dy = this.blockGrad(stage[b]!, p.blocks[si]![b]!, dy, mode);
       }

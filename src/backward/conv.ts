@@ -1,4 +1,5 @@
 import { tf, type Tensor4D } from '../tf.js';
+import { xnnpackConv, type ConvRunner, type Pads } from './gemm-conv.js';
 
 /** A convolution's geometry: square kernel, symmetric padding, equal strides (all ResNet needs). */
 export interface ConvGeometry {
@@ -7,7 +8,7 @@ export interface ConvGeometry {
   readonly pad: number;
 }
 
-export const explicitPad = (p: number): [[0, 0], [number, number], [number, number], [0, 0]] => [[0, 0], [p, p], [p, p], [0, 0]];
+export const explicitPad = (p: number): Pads => [[0, 0], [p, p], [p, p], [0, 0]];
 
 /**
  * For each output phase r = i mod stride of the input gradient, the forward taps that reach it sit
@@ -56,7 +57,7 @@ export function backwardFilter(filterHWIO: Tensor4D, g: ConvGeometry): Tensor4D 
 }
 
 /** d(loss)/d(input) of a convolution from d(loss)/d(output); inH/inW are the forward input's size. */
-export function convInputGrad(dy: Tensor4D, backFilter: Tensor4D, g: ConvGeometry, inH: number, inW: number): Tensor4D {
+export function convInputGrad(dy: Tensor4D, backFilter: Tensor4D, g: ConvGeometry, inH: number, inW: number, conv: ConvRunner = xnnpackConv): Tensor4D {
   return tf.tidy(() => {
     const { minDelta, maxDelta } = phaseTaps(g);
     const s = g.stride;
@@ -64,8 +65,8 @@ export function convInputGrad(dy: Tensor4D, backFilter: Tensor4D, g: ConvGeometr
     if (s === 1) {
       // Same pads at every input size, so XNNPACK's cached operator (one per filter AND padding) is reused;
       // padding inside the conv saves a PadV2 per call.
-      const pads: [[0, 0], [number, number], [number, number], [0, 0]] = [[0, 0], [-minDelta, inH - oh + maxDelta], [-minDelta, inW - ow + maxDelta], [0, 0]];
-      if (pads[1].every((v) => v >= 0) && pads[2].every((v) => v >= 0)) return tf.conv2d(dy, backFilter, 1, pads);
+      const pads: Pads = [[0, 0], [-minDelta, inH - oh + maxDelta], [-minDelta, inW - ow + maxDelta], [0, 0]];
+      if (pads[1].every((v) => v >= 0) && pads[2].every((v) => v >= 0)) return conv(dy, backFilter, 1, pads);
     }
     const qh = Math.ceil(inH / s);
     const qw = Math.ceil(inW / s);
@@ -86,7 +87,7 @@ export function convInputGrad(dy: Tensor4D, backFilter: Tensor4D, g: ConvGeometr
       return tf.pad(x, pads);
     };
     const padded = fit(fit(dy, 1, qh, oh), 2, qw, ow);
-    const phases = tf.conv2d(padded, backFilter, 1, 'valid');
+    const phases = conv(padded, backFilter, 1, explicitPad(0));
     if (s === 1) return phases;
     // Interleave the phases (depth-to-space) as reshape + 4-D transpose: tfjs-wasm's DepthToSpace is
     // about 10x slower than this on these sizes.

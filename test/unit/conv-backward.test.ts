@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { tf } from '../../src/tf.js';
+import { tf, type Tensor } from '../../src/tf.js';
 import { initBackend } from '../../src/runtime/index.js';
 import { backwardFilter, convInputGrad, explicitPad, type ConvGeometry } from '../../src/backward/conv.js';
+import { GemmConv, xnnpackConv } from '../../src/backward/gemm-conv.js';
 import { randomArray } from '../helpers/random-weights.js';
 import { maxAbs, maxAbsDiff } from '../helpers/metrics.js';
 
@@ -33,6 +34,42 @@ describe('convolution input gradient as a forward sub-pixel convolution', () => 
       const e = expected.dataSync();
       expect(maxAbsDiff(ours.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));
       tf.dispose([x, W, y, dy, expected, back, ours]);
+    });
+  }
+});
+
+/** im2col + matMul must give exactly XNNPACK's conv results, forward (fused bias/ReLU) and backward. */
+describe('GemmConv', () => {
+  const cases: [ConvGeometry, number, number, number, number][] = [
+    [{ kernel: 3, stride: 1, pad: 1 }, 7, 7, 32, 48],
+    [{ kernel: 3, stride: 2, pad: 1 }, 14, 13, 16, 32],
+    [{ kernel: 3, stride: 2, pad: 1 }, 10, 15, 8, 8],
+  ];
+  for (const [g, h, w, cin, cout] of cases) {
+    test(`k${g.kernel} s${g.stride} on ${h}x${w}, ${cin} -> ${cout} channels`, () => {
+      const gemm = new GemmConv();
+      const x = tf.tensor4d(randomArray(h * w * cin, 11), [1, h, w, cin]);
+      const W = tf.tensor4d(randomArray(g.kernel * g.kernel * cin * cout, 12), [g.kernel, g.kernel, cin, cout]);
+      const bias = tf.tensor1d(randomArray(cout, 13));
+      const back = backwardFilter(W, g);
+      const before = tf.memory().numTensors;
+      const pad = explicitPad(g.pad);
+      const pairs = [
+        [xnnpackConv(x, W, g.stride, pad, bias, 'relu'), gemm.run(x, W, g.stride, pad, bias, 'relu')],
+        [xnnpackConv(x, W, g.stride, pad), gemm.run(x, W, g.stride, pad)],
+      ];
+      const dy = tf.tensor4d(randomArray(pairs[1]![0]!.size, 14), pairs[1]![0]!.shape);
+      pairs.push([convInputGrad(dy, back, g, h, w), convInputGrad(dy, back, g, h, w, gemm.run)]);
+      for (const [a, b] of pairs) {
+        expect(b!.shape).toEqual(a!.shape);
+        expect(maxAbsDiff(b!.dataSync(), a!.dataSync())).toBe(0);
+      }
+      tf.dispose([dy, ...pairs.flat()] as Tensor[]);
+      // The one-hot filters are the only tensors it keeps, until dispose().
+      expect(tf.memory().numTensors - before).toBe(2);
+      gemm.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([x, W, bias, back]);
     });
   }
 });

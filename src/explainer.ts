@@ -9,7 +9,7 @@ import { rawCam } from './methods/types.js';
 import type { Kernels } from './kernels/types.js';
 import { nchwToNhwc, normalizePixels, type ModelInput, type Preprocessing } from './image/preprocess.js';
 import { initBackend, loadKernels, type RuntimeInfo, type RuntimeOptions } from './runtime/index.js';
-import { readBytes, type BytesSource } from './runtime/io.js';
+import { openLocalFile, readBytes, type BytesSource } from './runtime/io.js';
 
 export interface CreateExplainerOptions extends RuntimeOptions {
   /**
@@ -93,8 +93,19 @@ export async function createExplainer(options: CreateExplainerOptions): Promise<
     ? new KerasCnn(await artifactsFromLayersModel(model, options.labels))
     : isLayersModel
     ? new KerasCnn(await loadKerasArtifacts(model as string | URL))
-    : ResNet34.fromSafetensors(await readBytes(options.weights!, 'weights'));
+    : await loadResnet34(options.weights!);
   return new Engine(explainable, kernels, info, preprocess, options.maxInputPixels ?? DEFAULT_MAX_PIXELS);
+}
+
+/** A local weights file is read tensor by tensor, so the whole file is never in memory next to the model. */
+async function loadResnet34(weights: BytesSource): Promise<ResNet34> {
+  const file = await openLocalFile(weights, 'weights');
+  if (!file) return ResNet34.fromSafetensors(await readBytes(weights, 'weights'));
+  try {
+    return ResNet34.fromSafetensors(file);
+  } finally {
+    file.close();
+  }
 }
 
 class Engine implements Explainer {

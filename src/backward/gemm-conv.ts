@@ -12,46 +12,39 @@ export const xnnpackConv: ConvRunner = (x, filter, stride, pad, bias, activation
 
 /**
  * Convolution as im2col + matMul, for layers whose filters dwarf their activations.
- * Measured on tfjs-wasm 4.22: a conv operator keeps 2.0x its filter's bytes alive (besides the filter
- * tensor), a matMul operator 1.0x; at ResNet's layer4 the im2col step costs about 1 ms per call.
- * im2col is a depthwise conv whose one-hot filters copy one tap each; reordering its output to
- * (tap, channel) makes the matMul add the terms in XNNPACK's conv order, so results are bit-identical.
- * Owns its one-hot filters (one per kernel size and channel count): dispose() it with the model.
+ * Measured on tfjs-wasm 4.22: a conv operator keeps 2.0x its filter's bytes alive besides the filter
+ * tensor, a matMul operator 1.0x. The columns are built in JS (tfjs-wasm's slice and concat cost
+ * 0.3-1.5 ms each) in (ky, kx, channel) order, so the matMul adds the terms in XNNPACK's conv order:
+ * results are bit-identical to xnnpackConv.
  */
-export class GemmConv {
-  private readonly oneHot = new Map<string, Tensor4D>();
+export const gemmConv: ConvRunner = (x, filter, stride, pad, bias, activation = 'linear') =>
+  tf.tidy(() => {
+    const [k, , cin, cout] = filter.shape;
+    const { cols, oh, ow } = im2col(x.dataSync() as Float32Array, x.shape, k, stride, pad);
+    const a = tf.tensor2d(cols, [oh * ow, k * k * cin]);
+    const w = tf.reshape(filter, [k * k * cin, cout]); // shares the filter's data: matMul caches its operator on it
+    const y = bias ? tf.fused.matMul({ a, b: w, bias, activation }) : tf.matMul(a, w);
+    return tf.reshape(y, [1, oh, ow, cout]);
+  });
 
-  readonly run: ConvRunner = (x, filter, stride, pad, bias, activation = 'linear') =>
-    tf.tidy(() => {
-      const [k, , cin, cout] = filter.shape;
-      const taps = tf.depthwiseConv2d(x, this.tapFilter(k, cin), stride, pad);
-      const [, oh, ow] = taps.shape;
-      const cols = tf.reshape(tf.transpose(tf.reshape(taps, [oh * ow, cin, k * k]), [0, 2, 1]), [oh * ow, k * k * cin]);
-      const w = tf.reshape(filter, [k * k * cin, cout]); // shares the filter's data, so matMul caches its operator on it
-      const y = bias ? tf.fused.matMul({ a: cols, b: w, bias, activation }) : tf.matMul(cols, w);
-      return tf.reshape(y, [1, oh, ow, cout]);
-    });
-
-  /** Creates the one-hot filter for (k, channels) now, so explain() allocates no lasting tensors. */
-  prepare(k: number, channels: number): void {
-    this.tapFilter(k, channels);
-  }
-
-  dispose(): void {
-    tf.dispose([...this.oneHot.values()]);
-    this.oneHot.clear();
-  }
-
-  private tapFilter(k: number, channels: number): Tensor4D {
-    const key = `${k}x${channels}`;
-    let f = this.oneHot.get(key);
-    if (!f) {
-      const taps = k * k;
-      const data = new Float32Array(taps * channels * taps);
-      for (let t = 0; t < taps; t++) for (let c = 0; c < channels; c++) data[(t * channels + c) * taps + t] = 1;
-      f = tf.keep(tf.tensor4d(data, [k, k, channels, taps]));
-      this.oneHot.set(key, f);
+/** Row p holds the k x k input window of output position p (NHWC input, batch 1), zeros where it overhangs. */
+export function im2col(src: Float32Array, shape: readonly number[], k: number, stride: number, pad: Pads): { cols: Float32Array; oh: number; ow: number } {
+  const [, h, w, c] = shape as [number, number, number, number];
+  const [, [top, bottom], [left, right]] = pad;
+  const oh = Math.floor((h + top + bottom - k) / stride) + 1;
+  const ow = Math.floor((w + left + right - k) / stride) + 1;
+  const cols = new Float32Array(oh * ow * k * k * c);
+  let o = 0;
+  for (let y = 0; y < oh; y++) {
+    for (let x = 0; x < ow; x++) {
+      for (let ky = 0; ky < k; ky++) {
+        const iy = y * stride - top + ky;
+        for (let kx = 0; kx < k; kx++, o += c) {
+          const ix = x * stride - left + kx;
+          if (iy >= 0 && iy < h && ix >= 0 && ix < w) cols.set(src.subarray((iy * w + ix) * c, (iy * w + ix + 1) * c), o);
+        }
+      }
     }
-    return f;
   }
+  return { cols, oh, ow };
 }

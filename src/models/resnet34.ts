@@ -1,8 +1,9 @@
 import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D } from '../tf.js';
 import { WeightsError } from '../errors.js';
 import { parseSafetensors, type SafetensorsFile } from '../weights/safetensors.js';
+import type { ByteSource } from '../runtime/io.js';
 import { backwardFilter, convInputGrad, explicitPad, type ConvGeometry } from '../backward/conv.js';
-import { GemmConv, xnnpackConv, type ConvRunner } from '../backward/gemm-conv.js';
+import { gemmConv, xnnpackConv, type ConvRunner } from '../backward/gemm-conv.js';
 import { reluGrad, type GradMode } from '../backward/relu.js';
 import { maxPoolGrad } from '../backward/maxpool.js';
 import { IMAGENET_CLASSES } from './imagenet-classes.js';
@@ -21,10 +22,11 @@ const BN_PARAMS = ['weight', 'bias', 'running_mean', 'running_var'] as const;
 const STEM: ConvGeometry = { kernel: 7, stride: 2, pad: 3 };
 const POOL = { size: 3, stride: 2, pad: 1 };
 /**
- * Filters at least this big run as im2col + matMul (see GemmConv): layer4's 3x3 convs, 60% of the
- * weights, whose activations are tiny. It saves two filter copies per direction (~105 MB) for ~1 ms a call.
+ * Filters at least this big run as im2col + matMul (gemmConv), forward and backward: the 3x3 convs of
+ * layer3 and layer4, 91% of the weights, whose activations are small. Measured at 224x224: peak RSS
+ * 767 -> ~600 MB for about 10% more time per explanation.
  */
-const GEMM_MIN_FILTER = 1 << 20;
+const GEMM_MIN_FILTER = 1 << 18;
 
 /** Every tensor a torchvision/timm ResNet34 state dict holds (num_batches_tracked aside), with its shape. */
 export function resnet34Keys(): Map<string, number[]> {
@@ -86,7 +88,7 @@ interface Block {
 }
 
 /** Loads conv `prefix` with BatchNorm `bnPrefix` folded in: W' = W * s, b' = beta - mean * s, s = gamma / sqrt(var + eps). */
-function loadConvBN(file: SafetensorsFile, prefix: string, bnPrefix: string, geom: ConvGeometry, gemm: GemmConv): ConvUnit {
+function loadConvBN(file: SafetensorsFile, prefix: string, bnPrefix: string, geom: ConvGeometry): ConvUnit {
   const w = file.float32(`${prefix}.weight`);
   const [gamma, beta, mean, variance] = BN_PARAMS.map((p) => file.float32(`${bnPrefix}.${p}`)) as [Float32Array, Float32Array, Float32Array, Float32Array];
   const [out, inp, k] = file.tensors.get(`${prefix}.weight`)!.shape as [number, number, number];
@@ -104,10 +106,8 @@ function loadConvBN(file: SafetensorsFile, prefix: string, bnPrefix: string, geo
   }
   const filter = tf.tensor4d(folded, [k, k, inp, out]);
   const back = backwardFilter(filter, geom);
-  if (k === 1 || folded.length < GEMM_MIN_FILTER) return { geom, filter, bias: tf.tensor1d(bias), back, conv: xnnpackConv };
-  gemm.prepare(k, inp);
-  gemm.prepare(back.shape[0], out);
-  return { geom, filter, bias: tf.tensor1d(bias), back, conv: gemm.run };
+  const conv = k > 1 && folded.length >= GEMM_MIN_FILTER ? gemmConv : xnnpackConv;
+  return { geom, filter, bias: tf.tensor1d(bias), back, conv };
 }
 
 const convForward = (x: Tensor4D, u: ConvUnit, relu: boolean): Tensor4D =>
@@ -148,24 +148,23 @@ export class ResNet34 implements ExplainableModel {
   private readonly fcWeight: Tensor2D; // [512, 1000]
   private readonly fcBias: Tensor1D;
   private readonly fcRows: Float32Array; // fc.weight as [1000, 512], for the top gradient
-  private readonly gemm = new GemmConv();
 
-  static fromSafetensors(bytes: Uint8Array): ResNet34 {
+  static fromSafetensors(bytes: Uint8Array | ByteSource): ResNet34 {
     const file = parseSafetensors(bytes);
     checkResnet34Layout(file);
     return new ResNet34(file);
   }
 
   private constructor(file: SafetensorsFile) {
-    this.stem = loadConvBN(file, 'conv1', 'bn1', STEM, this.gemm);
+    this.stem = loadConvBN(file, 'conv1', 'bn1', STEM);
     this.stages = STAGES.map((stage, si) =>
       Array.from({ length: stage.blocks }, (_, b) => {
         const p = `${stage.name}.${b}`;
         const stride = b === 0 && si > 0 ? 2 : 1;
         return {
-          conv1: loadConvBN(file, `${p}.conv1`, `${p}.bn1`, { kernel: 3, stride, pad: 1 }, this.gemm),
-          conv2: loadConvBN(file, `${p}.conv2`, `${p}.bn2`, { kernel: 3, stride: 1, pad: 1 }, this.gemm),
-          down: stride === 2 ? loadConvBN(file, `${p}.downsample.0`, `${p}.downsample.1`, { kernel: 1, stride: 2, pad: 0 }, this.gemm) : undefined,
+          conv1: loadConvBN(file, `${p}.conv1`, `${p}.bn1`, { kernel: 3, stride, pad: 1 }),
+          conv2: loadConvBN(file, `${p}.conv2`, `${p}.bn2`, { kernel: 3, stride: 1, pad: 1 }),
+          down: stride === 2 ? loadConvBN(file, `${p}.downsample.0`, `${p}.downsample.1`, { kernel: 1, stride: 2, pad: 0 }) : undefined,
         };
       }),
     );
@@ -239,7 +238,6 @@ export class ResNet34 implements ExplainableModel {
   dispose(): void {
     const units = [this.stem, ...this.stages.flat().flatMap((b) => [b.conv1, b.conv2, ...(b.down ? [b.down] : [])])];
     tf.dispose([...units.flatMap((u) => [u.filter, u.bias, u.back]), this.fcWeight, this.fcBias] as Tensor[]);
-    this.gemm.dispose();
   }
 }
 

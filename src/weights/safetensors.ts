@@ -1,4 +1,5 @@
 import { WeightsError } from '../errors.js';
+import type { ByteSource } from '../runtime/io.js';
 
 /** Safetensors dtypes we can turn into float32. */
 export type FloatDtype = 'F32' | 'F16' | 'BF16';
@@ -27,16 +28,20 @@ export interface SafetensorsFile {
 }
 
 const isNonNegInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isByteSource = (v: unknown): v is ByteSource =>
+  typeof v === 'object' && v !== null && typeof (v as ByteSource).read === 'function' && isNonNegInt((v as ByteSource).byteLength);
 
 /**
- * Parses a safetensors file (8-byte little-endian header length, JSON header, raw data) without
- * copying the data. Every offset is checked against the buffer before use.
+ * Parses a safetensors file (8-byte little-endian header length, JSON header, raw data). Tensor data is
+ * read only when asked for, without copying from in-memory bytes. Every offset is checked before use.
  */
-export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
-  if (!(bytes instanceof Uint8Array)) throw new WeightsError('weights must be a Uint8Array');
+export function parseSafetensors(source: Uint8Array | ByteSource): SafetensorsFile {
+  const bytes: ByteSource | undefined =
+    source instanceof Uint8Array ? { byteLength: source.byteLength, read: (o, n) => source.subarray(o, o + n) } : isByteSource(source) ? source : undefined;
+  if (!bytes) throw new WeightsError('weights must be a Uint8Array');
   if (bytes.byteLength < 8) throw new WeightsError(`not a safetensors file: ${bytes.byteLength} bytes is shorter than the 8-byte header length`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen64 = view.getBigUint64(0, true);
+  const lenBytes = bytes.read(0, 8);
+  const headerLen64 = new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true);
   if (headerLen64 > BigInt(bytes.byteLength - 8)) {
     throw new WeightsError(`not a safetensors file or truncated: header length ${headerLen64} exceeds the ${bytes.byteLength - 8} bytes after it`);
   }
@@ -46,7 +51,7 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
 
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.read(8, headerLen)));
   } catch (cause) {
     throw new WeightsError(`not a safetensors file: header is not valid JSON (${(cause as Error).message})`);
   }
@@ -73,7 +78,7 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
       const info = tensors.get(key);
       if (!info) throw new WeightsError('missing tensor', key);
       if (!isFloatDtype(info.dtype)) throw new WeightsError(`dtype ${info.dtype} is not a float type (expected F32, F16 or BF16)`, key);
-      const out = toFloat32(bytes.subarray(dataStart + info.begin, dataStart + info.end), info.dtype);
+      const out = toFloat32(bytes.read(dataStart + info.begin, info.end - info.begin), info.dtype);
       for (let i = 0; i < out.length; i++) {
         if (!Number.isFinite(out[i])) throw new WeightsError(`non-finite value (${out[i]}) at flat index ${i}`, key);
       }

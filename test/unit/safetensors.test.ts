@@ -1,5 +1,10 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { parseSafetensors, encodeSafetensors, WeightsError } from '../../src/index.js';
+import { parseSafetensors, encodeSafetensors, FileNotFoundError, WeightsError } from '../../src/index.js';
+import { openLocalFile } from '../../src/runtime/io.js';
 import { ResNet34 } from '../../src/models/resnet34.js';
 import { initBackend } from '../../src/runtime/index.js';
 import { encode, randomArray, randomResnet34Tensors, type TensorMap } from '../helpers/random-weights.js';
@@ -115,5 +120,38 @@ describe('ResNet34 weights layout', () => {
     expect(relL2(a, b)).toBeGreaterThan(0);
     expect(relL2(a, b)).toBeLessThan(0.15); // truncating to 8 mantissa bits, through 36 layers
     expect(pearson(a, b)).toBeGreaterThan(0.99);
+  });
+});
+
+describe('safetensors from a local file, read tensor by tensor', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gradcam-st-'));
+  const bytes = encodeSafetensors({
+    a: { dtype: 'F32', shape: [3], data: f32bytes([1, -2, 3.5]) },
+    b: { dtype: 'F32', shape: [2, 2], data: f32bytes([0.25, 5, 6, -7]) },
+  });
+  test('gives the same tensors as the bytes, through a file path and a file: URL', async () => {
+    const path = join(dir, 'w.safetensors');
+    writeFileSync(path, bytes);
+    for (const source of [path, pathToFileURL(path)]) {
+      const file = (await openLocalFile(source, 'weights'))!;
+      try {
+        const parsed = parseSafetensors(file);
+        expect(Array.from(parsed.float32('a'))).toEqual([1, -2, 3.5]);
+        expect(Array.from(parsed.float32('b'))).toEqual(Array.from(parseSafetensors(bytes).float32('b')));
+      } finally {
+        file.close();
+      }
+    }
+  });
+  test('a truncated file is a WeightsError; a directory and a missing file are named', async () => {
+    const cut = join(dir, 'cut.safetensors');
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 4));
+    const file = (await openLocalFile(cut, 'weights'))!;
+    expect(() => parseSafetensors(file)).toThrow(WeightsError);
+    file.close();
+    await expect(openLocalFile(dir, 'weights')).rejects.toThrow(`weights path is a directory: ${dir}`);
+    await expect(openLocalFile(join(dir, 'none'), 'weights')).rejects.toThrow(FileNotFoundError);
+    expect(await openLocalFile('https://example.invalid/w.safetensors', 'weights')).toBeUndefined();
+    expect(await openLocalFile(bytes, 'weights')).toBeUndefined();
   });
 });

@@ -15,7 +15,7 @@ export const explicitPad = (p: number): Pads => [[0, 0], [p, p], [p, p], [0, 0]]
  * at offsets delta (dy index = i div stride + delta). The union of offsets over phases is the
  * kernel of one stride-1 convolution that computes all phases at once (sub-pixel convolution).
  */
-function phaseTaps(g: ConvGeometry): { offsets: { r: number; delta: number; k: number }[]; minDelta: number; maxDelta: number } {
+function phaseTaps(g: ConvGeometry): { offsets: { r: number; delta: number; k: number }[]; minDelta: number; maxDelta: number; phases: number[] } {
   const offsets: { r: number; delta: number; k: number }[] = [];
   for (let r = 0; r < g.stride; r++) {
     const c = (r + g.pad) % g.stride;
@@ -23,27 +23,29 @@ function phaseTaps(g: ConvGeometry): { offsets: { r: number; delta: number; k: n
     for (let m = 0; g.stride * m + c < g.kernel; m++) offsets.push({ r, delta: d - m, k: g.stride * m + c });
   }
   const deltas = offsets.map((o) => o.delta);
-  return { offsets, minDelta: Math.min(...deltas), maxDelta: Math.max(...deltas) };
+  // Phases no tap reaches (a 1x1 stride-2 conv never reads odd rows) get no filter channels: their gradient is 0.
+  const phases = [...new Set(offsets.map((o) => o.r))];
+  return { offsets, minDelta: Math.min(...deltas), maxDelta: Math.max(...deltas), phases };
 }
 
 /**
  * The filter that computes a convolution's input gradient as a FORWARD stride-1 convolution of
  * dy (so it runs on XNNPACK; tfjs-wasm's Conv2DBackpropInput is a naive loop). Output channel
- * (ry * s + rx) * Cin + ci holds input phase (ry, rx); depth-to-space interleaves the phases.
+ * (iy * P + ix) * Cin + ci holds the input phase (phases[iy], phases[ix]) of the P reached phases;
+ * depth-to-space interleaves the phases.
  * For stride 1 this is the familiar spatially flipped, in/out-swapped kernel. Strided convs need
  * no zero-inserted dy, which would waste 3/4 of the multiplications.
  */
 export function backwardFilter(filterHWIO: Tensor4D, g: ConvGeometry): Tensor4D {
   const [k, , cin, cout] = filterHWIO.shape;
   const w = filterHWIO.dataSync() as Float32Array;
-  const { offsets, minDelta, maxDelta } = phaseTaps(g);
+  const { offsets, minDelta, maxDelta, phases } = phaseTaps(g);
   const span = maxDelta - minDelta + 1;
-  const s = g.stride;
-  const outCh = s * s * cin;
+  const outCh = phases.length ** 2 * cin;
   const f = new Float32Array(span * span * cout * outCh);
   for (const ty of offsets) {
     for (const tx of offsets) {
-      const phase = ty.r * s + tx.r;
+      const phase = phases.indexOf(ty.r) * phases.length + phases.indexOf(tx.r);
       for (let co = 0; co < cout; co++) {
         for (let ci = 0; ci < cin; ci++) {
           const src = ((ty.k * k + tx.k) * cin + ci) * cout + co;
@@ -59,7 +61,7 @@ export function backwardFilter(filterHWIO: Tensor4D, g: ConvGeometry): Tensor4D 
 /** d(loss)/d(input) of a convolution from d(loss)/d(output); inH/inW are the forward input's size. */
 export function convInputGrad(dy: Tensor4D, backFilter: Tensor4D, g: ConvGeometry, inH: number, inW: number, conv: ConvRunner = xnnpackConv): Tensor4D {
   return tf.tidy(() => {
-    const { minDelta, maxDelta } = phaseTaps(g);
+    const { minDelta, maxDelta, phases: reached } = phaseTaps(g);
     const s = g.stride;
     const [, oh, ow] = dy.shape;
     if (s === 1) {
@@ -87,12 +89,20 @@ export function convInputGrad(dy: Tensor4D, backFilter: Tensor4D, g: ConvGeometr
       return tf.pad(x, pads);
     };
     const padded = fit(fit(dy, 1, qh, oh), 2, qw, ow);
-    const phases = conv(padded, backFilter, 1, explicitPad(0));
+    let phases = conv(padded, backFilter, 1, explicitPad(0));
     if (s === 1) return phases;
+    const [n, ph, pw, ch] = phases.shape;
+    const cin = ch / reached.length ** 2;
+    if (reached.length < s) {
+      // Zeros for the phases no tap reaches (a contiguous run of reached phases is all ResNet has).
+      const first = reached[0]!;
+      if (reached.at(-1)! - first + 1 !== reached.length) throw new Error(`unsupported conv geometry ${JSON.stringify(g)}`);
+      const grid = tf.reshape(phases, [n * ph * pw, reached.length, reached.length, cin]);
+      const around: [number, number] = [first, s - first - reached.length];
+      phases = tf.reshape(tf.pad(grid, [[0, 0], around, around, [0, 0]]), [n, ph, pw, s * s * cin]);
+    }
     // Interleave the phases (depth-to-space) as reshape + 4-D transpose: tfjs-wasm's DepthToSpace is
     // about 10x slower than this on these sizes.
-    const [n, ph, pw, ch] = phases.shape;
-    const cin = ch / (s * s);
     const rows = tf.transpose(tf.reshape(phases, [n * ph, pw, s, s * cin]), [0, 2, 1, 3]);
     const full = tf.reshape(rows, [n, ph * s, pw * s, cin]) as Tensor4D;
     return full.shape[1] === inH && full.shape[2] === inW ? full : tf.slice(full, [0, 0, 0, 0], [-1, inH, inW, -1]);

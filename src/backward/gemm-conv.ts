@@ -1,4 +1,6 @@
-import { tf, type Tensor1D, type Tensor4D } from '../tf.js';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { tf, type Tensor1D, type Tensor2D, type Tensor4D } from '../tf.js';
 
 export type Pads = [[0, 0], [number, number], [number, number], [0, 0]];
 export type Activation = 'relu' | 'linear';
@@ -13,38 +15,63 @@ export const xnnpackConv: ConvRunner = (x, filter, stride, pad, bias, activation
 /**
  * Convolution as im2col + matMul, for layers whose filters dwarf their activations.
  * Measured on tfjs-wasm 4.22: a conv operator keeps 2.0x its filter's bytes alive besides the filter
- * tensor, a matMul operator 1.0x. The columns are built in JS (tfjs-wasm's slice and concat cost
- * 0.3-1.5 ms each) in (ky, kx, channel) order, so the matMul adds the terms in XNNPACK's conv order:
- * results are bit-identical to xnnpackConv.
+ * tensor, a matMul operator 1.0x. The columns are in (ky, kx, channel) order, so the matMul adds the
+ * terms in XNNPACK's conv order: results are bit-identical to xnnpackConv.
  */
 export const gemmConv: ConvRunner = (x, filter, stride, pad, bias, activation = 'linear') =>
   tf.tidy(() => {
     const [k, , cin, cout] = filter.shape;
-    const { cols, oh, ow } = im2col(x.dataSync() as Float32Array, x.shape, k, stride, pad);
-    const a = tf.tensor2d(cols, [oh * ow, k * k * cin]);
-    const w = tf.reshape(filter, [k * k * cin, cout]); // shares the filter's data: matMul caches its operator on it
-    const y = bias ? tf.fused.matMul({ a, b: w, bias, activation }) : tf.matMul(a, w);
-    return tf.reshape(y, [1, oh, ow, cout]);
+    const attrs: Im2ColAttrs = { k, stride, pad: [pad[1][0], pad[1][1], pad[2][0], pad[2][1]] };
+    const a = tf.engine().runKernel(IM2COL, { x }, attrs as unknown as NamedAttrMap) as Tensor2D;
+    const b = tf.reshape(filter, [k * k * cin, cout]); // shares the filter's data: matMul caches its operator on it
+    const y = bias ? tf.fused.matMul({ a, b, bias, activation }) : tf.matMul(a, b);
+    const [, h, w] = x.shape;
+    const [top, bottom, left, right] = attrs.pad;
+    return tf.reshape(y, [1, outSize(h, k, stride, top, bottom), outSize(w, k, stride, left, right), cout]);
   });
 
-/** Row p holds the k x k input window of output position p (NHWC input, batch 1), zeros where it overhangs. */
-export function im2col(src: Float32Array, shape: readonly number[], k: number, stride: number, pad: Pads): { cols: Float32Array; oh: number; ow: number } {
-  const [, h, w, c] = shape as [number, number, number, number];
-  const [, [top, bottom], [left, right]] = pad;
-  const oh = Math.floor((h + top + bottom - k) / stride) + 1;
-  const ow = Math.floor((w + left + right - k) / stride) + 1;
-  const cols = new Float32Array(oh * ow * k * k * c);
-  let o = 0;
-  for (let y = 0; y < oh; y++) {
-    for (let x = 0; x < ow; x++) {
-      for (let ky = 0; ky < k; ky++) {
-        const iy = y * stride - top + ky;
-        for (let kx = 0; kx < k; kx++, o += c) {
-          const ix = x * stride - left + kx;
-          if (iy >= 0 && iy < h && ix >= 0 && ix < w) cols.set(src.subarray((iy * w + ix) * c, (iy * w + ix + 1) * c), o);
+const outSize = (n: number, k: number, stride: number, before: number, after: number): number => Math.floor((n + before + after - k) / stride) + 1;
+
+interface Im2ColAttrs {
+  readonly k: number;
+  readonly stride: number;
+  readonly pad: readonly [number, number, number, number]; // top, bottom, left, right
+}
+
+/**
+ * im2col as a kernel of the wasm backend: it copies between views of the wasm heap, so the
+ * activations never travel to JS and back (tfjs-wasm's slice and concat would cost 0.3-1.5 ms each).
+ * Row p holds the k x k input window of output position p (NHWC, batch 1), zeros where it overhangs.
+ */
+const IM2COL = 'GradcamIm2Col';
+if (!tf.getKernel(IM2COL, 'wasm')) {
+  tf.registerKernel({
+    kernelName: IM2COL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const wasm = backend as BackendWasm;
+      const x = inputs.x as TensorInfo;
+      const { k, stride, pad: [top, bottom, left, right] } = attrs as unknown as Im2ColAttrs;
+      const [, h, w, c] = x.shape as [number, number, number, number];
+      const oh = outSize(h, k, stride, top, bottom);
+      const ow = outSize(w, k, stride, left, right);
+      const out = wasm.makeOutput([oh * ow, k * k * c], 'float32');
+      const src = wasm.typedArrayFromHeap(x) as Float32Array; // views taken after makeOutput, which may grow the heap
+      const cols = wasm.typedArrayFromHeap(out) as Float32Array;
+      let o = 0;
+      for (let y = 0; y < oh; y++) {
+        for (let xo = 0; xo < ow; xo++) {
+          for (let ky = 0; ky < k; ky++) {
+            const iy = y * stride - top + ky;
+            for (let kx = 0; kx < k; kx++, o += c) {
+              const ix = xo * stride - left + kx;
+              if (iy >= 0 && iy < h && ix >= 0 && ix < w) cols.set(src.subarray((iy * w + ix) * c, (iy * w + ix + 1) * c), o);
+              else cols.fill(0, o, o + c);
+            }
+          }
         }
       }
-    }
-  }
-  return { cols, oh, ow };
+      return out;
+    },
+  });
 }

@@ -1,6 +1,5 @@
-import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { tf, type Tensor1D, type Tensor2D, type Tensor4D } from '../tf.js';
+import { wasmHeapKernel } from './wasm-kernel.js';
 
 export type Pads = [[0, 0], [number, number], [number, number], [0, 0]];
 export type Activation = 'relu' | 'linear';
@@ -22,7 +21,7 @@ export const gemmConv: ConvRunner = (x, filter, stride, pad, bias, activation = 
   tf.tidy(() => {
     const [k, , cin, cout] = filter.shape;
     const attrs: Im2ColAttrs = { k, stride, pad: [pad[1][0], pad[1][1], pad[2][0], pad[2][1]] };
-    const a = tf.engine().runKernel(IM2COL, { x }, attrs as unknown as NamedAttrMap) as Tensor2D;
+    const a = im2col({ x }, attrs) as Tensor2D;
     const b = tf.reshape(filter, [k * k * cin, cout]); // shares the filter's data: matMul caches its operator on it
     const y = bias ? tf.fused.matMul({ a, b, bias, activation }) : tf.matMul(a, b);
     const [, h, w] = x.shape;
@@ -39,39 +38,28 @@ interface Im2ColAttrs {
 }
 
 /**
- * im2col as a kernel of the wasm backend: it copies between views of the wasm heap, so the
- * activations never travel to JS and back (tfjs-wasm's slice and concat would cost 0.3-1.5 ms each).
- * Row p holds the k x k input window of output position p (NHWC, batch 1), zeros where it overhangs.
+ * im2col on the wasm heap (tfjs-wasm's slice and concat would cost 0.3-1.5 ms each): row p holds the
+ * k x k input window of output position p (NHWC, batch 1), zeros where it overhangs.
  */
-const IM2COL = 'GradcamIm2Col';
-if (!tf.getKernel(IM2COL, 'wasm')) {
-  tf.registerKernel({
-    kernelName: IM2COL,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const wasm = backend as BackendWasm;
-      const x = inputs.x as TensorInfo;
-      const { k, stride, pad: [top, bottom, left, right] } = attrs as unknown as Im2ColAttrs;
-      const [, h, w, c] = x.shape as [number, number, number, number];
-      const oh = outSize(h, k, stride, top, bottom);
-      const ow = outSize(w, k, stride, left, right);
-      const out = wasm.makeOutput([oh * ow, k * k * c], 'float32');
-      const src = wasm.typedArrayFromHeap(x) as Float32Array; // views taken after makeOutput, which may grow the heap
-      const cols = wasm.typedArrayFromHeap(out) as Float32Array;
-      let o = 0;
-      for (let y = 0; y < oh; y++) {
-        for (let xo = 0; xo < ow; xo++) {
-          for (let ky = 0; ky < k; ky++) {
-            const iy = y * stride - top + ky;
-            for (let kx = 0; kx < k; kx++, o += c) {
-              const ix = xo * stride - left + kx;
-              if (iy >= 0 && iy < h && ix >= 0 && ix < w) cols.set(src.subarray((iy * w + ix) * c, (iy * w + ix + 1) * c), o);
-              else cols.fill(0, o, o + c);
-            }
-          }
+const im2col = wasmHeapKernel<Im2ColAttrs>('GradcamIm2Col', (backend, { x }, { k, stride, pad: [top, bottom, left, right] }) => {
+  const [, h, w, c] = x!.shape as [number, number, number, number];
+  const oh = outSize(h, k, stride, top, bottom);
+  const ow = outSize(w, k, stride, left, right);
+  const out = backend.makeOutput([oh * ow, k * k * c], 'float32');
+  const src = backend.typedArrayFromHeap(x!) as Float32Array; // views taken after makeOutput, which may grow the heap
+  const cols = backend.typedArrayFromHeap(out) as Float32Array;
+  let o = 0;
+  for (let y = 0; y < oh; y++) {
+    for (let xo = 0; xo < ow; xo++) {
+      for (let ky = 0; ky < k; ky++) {
+        const iy = y * stride - top + ky;
+        for (let kx = 0; kx < k; kx++, o += c) {
+          const ix = xo * stride - left + kx;
+          if (iy >= 0 && iy < h && ix >= 0 && ix < w) cols.set(src.subarray((iy * w + ix) * c, (iy * w + ix + 1) * c), o);
+          else cols.fill(0, o, o + c);
         }
       }
-      return out;
-    },
-  });
-}
+    }
+  }
+  return out;
+});

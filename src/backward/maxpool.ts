@@ -1,4 +1,5 @@
-import { tf, type Tensor4D } from '../tf.js';
+import type { Tensor4D } from '../tf.js';
+import { wasmHeapKernel } from './wasm-kernel.js';
 
 export interface PoolGeometry {
   readonly size: number;
@@ -12,11 +13,16 @@ export interface PoolGeometry {
  * equal maxima (flat image regions saturate the stem to identical values).
  */
 export function maxPoolGrad(dy: Tensor4D, input: Tensor4D, g: PoolGeometry): Tensor4D {
-  const [, inH, inW, C] = input.shape;
-  const [, outH, outW] = dy.shape;
-  const x = input.dataSync() as Float32Array;
-  const d = dy.dataSync() as Float32Array;
-  const dx = new Float32Array(x.length);
+  return firstMaxPoolGrad({ dy, input }, g) as Tensor4D;
+}
+
+const firstMaxPoolGrad = wasmHeapKernel<PoolGeometry>('GradcamMaxPoolGradFirstMax', (backend, { dy, input }, g) => {
+  const [, inH, inW, C] = input!.shape as [number, number, number, number];
+  const [, outH, outW] = dy!.shape as [number, number, number, number];
+  const out = backend.makeOutput(input!.shape, 'float32');
+  const x = backend.typedArrayFromHeap(input!) as Float32Array; // views taken after makeOutput, which may grow the heap
+  const d = backend.typedArrayFromHeap(dy!) as Float32Array;
+  const dx = (backend.typedArrayFromHeap(out) as Float32Array).fill(0);
   // Channels innermost, as the data lies: one pass over each window row per output position.
   const bestVal = new Float32Array(C);
   const bestAt = new Int32Array(C);
@@ -45,5 +51,5 @@ export function maxPoolGrad(dy: Tensor4D, input: Tensor4D, g: PoolGeometry): Ten
       for (let c = 0; c < C; c++) if (bestAt[c]! >= 0) dx[bestAt[c]!]! += d[dBase + c]!;
     }
   }
-  return tf.tensor4d(dx, input.shape);
-}
+  return out;
+});

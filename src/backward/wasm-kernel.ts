@@ -1,0 +1,22 @@
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { tf, type Tensor } from '../tf.js';
+
+/**
+ * Registers a kernel of tfjs's wasm backend written in TypeScript over views of the wasm heap
+ * (BackendWasm.makeOutput / typedArrayFromHeap): data never travels to JS and back, and the result
+ * is an ordinary tensor (tidy, dispose). Returns the function that runs it.
+ */
+export function wasmHeapKernel<Attrs extends object>(
+  name: string,
+  run: (backend: BackendWasm, inputs: Record<string, TensorInfo>, attrs: Attrs) => TensorInfo,
+): (inputs: Record<string, Tensor>, attrs: Attrs) => Tensor {
+  if (!tf.getKernel(name, 'wasm')) {
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'wasm',
+      kernelFunc: ({ inputs, backend, attrs }) => run(backend as BackendWasm, inputs as Record<string, TensorInfo>, attrs as unknown as Attrs),
+    });
+  }
+  return (inputs, attrs) => tf.engine().runKernel(name, inputs, attrs as unknown as NamedAttrMap) as Tensor;
+}

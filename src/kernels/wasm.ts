@@ -67,8 +67,14 @@ export async function instantiateKernels(source: KernelSource): Promise<Kernels>
     throw new WasmInitError(`could not instantiate the post-processing kernels: ${(cause as Error).message}`, { cause });
   }
   const arena = new Arena(ex);
+  // The kernels trust their sizes; a short array would be read past its end inside the module's memory.
+  const need = (array: ArrayLike<number>, n: number, what: string): void => {
+    if (array.length < n) throw new RangeError(`${what} has ${array.length} values, the kernel needs ${n}`);
+  };
   // Both channel reductions take (activations, weights) and give one value per position.
-  const sumRelu = (kernel: KernelExports['weightedSumRelu']) => (act: Float32Array, weights: Float32Array, positions: number, channels: number) => {
+  const sumRelu = (kernel: KernelExports['weightedSumRelu'], perPosition: boolean) => (act: Float32Array, weights: Float32Array, positions: number, channels: number) => {
+    need(act, positions * channels, 'activations');
+    need(weights, perPosition ? positions * channels : channels, 'weights');
     const a = arena.reset();
     const s = a.put(act);
     const w = a.put(weights);
@@ -78,14 +84,15 @@ export async function instantiateKernels(source: KernelSource): Promise<Kernels>
   };
   return {
     channelMean(src, positions, channels) {
+      need(src, positions * channels, 'gradients');
       const a = arena.reset();
       const s = a.put(src);
       const d = a.alloc(channels);
       ex.channelMean(s, d, positions, channels);
       return a.take(d, channels);
     },
-    weightedSumRelu: sumRelu(ex.weightedSumRelu),
-    elementwiseSumRelu: sumRelu(ex.elementwiseSumRelu),
+    weightedSumRelu: sumRelu(ex.weightedSumRelu, false),
+    elementwiseSumRelu: sumRelu(ex.elementwiseSumRelu, true),
     minMaxNormalize(x) {
       const a = arena.reset();
       const p = a.put(x);
@@ -93,6 +100,7 @@ export async function instantiateKernels(source: KernelSource): Promise<Kernels>
       return a.take(p, x.length);
     },
     resizeBilinear(src, sh, sw, dh, dw, channels) {
+      need(src, sh * sw * channels, 'image');
       const a = arena.reset();
       const s = a.put(src);
       const d = a.alloc(dh * dw * channels);
@@ -113,6 +121,7 @@ export async function instantiateKernels(source: KernelSource): Promise<Kernels>
       return a.take(acc, n);
     },
     guidedProduct(guided, cam) {
+      need(guided, 3 * cam.length, 'guided gradient');
       const a = arena.reset();
       const g = a.put(guided);
       const c = a.put(cam);
@@ -121,6 +130,8 @@ export async function instantiateKernels(source: KernelSource): Promise<Kernels>
       return a.take(d, guided.length);
     },
     colormapOverlay(rgb, mask, lut, imageWeight) {
+      need(rgb, 3 * mask.length, 'image');
+      need(lut, 768, 'colormap');
       const a = arena.reset();
       const m = a.put(mask);
       const img = a.putBytes(rgb);

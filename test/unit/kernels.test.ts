@@ -17,6 +17,14 @@ describe('AssemblyScript kernels vs TypeScript twins', () => {
     expect(maxAbsDiff(a, b)).toBeLessThanOrEqual(tol * Math.max(1, maxAbs(b)));
   };
 
+  test('arrays shorter than the sizes given are a RangeError, not a read past their end', () => {
+    expect(() => as.channelMean(new Float32Array(10), 4, 3)).toThrow(RangeError);
+    expect(() => as.weightedSumRelu(new Float32Array(12), new Float32Array(2), 4, 3)).toThrow('weights has 2 values, the kernel needs 3');
+    expect(() => as.elementwiseSumRelu(new Float32Array(12), new Float32Array(3), 4, 3)).toThrow(RangeError);
+    expect(() => as.resizeBilinear(new Float32Array(3), 2, 2, 4, 4, 1)).toThrow(RangeError);
+    expect(() => as.guidedProduct(new Float32Array(5), new Float32Array(2))).toThrow(RangeError);
+  });
+
   // Channel counts that do and do not fill whole SIMD lanes.
   for (const [P, C] of [[56 * 56, 64], [49, 512], [7, 3], [1, 1], [13, 6]] as const) {
     test(`channel reductions, ${P} positions x ${C} channels`, () => {

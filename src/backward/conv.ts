@@ -23,8 +23,10 @@ function phaseTaps(g: ConvGeometry): { offsets: { r: number; delta: number; k: n
     for (let m = 0; g.stride * m + c < g.kernel; m++) offsets.push({ r, delta: d - m, k: g.stride * m + c });
   }
   const deltas = offsets.map((o) => o.delta);
-  // Phases no tap reaches (a 1x1 stride-2 conv never reads odd rows) get no filter channels: their gradient is 0.
-  const phases = [...new Set(offsets.map((o) => o.r))];
+  // Phases no tap reaches (a 1x1 stride-2 conv never reads odd rows) get no filter channels: their gradient
+  // is 0, padded in afterwards. That needs the reached ones to be a contiguous run; otherwise keep them all.
+  const reached = [...new Set(offsets.map((o) => o.r))];
+  const phases = reached.at(-1)! - reached[0]! + 1 === reached.length ? reached : Array.from({ length: g.stride }, (_, r) => r);
   return { offsets, minDelta: Math.min(...deltas), maxDelta: Math.max(...deltas), phases };
 }
 
@@ -94,9 +96,7 @@ export function convInputGrad(dy: Tensor4D, backFilter: Tensor4D, g: ConvGeometr
     const [n, ph, pw, ch] = phases.shape;
     const cin = ch / reached.length ** 2;
     if (reached.length < s) {
-      // Zeros for the phases no tap reaches (a contiguous run of reached phases is all ResNet has).
       const first = reached[0]!;
-      if (reached.at(-1)! - first + 1 !== reached.length) throw new Error(`unsupported conv geometry ${JSON.stringify(g)}`);
       const grid = tf.reshape(phases, [n * ph * pw, reached.length, reached.length, cin]);
       const around: [number, number] = [first, s - first - reached.length];
       phases = tf.reshape(tf.pad(grid, [[0, 0], around, around, [0, 0]]), [n, ph, pw, s * s * cin]);

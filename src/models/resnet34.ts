@@ -23,8 +23,8 @@ const STEM: ConvGeometry = { kernel: 7, stride: 2, pad: 3 };
 const POOL = { size: 3, stride: 2, pad: 1 };
 /**
  * Filters at least this big run as im2col + matMul (gemmConv), forward and backward: the 3x3 convs of
- * layer3 and layer4, 91% of the weights, whose activations are small. Measured at 224x224: peak RSS
- * 767 -> ~600 MB for about 10% more time per explanation.
+ * layer3 and layer4, 91% of the weights, whose activations are small. Measured at 224x224: bench peak
+ * RSS 767 -> 666 MB (layer4) -> ~600 MB (and layer3), at the same speed once im2col ran on the wasm heap.
  */
 const GEMM_MIN_FILTER = 1 << 18;
 

@@ -17,6 +17,8 @@ describe('convolution input gradient as a forward sub-pixel convolution', () => 
     [{ kernel: 1, stride: 2, pad: 0 }, 19, 28],
     [{ kernel: 7, stride: 2, pad: 3 }, 32, 33],
     [{ kernel: 7, stride: 2, pad: 3 }, 300, 451],
+    [{ kernel: 1, stride: 3, pad: 1 }, 10, 11], // only phase 2 of 3 is reached
+    [{ kernel: 2, stride: 4, pad: 1 }, 13, 17], // phases 3 and 0: not a run, all four are computed
   ];
   for (const [g, h, w] of cases) {
     test(`k${g.kernel} s${g.stride} p${g.pad} on ${h}x${w}`, () => {

@@ -180,12 +180,15 @@ export class ResNet34 implements ExplainableModel {
       let x = tf.maxPool(stem, POOL.size, POOL.stride, POOL.pad) as Tensor4D;
       const blocks = this.stages.map((stage) =>
         stage.map((block) => {
-          const mid = convForward(x, block.conv1, true);
-          const identity = block.down ? convForward(x, block.down, false) : x;
-          const out = tf.relu(tf.add(convForward(mid, block.conv2, false), identity)) as Tensor4D;
-          const state = { input: x, mid, out };
+          const input = x;
+          // One tidy per block: its intermediates go now, not at the end of the pass (GBs for large inputs).
+          const { mid, out } = tf.tidy(() => {
+            const mid = convForward(input, block.conv1, true);
+            const identity = block.down ? convForward(input, block.down, false) : input;
+            return { mid, out: tf.relu(tf.add(convForward(mid, block.conv2, false), identity)) as Tensor4D };
+          });
           x = out;
-          return state;
+          return { input, mid, out };
         }),
       );
       const logits = tf.add(tf.matMul(tf.mean(x, [1, 2]), this.fcWeight), this.fcBias) as Tensor2D;
@@ -213,7 +216,11 @@ export class ResNet34 implements ExplainableModel {
         if (stageIndices.includes(si)) layers[RESNET34_LAYERS[si]!] = tf.keep(dy);
         if (si === lowest && !req.toInput) break; // nothing below the lowest requested stage is needed
         const stage = this.stages[si]!;
-        for (let b = stage.length - 1; b >= 0; b--) dy = this.blockGrad(stage[b]!, p.blocks[si]![b]!, dy, mode);
+        for (let b = stage.length - 1; b >= 0; b--) {
+          const next = this.blockGrad(stage[b]!, p.blocks[si]![b]!, dy, mode);
+          if (!Object.values(layers).includes(dy)) dy.dispose(); // freed now, not at the end of the pass
+          dy = next;
+        }
       }
       let input: Tensor4D | undefined;
       if (req.toInput) {
@@ -226,13 +233,15 @@ export class ResNet34 implements ExplainableModel {
   }
 
   private blockGrad(block: Block, state: BlockState, dOut: Tensor4D, mode: GradMode): Tensor4D {
-    const [, inH, inW] = state.input.shape;
-    const [, midH, midW] = state.mid.shape;
-    const g = reluGrad(dOut, state.out, mode);
-    const dMid = reluGrad(convInputGrad(g, block.conv2.back, block.conv2.geom, midH, midW, block.conv2.conv), state.mid, mode);
-    const dIn = convInputGrad(dMid, block.conv1.back, block.conv1.geom, inH, inW, block.conv1.conv);
-    const dIdentity = block.down ? convInputGrad(g, block.down.back, block.down.geom, inH, inW, block.down.conv) : g;
-    return tf.add(dIn, dIdentity);
+    return tf.tidy(() => {
+      const [, inH, inW] = state.input.shape;
+      const [, midH, midW] = state.mid.shape;
+      const g = reluGrad(dOut, state.out, mode);
+      const dMid = reluGrad(convInputGrad(g, block.conv2.back, block.conv2.geom, midH, midW, block.conv2.conv), state.mid, mode);
+      const dIn = convInputGrad(dMid, block.conv1.back, block.conv1.geom, inH, inW, block.conv1.conv);
+      const dIdentity = block.down ? convInputGrad(g, block.down.back, block.down.geom, inH, inW, block.down.conv) : g;
+      return tf.add(dIn, dIdentity);
+    });
   }
 
   dispose(): void {

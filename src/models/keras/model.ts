@@ -305,6 +305,12 @@ export class KerasCnn implements ExplainableModel {
       grads.set(this.logitsLayer, tf.reshape(tf.cast(tf.oneHot(tf.tensor1d([req.target], 'int32'), this.numClasses), 'float32'), logitsOut.shape));
       const layers: Record<string, Tensor4D> = {};
       let input: Tensor4D | undefined;
+      // Frees a gradient as soon as nothing refers to it (an Add passes one tensor to both inputs), so a
+      // pass holds a few gradients at a time instead of all of them until its end.
+      const release = (t: Tensor, alsoUsed: readonly Tensor[]): void => {
+        if (t === input || alsoUsed.includes(t) || Object.values(layers).includes(t as Tensor4D) || [...grads.values()].includes(t)) return;
+        t.dispose();
+      };
       for (let i = top; i >= lowest; i--) {
         const op = this.ops[i]!;
         const dy = grads.get(op.spec.name);
@@ -314,14 +320,18 @@ export class KerasCnn implements ExplainableModel {
         const pre = this.logitsFromPre && i === top ? undefined : p.pres.get(op.spec.name);
         const inputs = op.spec.inbound.length === 0 ? [p.input] : op.spec.inbound.map((n) => p.outputs.get(n)!);
         const dxs = op.backward(dy, inputs, p.outputs.get(op.spec.name)!, this.logitsFromPre && i === top ? undefined : pre, mode);
+        grads.delete(op.spec.name);
         if (op.spec.inbound.length === 0) {
           if (op.spec.className !== 'InputLayer' || req.toInput) input = tf.keep(dxs[0] as Tensor4D);
+          release(dy, dxs);
           continue;
         }
         op.spec.inbound.forEach((n, k) => {
           const prev = grads.get(n);
           grads.set(n, prev ? tf.add(prev, dxs[k]!) : dxs[k]!);
+          if (prev) release(prev, dxs);
         });
+        release(dy, dxs);
       }
       if (req.toInput && !input) throw new InvalidInputError('the model input is not reachable from the target');
       return { layers, input };

@@ -209,7 +209,6 @@ export class KerasCnn implements ExplainableModel {
   private readonly logitsFromPre: boolean;
   /** Set when the head only accepts the declared input size. */
   readonly requiredInputSize: readonly [number, number] | undefined;
-  private readonly probeSize: [number, number];
 
   constructor(artifacts: KerasArtifacts) {
     this.labels = artifacts.labels;
@@ -238,37 +237,27 @@ export class KerasCnn implements ExplainableModel {
       if (!h || !w) throw new GradcamError('UNSUPPORTED', 'a model with a Flatten layer must declare its input size (batch_input_shape)');
       this.requiredInputSize = [h, w];
     }
-    this.probeSize = [h ?? 224, w ?? 224];
-    this.numClasses = this.probeClasses();
-    this.defaultLayers = [this.defaultLayer()];
+    const probe = this.probe([h ?? 224, w ?? 224]);
+    this.numClasses = probe.numClasses;
+    this.defaultLayers = [probe.defaultLayer];
     if (this.labels && this.labels.length !== this.numClasses) this.labels = undefined;
   }
 
-  /** Number of classes: the last dimension of the logits, from a tiny forward pass. */
-  private probeClasses(): number {
-    const x = tf.zeros([1, ...this.probeSize, 3]) as Tensor4D;
-    try {
-      const pass = this.forward(x);
-      const n = pass.logits.shape[1];
-      pass.dispose();
-      return n;
-    } finally {
-      x.dispose();
-    }
-  }
-
-  /** The last layer with a 4-D output larger than 1x1 (tf-explain/torch-cam's choice), found on a probe input. */
-  private defaultLayer(): string {
-    const x = tf.zeros([1, ...this.probeSize, 3]) as Tensor4D;
+  /**
+   * One forward pass on a blank input of the declared size gives the number of classes (the logits'
+   * last dimension) and the default layer: the last one with a 4-D output larger than 1x1
+   * (tf-explain/torch-cam's choice).
+   */
+  private probe(size: [number, number]): { numClasses: number; defaultLayer: string } {
+    const x = tf.zeros([1, ...size, 3]) as Tensor4D;
     const pass = this.forward(x);
     try {
-      const layers = [...this.layers].reverse();
-      const found = layers.find((l) => {
+      const defaultLayer = [...this.layers].reverse().find((l) => {
         const t = pass.outputs.get(l)!;
         return t.rank === 4 && (t.shape[1]! > 1 || t.shape[2]! > 1);
       });
-      if (!found) throw new GradcamError('UNSUPPORTED', 'the model has no convolutional layer with a spatial output');
-      return found;
+      if (!defaultLayer) throw new GradcamError('UNSUPPORTED', 'the model has no convolutional layer with a spatial output');
+      return { numClasses: pass.logits.shape[1], defaultLayer };
     } finally {
       pass.dispose();
       x.dispose();
@@ -319,7 +308,7 @@ export class KerasCnn implements ExplainableModel {
         // The logits layer with a fused softmax: its gradient starts at the pre-activation.
         const pre = this.logitsFromPre && i === top ? undefined : p.pres.get(op.spec.name);
         const inputs = op.spec.inbound.length === 0 ? [p.input] : op.spec.inbound.map((n) => p.outputs.get(n)!);
-        const dxs = op.backward(dy, inputs, p.outputs.get(op.spec.name)!, this.logitsFromPre && i === top ? undefined : pre, mode);
+        const dxs = op.backward(dy, inputs, p.outputs.get(op.spec.name)!, pre, mode);
         grads.delete(op.spec.name);
         if (op.spec.inbound.length === 0) {
           if (op.spec.className !== 'InputLayer' || req.toInput) input = tf.keep(dxs[0] as Tensor4D);

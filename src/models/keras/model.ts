@@ -2,6 +2,8 @@ import { tf, type Tensor, type Tensor2D, type Tensor4D } from '../../tf.js';
 import { GradcamError, InvalidInputError, LayerNotFoundError } from '../../errors.js';
 import { backwardFilter, convInputGrad } from '../../backward/conv.js';
 import { depthwiseInputGrad } from '../../backward/depthwise.js';
+import { spatialMeanGrad } from '../../backward/mean.js';
+import type { Pads } from '../../backward/gemm-conv.js';
 import type { GradMode } from '../../backward/relu.js';
 import type { ExplainableModel, ForwardPass, GradientRequest, Gradients } from '../types.js';
 import type { KerasArtifacts, KerasLayerSpec } from './loader.js';
@@ -103,10 +105,7 @@ function makeOp(spec: KerasLayerSpec, weight: (suffix: string) => Tensor | undef
       return {
         ...base,
         forward: ([x]) => ({ out: tf.mean(x!, [1, 2], cfg<boolean>(spec, 'keepdims', false)) }),
-        backward: (dy, [x]) => {
-          const [, h, w, c] = x!.shape as [number, number, number, number];
-          return [tf.tidy(() => tf.tile(tf.div(tf.reshape(dy, [1, 1, 1, c]), h * w), [1, h, w, 1]))];
-        },
+        backward: (dy, [x]) => [spatialMeanGrad(dy.dataSync(), x!.shape[1]!, x!.shape[2]!)],
       };
     case 'Add':
       return { ...base, forward: (xs) => ({ out: tf.addN(xs) }), backward: (dy, xs) => xs.map(() => dy) };
@@ -151,7 +150,7 @@ function makeOp(spec: KerasLayerSpec, weight: (suffix: string) => Tensor | undef
         ...base,
         forward: ([x]) => {
           const [ph, pw] = pads(x!);
-          const pad: [[0, 0], [number, number], [number, number], [0, 0]] = [[0, 0], ph, pw, [0, 0]];
+          const pad: Pads = [[0, 0], ph, pw, [0, 0]];
           const pre = tf.tidy(() => {
             const y = depthwise ? tf.depthwiseConv2d(x as Tensor4D, kernel, sh, pad) : tf.conv2d(x as Tensor4D, kernel, sh, pad);
             return bias ? tf.add(y, bias) : y;

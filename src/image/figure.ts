@@ -1,5 +1,6 @@
 import type { Pixels } from './preprocess.js';
 import { localResource } from '../runtime/env.js';
+import { jimpFromRgb } from './encode.js';
 
 export interface FigureColumn {
   readonly title: string;
@@ -20,13 +21,8 @@ export async function renderFigure(header: string, columns: readonly FigureColum
   const { Jimp, loadFont, HorizontalAlign } = await import('jimp');
   const { SANS_16_BLACK, SANS_32_BLACK } = await import('jimp/fonts');
   const [small, large] = await Promise.all([loadFont(await localResource(SANS_16_BLACK)), loadFont(await localResource(SANS_32_BLACK))]);
-  const toJimp = (px: Pixels) => {
-    const rgba = Buffer.alloc(px.width * px.height * 4, 255);
-    for (let i = 0; i < px.width * px.height; i++) for (let c = 0; c < 3; c++) rgba[i * 4 + c] = px.data[i * 3 + c]!;
-    const image = Jimp.fromBitmap({ data: rgba, width: px.width, height: px.height });
-    return image.resize({ w: Math.max(1, Math.round((px.width * TILE) / px.height)), h: TILE });
-  };
-  const tiles = columns.map((c) => ({ title: c.title, top: toJimp(c.top), bottom: c.bottom ? toJimp(c.bottom) : undefined }));
+  const toJimp = async (px: Pixels) => (await jimpFromRgb(px)).resize({ w: Math.max(1, Math.round((px.width * TILE) / px.height)), h: TILE });
+  const tiles = await Promise.all(columns.map(async (c) => ({ title: c.title, top: await toJimp(c.top), bottom: c.bottom ? await toJimp(c.bottom) : undefined })));
   const width = GAP + tiles.reduce((w, t) => w + t.top.bitmap.width + GAP, 0);
   const height = HEADER + TITLE + TILE + GAP + TILE + GAP;
   const figure = new Jimp({ width: Math.max(width, 480), height, color: 0xffffffff });

@@ -18,7 +18,7 @@ import { renderGuided, renderHeatmap, renderOverlay } from '../image/render.js';
 import { encodePng } from '../image/encode.js';
 import { renderFigure } from '../image/figure.js';
 import { topK, type Prediction } from '../predictions.js';
-import { defaultResnet34Weights } from '../weights/hub.js';
+import { defaultResnet34WeightsFile } from '../weights/hub.js';
 
 export const EXPLAIN_USAGE = `  gradcam explain <input...> [options]
       <input>             PNG/JPEG image(s), or .npy float32 tensors [1,3,H,W] / [3,H,W] (already normalised)
@@ -221,7 +221,7 @@ async function loadExplainer(args: ExplainArgs, io: CliIO): Promise<Explainer> {
   let weights: string | Uint8Array | undefined = args.weights;
   if (!args.model && weights === undefined) {
     const bar = createProgress(io.stderr, io.isTTY ?? false, 'downloading ResNet34 weights', 'bytes');
-    weights = await defaultResnet34Weights({
+    weights = await defaultResnet34WeightsFile({
       offline: args.offline,
       onProgress: (ev) => {
         if (ev.type === 'progress') bar.update(ev.loaded, ev.total);

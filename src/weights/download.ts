@@ -1,4 +1,5 @@
 import { DownloadError, OfflineError, WeightsError } from '../errors.js';
+import { openLocalFile, type ByteSource } from '../runtime/io.js';
 
 /** Typed progress events, in order: start, progress..., done (or cached when no download was needed). */
 export type DownloadEvent =
@@ -14,59 +15,55 @@ export interface CachedDownloadOptions {
   readonly cacheDir: string;
   /** Never touch the network; fail with OfflineError on a cache miss. */
   readonly offline?: boolean;
-  /** Throws if the downloaded bytes are not what they should be; they are then never cached. */
-  readonly validate: (bytes: Uint8Array) => void;
+  /** Throws if the downloaded file (read from its temporary path) is not what it should be; it is then never cached. */
+  readonly validate: (file: ByteSource) => void;
   /** Hex SHA-256 the file must have, when known. */
   readonly sha256?: string;
   readonly onProgress?: (event: DownloadEvent) => void;
   readonly fetch?: typeof fetch;
 }
 
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', bytes as BufferSource);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
 /**
- * Returns the bytes of `url`, from the cache when present. A download goes to a temporary file in
- * the cache folder and is renamed into place only after it is complete and validated, so a partial
- * or corrupt file is never used and never left behind as the cached copy.
+ * Returns the path of `url`'s copy in the cache, downloading it first when absent. The download is
+ * streamed to a temporary file in the cache folder (never whole in memory) and renamed into place
+ * only after it is complete and validated, so a partial or corrupt file is never used and never
+ * left behind as the cached copy.
  */
-export async function cachedDownload(o: CachedDownloadOptions): Promise<Uint8Array> {
+export async function cachedDownload(o: CachedDownloadOptions): Promise<string> {
   const fs = await import('node:fs/promises');
   const { join } = await import('node:path');
   const target = join(o.cacheDir, o.fileName);
-  try {
-    const bytes = new Uint8Array(await fs.readFile(target));
+  if (await fs.stat(target).then((s) => s.isFile(), () => false)) {
     o.onProgress?.({ type: 'cached', path: target });
-    return bytes;
-  } catch {
-    // not cached yet
+    return target;
   }
   if (o.offline) throw new OfflineError(`offline and no cached copy at ${target}; pass --weights FILE (a local safetensors file), or run once with network access`);
 
   await fs.mkdir(o.cacheDir, { recursive: true });
   const temp = `${target}.partial-${process.pid}-${Date.now()}`;
   try {
-    const bytes = await fetchWithProgress(o);
+    const { bytes, sha256 } = await fetchToFile(o, temp);
+    const file = await openLocalFile(temp, 'download');
     try {
-      o.validate(bytes);
+      o.validate(file!);
     } catch (cause) {
       throw cause instanceof WeightsError ? new WeightsError(`downloaded file from ${o.url} is not usable: ${cause.message}`) : cause;
+    } finally {
+      file!.close();
     }
-    if (o.sha256 && (await sha256Hex(bytes)) !== o.sha256.toLowerCase()) {
+    if (o.sha256 && sha256 !== o.sha256.toLowerCase()) {
       throw new WeightsError(`downloaded file from ${o.url} does not have the expected SHA-256 ${o.sha256}`);
     }
-    await fs.writeFile(temp, bytes);
     await fs.rename(temp, target);
-    o.onProgress?.({ type: 'done', path: target, bytes: bytes.byteLength });
-    return bytes;
+    o.onProgress?.({ type: 'done', path: target, bytes });
+    return target;
   } finally {
     await fs.rm(temp, { force: true });
   }
 }
 
-async function fetchWithProgress(o: CachedDownloadOptions): Promise<Uint8Array> {
+/** Streams the response body into `path`, hashing it on the way; returns its size and hex SHA-256. */
+async function fetchToFile(o: CachedDownloadOptions, path: string): Promise<{ bytes: number; sha256: string }> {
   const doFetch = o.fetch ?? fetch;
   let res: Response;
   try {
@@ -83,26 +80,28 @@ async function fetchWithProgress(o: CachedDownloadOptions): Promise<Uint8Array> 
   const header = res.headers.get('content-length');
   const total = header !== null && /^\d+$/.test(header) ? Number(header) : undefined;
   o.onProgress?.({ type: 'start', url: o.url, total });
-  const chunks: Uint8Array[] = [];
+  const [{ open }, { createHash }] = await Promise.all([import('node:fs/promises'), import('node:crypto')]);
+  const hash = createHash('sha256');
+  const out = await open(path, 'w');
   let loaded = 0;
-  const reader = res.body.getReader();
   try {
+    const reader = res.body.getReader();
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      loaded += value.byteLength;
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (cause) {
+        throw new DownloadError(o.url, `connection lost after ${loaded} bytes (${(cause as Error).message})`, { cause });
+      }
+      if (chunk.done) break;
+      await out.write(chunk.value);
+      hash.update(chunk.value);
+      loaded += chunk.value.byteLength;
       o.onProgress?.({ type: 'progress', loaded, total });
     }
-  } catch (cause) {
-    throw new DownloadError(o.url, `connection lost after ${loaded} bytes (${(cause as Error).message})`, { cause });
+  } finally {
+    await out.close();
   }
   if (total !== undefined && loaded !== total) throw new DownloadError(o.url, `got ${loaded} of ${total} bytes`);
-  const bytes = new Uint8Array(loaded);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
-  return bytes;
+  return { bytes: loaded, sha256: hash.digest('hex') };
 }

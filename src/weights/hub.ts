@@ -27,8 +27,11 @@ export async function defaultCacheDir(): Promise<string> {
 export const resnet34WeightsUrl = (hubUrl?: string): string =>
   `${(hubUrl ?? process.env.GRADCAM_HUB_URL ?? DEFAULT_HUB).replace(/\/+$/, '')}/${DEFAULT_RESNET34.repo}/resolve/main/${DEFAULT_RESNET34.file}`;
 
-/** The default ResNet34 weights: from the cache, or downloaded once, checked, and cached. */
-export async function defaultResnet34Weights(o: HubOptions = {}): Promise<Uint8Array> {
+/**
+ * Path of the default ResNet34 weights in the cache, downloaded once (checked) when absent. Pass it
+ * to createExplainer as `weights`: a local file is read tensor by tensor.
+ */
+export async function defaultResnet34WeightsFile(o: HubOptions = {}): Promise<string> {
   return cachedDownload({
     url: resnet34WeightsUrl(o.hubUrl),
     fileName: `${DEFAULT_RESNET34.repo.replace('/', '--')}.safetensors`,
@@ -36,6 +39,12 @@ export async function defaultResnet34Weights(o: HubOptions = {}): Promise<Uint8A
     offline: o.offline,
     onProgress: o.onProgress,
     fetch: o.fetch,
-    validate: (bytes) => checkResnet34Layout(parseSafetensors(bytes)),
+    validate: (file) => checkResnet34Layout(parseSafetensors(file)),
   });
+}
+
+/** The default ResNet34 weights as bytes (see defaultResnet34WeightsFile, which needs less memory). */
+export async function defaultResnet34Weights(o: HubOptions = {}): Promise<Uint8Array> {
+  const { readFile } = await import('node:fs/promises');
+  return new Uint8Array(await readFile(await defaultResnet34WeightsFile(o)));
 }

@@ -16,6 +16,6 @@ test('the package entry loads in a plain Node process by its name, with no outpu
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: root, encoding: 'utf8' });
   expect(r.stderr).toBe('');
   expect(r.stdout.trim()).toBe('GradcamError,createExplainer,createExplainerPool,topK');
-  const w = spawnSync(process.execPath, ['--input-type=module', '-e', `import('gradcam-wasm/weights').then((m) => console.log(typeof m.defaultResnet34Weights))`], { cwd: root, encoding: 'utf8' });
-  expect(w.stdout.trim()).toBe('function');
+  const w = spawnSync(process.execPath, ['--input-type=module', '-e', `import('gradcam-wasm/weights').then((m) => console.log(typeof m.defaultResnet34Weights, typeof m.defaultResnet34WeightsFile))`], { cwd: root, encoding: 'utf8' });
+  expect(w.stdout.trim()).toBe('function function');
 });

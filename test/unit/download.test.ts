@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createServer, type Server } from 'node:http';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { defaultResnet34Weights, resnet34WeightsUrl } from '../../src/weights/hub.js';
-import type { DownloadEvent } from '../../src/weights/download.js';
+import { defaultResnet34Weights, defaultResnet34WeightsFile, resnet34WeightsUrl } from '../../src/weights/hub.js';
+import { cachedDownload, type DownloadEvent } from '../../src/weights/download.js';
+import { main } from '../../src/cli/main.js';
 import { DownloadError, OfflineError, WeightsError } from '../../src/errors.js';
 import { randomResnet34Weights } from '../helpers/random-weights.js';
 
@@ -111,5 +113,68 @@ describe('default weights: download, progress, atomic cache, offline', () => {
     expect(unreachable.message).toMatch(/--weights FILE/);
     expect(leftovers(cacheDir)).toEqual([]);
     rmSync(cacheDir, { recursive: true });
+  });
+
+  test('the file variant returns the cached path, whose bytes are the served ones', async () => {
+    mode = 'ok';
+    const cacheDir = freshCache();
+    const file = await defaultResnet34WeightsFile({ hubUrl: base, cacheDir });
+    expect(file).toBe(join(cacheDir, 'timm--resnet34.tv_in1k.safetensors'));
+    expect(Buffer.compare(readFileSync(file), Buffer.from(weights))).toBe(0);
+    rmSync(cacheDir, { recursive: true });
+  });
+
+  test('a known SHA-256 is checked: a match is cached, a mismatch is a WeightsError and nothing is cached', async () => {
+    mode = 'ok';
+    const cacheDir = freshCache();
+    const sha256 = createHash('sha256').update(weights).digest('hex');
+    const get = (hash: string, fileName: string) =>
+      cachedDownload({ url: `${base}${path}`, fileName, cacheDir, sha256: hash, validate: () => undefined });
+    await expect(get(sha256.toUpperCase(), 'good.bin')).resolves.toBe(join(cacheDir, 'good.bin'));
+    const err = await get(sha256.replace(/^./, (c) => (c === '0' ? '1' : '0')), 'bad.bin').catch((e) => e);
+    expect(err).toBeInstanceOf(WeightsError);
+    expect(err.message).toMatch(/does not have the expected SHA-256/);
+    expect(leftovers(cacheDir)).toEqual(['good.bin']);
+    rmSync(cacheDir, { recursive: true });
+  });
+
+  test('the CLI without --weights downloads the default weights once (progress on stderr), then runs from the cache', async () => {
+    mode = 'ok';
+    const cacheDir = freshCache();
+    const out = freshCache();
+    const saved = { hub: process.env.GRADCAM_HUB_URL, cache: process.env.GRADCAM_CACHE };
+    process.env.GRADCAM_HUB_URL = base;
+    process.env.GRADCAM_CACHE = cacheDir;
+    try {
+      const run = async () => {
+        let stdout = '';
+        let stderr = '';
+        const image = join(import.meta.dirname, '../../examples/chelsea.png');
+        const code = await main(['explain', image, '--layers', 'layer4', '--no-guided', '--threads', '1', '--json', '--out', out], {
+          stdout: (t) => void (stdout += t),
+          stderr: (t) => void (stderr += t),
+        });
+        return { code, stderr, report: JSON.parse(stdout) };
+      };
+      const before = requests;
+      const first = await run();
+      expect(first.code).toBe(0);
+      expect(first.report.results[0].ok).toBe(true);
+      expect(first.stderr).toMatch(/downloading ResNet34 weights/);
+      expect(requests).toBe(before + 1);
+      expect(leftovers(cacheDir)).toEqual(['timm--resnet34.tv_in1k.safetensors']);
+      const second = await run();
+      expect(second.code).toBe(0);
+      expect(requests).toBe(before + 1);
+      // Same weights, same image: the same explained class both times.
+      expect(second.report.results[0].target).toEqual(first.report.results[0].target);
+    } finally {
+      for (const [k, v] of [['GRADCAM_HUB_URL', saved.hub], ['GRADCAM_CACHE', saved.cache]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      rmSync(cacheDir, { recursive: true });
+      rmSync(out, { recursive: true });
+    }
   });
 });

@@ -1,4 +1,4 @@
-// Bundles a worker for workerd into <outDir> with the two .wasm modules beside it.
+// Bundles a worker for workerd into <outDir> with the three .wasm modules beside it.
 //   node examples/edge-worker/build.mjs            -> examples/edge-worker/dist/ (the example)
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync } from 'node:fs';
@@ -24,7 +24,7 @@ export async function buildWorker(entry = join(here, 'worker.js'), out = join(he
     logLevel: 'warning',
   });
   copyFileSync(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist/tfjs-backend-wasm-simd.wasm'), join(out, 'tfjs-backend-wasm-simd.wasm'));
-  copyFileSync(join(here, '../../build/kernels.wasm'), join(out, 'kernels.wasm'));
+  for (const f of ['kernels.wasm', 'winograd.wasm']) copyFileSync(join(here, '../../build', f), join(out, f));
   return out;
 }
 

@@ -4,6 +4,7 @@
 import { createExplainer, decodeImage, encodePng, loadKernels, renderOverlay, resizeRgbPillowBilinear, topK } from 'gradcam-wasm';
 import tfjsWasmModule from './tfjs-backend-wasm-simd.wasm';
 import kernels from './kernels.wasm';
+import winogradKernels from './winograd.wasm';
 
 let ready; // one explainer per isolate, created on the first request
 
@@ -13,7 +14,7 @@ export default {
     const started = Date.now();
     const cold = !ready;
     ready ??= Promise.all([
-      createExplainer({ model: env.MODEL_URL, preprocess: env.PREPROCESS ?? 'tf', tfjsWasmModule, kernels }),
+      createExplainer({ model: env.MODEL_URL, preprocess: env.PREPROCESS ?? 'tf', tfjsWasmModule, kernels, winogradKernels }),
       loadKernels({ kernels }),
     ]);
     try {

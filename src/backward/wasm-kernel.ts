@@ -7,10 +7,10 @@ import { tf, type Tensor } from '../tf.js';
  * (BackendWasm.makeOutput / typedArrayFromHeap): data never travels to JS and back, and the result
  * is an ordinary tensor (tidy, dispose). Returns the function that runs it.
  */
-export function wasmHeapKernel<Attrs extends object>(
+export function wasmHeapKernel<Attrs extends object, Out extends TensorInfo | TensorInfo[] = TensorInfo>(
   name: string,
-  run: (backend: BackendWasm, inputs: Record<string, TensorInfo>, attrs: Attrs) => TensorInfo,
-): (inputs: Record<string, Tensor>, attrs: Attrs) => Tensor {
+  run: (backend: BackendWasm, inputs: Record<string, TensorInfo>, attrs: Attrs) => Out,
+): (inputs: Record<string, Tensor>, attrs: Attrs) => Out extends TensorInfo[] ? Tensor[] : Tensor {
   if (!tf.getKernel(name, 'wasm')) {
     tf.registerKernel({
       kernelName: name,
@@ -18,5 +18,8 @@ export function wasmHeapKernel<Attrs extends object>(
       kernelFunc: ({ inputs, backend, attrs }) => run(backend as BackendWasm, inputs as Record<string, TensorInfo>, attrs as unknown as Attrs),
     });
   }
-  return (inputs, attrs) => tf.engine().runKernel(name, inputs, attrs as unknown as NamedAttrMap) as Tensor;
+  return (inputs, attrs) => tf.engine().runKernel(name, inputs, attrs as unknown as NamedAttrMap) as Out extends TensorInfo[] ? Tensor[] : Tensor;
 }
+
+/** Byte offset of a tensor's data on the wasm heap. */
+export const heapOffset = (backend: BackendWasm, t: TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset;

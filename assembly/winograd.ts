@@ -1,0 +1,103 @@
+// Winograd F(2x2, 3x3) transforms, run on tfjs-wasm's own heap: this module imports that memory
+// (no data, no allocator), so tensors are read and written in place, by byte offset. NHWC, batch 1,
+// channels a multiple of 4. Tiles are 4x4 input windows at stride 2 (pad 1), giving 2x2 outputs.
+//   V = B^T d B per tile and channel (16 planes [tiles, C]),  Y = A^T M A from the 16 GEMM results.
+
+@inline
+function tap(ok: bool, at: usize): v128 {
+  return ok ? v128.load(at) : f32x4.splat(0);
+}
+
+/** The 16 transformed input planes v0..v15, each [tiles, c], of x [h, w, c]. */
+export function winogradInput(
+  x: usize, h: i32, w: i32, c: i32,
+  v0: usize, v1: usize, v2: usize, v3: usize, v4: usize, v5: usize, v6: usize, v7: usize,
+  v8: usize, v9: usize, v10: usize, v11: usize, v12: usize, v13: usize, v14: usize, v15: usize,
+): void {
+  const th = (h + 1) >> 1;
+  const tw = (w + 1) >> 1;
+  const px = <usize>c << 2;
+  const row = <usize>w * px;
+  for (let ty = 0; ty < th; ty++) {
+    const y0 = 2 * ty - 1;
+    const r0 = y0 >= 0, r1 = y0 + 1 < h, r2 = y0 + 2 < h, r3 = y0 + 3 < h;
+    for (let tx = 0; tx < tw; tx++) {
+      const x0 = 2 * tx - 1;
+      const c0 = x0 >= 0, c1 = x0 + 1 < w, c2 = x0 + 2 < w, c3 = x0 + 3 < w;
+      // Address of window pixel (0, 0); it may lie outside x, and is then never read.
+      const win = x + <usize>(y0 * w + x0) * px;
+      const out = <usize>(ty * tw + tx) * px;
+      for (let k: usize = 0; k < px; k += 16) {
+        const p0 = win + k, p1 = p0 + row, p2 = p1 + row, p3 = p2 + row;
+        const d00 = tap(r0 && c0, p0), d01 = tap(r0 && c1, p0 + px), d02 = tap(r0 && c2, p0 + 2 * px), d03 = tap(r0 && c3, p0 + 3 * px);
+        const d10 = tap(r1 && c0, p1), d11 = tap(r1 && c1, p1 + px), d12 = tap(r1 && c2, p1 + 2 * px), d13 = tap(r1 && c3, p1 + 3 * px);
+        const d20 = tap(r2 && c0, p2), d21 = tap(r2 && c1, p2 + px), d22 = tap(r2 && c2, p2 + 2 * px), d23 = tap(r2 && c3, p2 + 3 * px);
+        const d30 = tap(r3 && c0, p3), d31 = tap(r3 && c1, p3 + px), d32 = tap(r3 && c2, p3 + 2 * px), d33 = tap(r3 && c3, p3 + 3 * px);
+        // B^T d (B^T rows: [1,0,-1,0], [0,1,1,0], [0,-1,1,0], [0,1,0,-1])
+        const a0 = f32x4.sub(d00, d20), a1 = f32x4.sub(d01, d21), a2 = f32x4.sub(d02, d22), a3 = f32x4.sub(d03, d23);
+        const b0 = f32x4.add(d10, d20), b1 = f32x4.add(d11, d21), b2 = f32x4.add(d12, d22), b3 = f32x4.add(d13, d23);
+        const e0 = f32x4.sub(d20, d10), e1 = f32x4.sub(d21, d11), e2 = f32x4.sub(d22, d12), e3 = f32x4.sub(d23, d13);
+        const g0 = f32x4.sub(d10, d30), g1 = f32x4.sub(d11, d31), g2 = f32x4.sub(d12, d32), g3 = f32x4.sub(d13, d33);
+        // (B^T d) B
+        const o = out + k;
+        v128.store(v0 + o, f32x4.sub(a0, a2)); v128.store(v1 + o, f32x4.add(a1, a2)); v128.store(v2 + o, f32x4.sub(a2, a1)); v128.store(v3 + o, f32x4.sub(a1, a3));
+        v128.store(v4 + o, f32x4.sub(b0, b2)); v128.store(v5 + o, f32x4.add(b1, b2)); v128.store(v6 + o, f32x4.sub(b2, b1)); v128.store(v7 + o, f32x4.sub(b1, b3));
+        v128.store(v8 + o, f32x4.sub(e0, e2)); v128.store(v9 + o, f32x4.add(e1, e2)); v128.store(v10 + o, f32x4.sub(e2, e1)); v128.store(v11 + o, f32x4.sub(e1, e3));
+        v128.store(v12 + o, f32x4.sub(g0, g2)); v128.store(v13 + o, f32x4.add(g1, g2)); v128.store(v14 + o, f32x4.sub(g2, g1)); v128.store(v15 + o, f32x4.sub(g1, g3));
+      }
+    }
+  }
+}
+
+/**
+ * y [h, w, c] from the 16 GEMM results m0..m15 ([tiles, c]); plus bias[c] when bias != 0, then
+ * max(0, .) when relu.
+ */
+export function winogradOutput(
+  y: usize, h: i32, w: i32, c: i32, bias: usize, relu: bool,
+  m0: usize, m1: usize, m2: usize, m3: usize, m4: usize, m5: usize, m6: usize, m7: usize,
+  m8: usize, m9: usize, m10: usize, m11: usize, m12: usize, m13: usize, m14: usize, m15: usize,
+): void {
+  const th = (h + 1) >> 1;
+  const tw = (w + 1) >> 1;
+  const px = <usize>c << 2;
+  const row = <usize>w * px;
+  const zero = f32x4.splat(0);
+  for (let ty = 0; ty < th; ty++) {
+    const down = 2 * ty + 1 < h;
+    for (let tx = 0; tx < tw; tx++) {
+      const right = 2 * tx + 1 < w;
+      const dst = y + <usize>(2 * ty * w + 2 * tx) * px;
+      const src = <usize>(ty * tw + tx) * px;
+      for (let k: usize = 0; k < px; k += 16) {
+        const i = src + k;
+        // A^T M (A^T rows: [1,1,1,0], [0,1,-1,-1])
+        const s0 = f32x4.add(f32x4.add(v128.load(m0 + i), v128.load(m4 + i)), v128.load(m8 + i));
+        const s1 = f32x4.add(f32x4.add(v128.load(m1 + i), v128.load(m5 + i)), v128.load(m9 + i));
+        const s2 = f32x4.add(f32x4.add(v128.load(m2 + i), v128.load(m6 + i)), v128.load(m10 + i));
+        const s3 = f32x4.add(f32x4.add(v128.load(m3 + i), v128.load(m7 + i)), v128.load(m11 + i));
+        const t0 = f32x4.sub(f32x4.sub(v128.load(m4 + i), v128.load(m8 + i)), v128.load(m12 + i));
+        const t1 = f32x4.sub(f32x4.sub(v128.load(m5 + i), v128.load(m9 + i)), v128.load(m13 + i));
+        const t2 = f32x4.sub(f32x4.sub(v128.load(m6 + i), v128.load(m10 + i)), v128.load(m14 + i));
+        const t3 = f32x4.sub(f32x4.sub(v128.load(m7 + i), v128.load(m11 + i)), v128.load(m15 + i));
+        // (A^T M) A
+        let y00 = f32x4.add(f32x4.add(s0, s1), s2), y01 = f32x4.sub(f32x4.sub(s1, s2), s3);
+        let y10 = f32x4.add(f32x4.add(t0, t1), t2), y11 = f32x4.sub(f32x4.sub(t1, t2), t3);
+        if (bias) {
+          const b = v128.load(bias + k);
+          y00 = f32x4.add(y00, b); y01 = f32x4.add(y01, b); y10 = f32x4.add(y10, b); y11 = f32x4.add(y11, b);
+        }
+        if (relu) {
+          y00 = f32x4.max(y00, zero); y01 = f32x4.max(y01, zero); y10 = f32x4.max(y10, zero); y11 = f32x4.max(y11, zero);
+        }
+        const o = dst + k;
+        v128.store(o, y00);
+        if (right) v128.store(o + px, y01);
+        if (down) {
+          v128.store(o + row, y10);
+          if (right) v128.store(o + row + px, y11);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,81 @@
+import { beforeAll, describe, expect, test } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { tf } from '../../src/tf.js';
+import { initBackend, type RuntimeInfo } from '../../src/runtime/index.js';
+import { explicitPad } from '../../src/backward/conv.js';
+import { xnnpackConv } from '../../src/backward/gemm-conv.js';
+import { winogradConv, winogradFilter, winogradUsable } from '../../src/backward/winograd.js';
+import { randomArray } from '../helpers/random-weights.js';
+import { maxAbs, maxAbsDiff } from '../helpers/metrics.js';
+
+let info: RuntimeInfo;
+beforeAll(async () => {
+  info = await initBackend();
+});
+
+/** Winograd F(2x2, 3x3) must give the 3x3 / stride 1 / pad 1 convolution, up to float32 rounding. */
+describe('Winograd F(2x2, 3x3) convolution on the wasm heap', () => {
+  test('Node loads the kernels onto the backend (threaded or not) and reports it', () => {
+    expect(info.winograd).toBe(true);
+    expect(winogradUsable(64, 64)).toBe(true);
+    // The kernels work on 4 channels at a time.
+    expect(winogradUsable(6, 8)).toBe(false);
+    expect(winogradUsable(8, 6)).toBe(false);
+  });
+
+  const cases: [number, number, number, number][] = [
+    [56, 56, 64, 64], // layer1
+    [75, 113, 64, 64], // layer1 of chelsea at its native size: odd sizes, half tiles at the edges
+    [7, 7, 8, 12],
+    [2, 3, 4, 8],
+    [1, 1, 4, 4],
+  ];
+  for (const [h, w, cin, cout] of cases) {
+    test(`${h}x${w}, ${cin} -> ${cout} channels: forward with bias and ReLU, and the input gradient`, () => {
+      const x = tf.tensor4d(randomArray(h * w * cin, h + w), [1, h, w, cin]);
+      const hwio = randomArray(9 * cin * cout, cin * 7 + cout);
+      const filter = tf.tensor4d(hwio, [3, 3, cin, cout]);
+      const bias = tf.tensor1d(randomArray(cout, 5));
+      const planes = winogradFilter(hwio, cin, cout);
+      for (const activation of ['linear', 'relu'] as const) {
+        const expected = xnnpackConv(x, filter, 1, explicitPad(1), bias, activation);
+        const ours = winogradConv(x, planes, bias, activation);
+        expect(ours.shape).toEqual(expected.shape);
+        const e = expected.dataSync();
+        expect(maxAbsDiff(ours.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));
+        if (activation === 'relu') expect(ours.dataSync().reduce((m, v) => Math.min(m, v), Infinity)).toBe(0);
+        tf.dispose([expected, ours]);
+      }
+      // Input gradient: tfjs's own Conv2DBackpropInput is the definition.
+      const dy = tf.tensor4d(randomArray(h * w * cout, 3), [1, h, w, cout]);
+      const expected = tf.conv2dTranspose(dy, filter, [1, h, w, cin], 1, 1);
+      const back = winogradFilter(hwio, cin, cout, true);
+      const ours = winogradConv(dy, back);
+      expect(ours.shape).toEqual([1, h, w, cin]);
+      const e = expected.dataSync();
+      expect(maxAbsDiff(ours.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));
+      tf.dispose([x, filter, bias, dy, expected, ours, ...planes, ...back]);
+    });
+  }
+
+  test('no tensor is left behind', () => {
+    const x = tf.tensor4d(randomArray(8 * 8 * 4, 1), [1, 8, 8, 4]);
+    const planes = winogradFilter(randomArray(9 * 4 * 4, 2), 4, 4);
+    const before = tf.memory().numTensors;
+    tf.dispose(winogradConv(x, planes));
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, ...planes]);
+  });
+
+  test('kernels given explicitly that do not fit are a WasmInitError naming the file needed', () => {
+    const attempt = (bytes: number[]) => {
+      const code = `import('${new URL('../../dist/index.js', import.meta.url).href}').then((m) => m.createExplainer({ weights: new Uint8Array(8), threads: 2, winogradKernels: new Uint8Array([${bytes}]) })).catch((e) => console.log(e.name + ': ' + e.message)).then(() => process.exit(0))`;
+      return spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' }).stdout;
+    };
+    const needs = /^WasmInitError: winogradKernels could not be loaded for the threaded backend \(it needs winograd-shared\.wasm\)/;
+    expect(attempt([1, 2, 3])).toMatch(needs); // not wasm
+    const empty = attempt([0, 97, 115, 109, 1, 0, 0, 0]); // a valid but empty module
+    expect(empty).toMatch(needs);
+    expect(empty).toMatch(/exports missing/);
+  });
+});

@@ -40,6 +40,7 @@ def main():
     p.add_argument("--weights", required=True)
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--serve", action="store_true", help="after warm-up, time one figure per 'figure' line on stdin")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     model = load(args.weights)
@@ -68,6 +69,17 @@ def main():
             fn()
             ms.append((time.perf_counter() - t) * 1000)
         return round(statistics.median(ms), 1)
+
+    if args.serve:
+        figure()
+        print("ready", flush=True)
+        for line in sys.stdin:
+            if line.strip() != "figure":
+                break
+            t = time.perf_counter()
+            figure()
+            print(round((time.perf_counter() - t) * 1000, 1), flush=True)
+        return
 
     print(json.dumps({"threads": args.threads, "torch": torch.__version__, "forwardMs": timed(forward), "gradcamLayer4Ms": timed(layer4), "seedFigureMs": timed(figure)}))
 

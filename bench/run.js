@@ -2,9 +2,11 @@
 // Benchmarks (never assertions): median milliseconds after warm-up on one 224x224 input.
 //   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool]
 // Weights: GRADCAM_BENCH_WEIGHTS, else the seeded ResNet34 in ../shared/reference. Timings do not depend on the values.
-// --torch also times pytorch-grad-cam in the same run (needs python3 with torch, and PGC=<pytorch-grad-cam checkout>).
+// --torch also times pytorch-grad-cam in the same run (needs python3 with torch, and PGC=<pytorch-grad-cam checkout>),
+// and alternates single seed figures of both for a paired ratio (pairedSeedFigureOverPytorch).
 import { existsSync, readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -88,6 +90,27 @@ const result = {
 };
 
 result.peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
+if (opts.torch) {
+  // The machine is shared and its speed drifts: alternate one figure of ours with one of
+  // pytorch-grad-cam's (a python process kept warm) and take the median of the per-pair ratios.
+  const py = spawn('/usr/bin/python3', [join(here, 'pytorch_gradcam.py'), '--weights', weightsPath, '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: py.stdout })[Symbol.asyncIterator]();
+  const next = async () => (await lines.next()).value;
+  if ((await next()) !== 'ready') throw new Error('bench: pytorch-grad-cam did not start');
+  const figure = () => explainer.explain(input, { layers: all, guided: true });
+  const pairs = [];
+  for (let i = 0; i < Math.max(runs, 11); i++) {
+    const t = performance.now();
+    await figure();
+    const ours = performance.now() - t;
+    py.stdin.write('figure\n');
+    pairs.push([ours, Number(await next())]);
+  }
+  py.stdin.end();
+  result.pairedSeedFigureMs = +median(pairs.map(([o]) => o)).toFixed(1);
+  result.pairedPytorchSeedFigureMs = +median(pairs.map(([, t]) => t)).toFixed(1);
+  result.pairedSeedFigureOverPytorch = +median(pairs.map(([o, t]) => o / t)).toFixed(3);
+}
 if (opts.pool) {
   // Throughput on a batch of 16 seed figures: one explainer (intra-op threads) vs a worker pool
   // (one explainer per core, 1 thread each).

@@ -1,5 +1,5 @@
 import { tf, type Tensor4D } from '../tf.js';
-import { xnnpackConv, type ConvRunner, type Pads } from './gemm-conv.js';
+import { xnnpackConv, type Pads } from './gemm-conv.js';
 
 /** A convolution's geometry: square kernel, symmetric padding, equal strides (all ResNet needs). */
 export interface ConvGeometry {
@@ -61,7 +61,7 @@ export function backwardFilter(filterHWIO: Tensor4D, g: ConvGeometry): Tensor4D 
 }
 
 /** d(loss)/d(input) of a convolution from d(loss)/d(output); inH/inW are the forward input's size. */
-export function convInputGrad(dy: Tensor4D, backFilter: Tensor4D, g: ConvGeometry, inH: number, inW: number, conv: ConvRunner = xnnpackConv): Tensor4D {
+export function convInputGrad(dy: Tensor4D, backFilter: Tensor4D, g: ConvGeometry, inH: number, inW: number): Tensor4D {
   return tf.tidy(() => {
     const { minDelta, maxDelta, phases: reached } = phaseTaps(g);
     const s = g.stride;
@@ -70,7 +70,7 @@ export function convInputGrad(dy: Tensor4D, backFilter: Tensor4D, g: ConvGeometr
       // Same pads at every input size, so XNNPACK's cached operator (one per filter AND padding) is reused;
       // padding inside the conv saves a PadV2 per call.
       const pads: Pads = [[0, 0], [-minDelta, inH - oh + maxDelta], [-minDelta, inW - ow + maxDelta], [0, 0]];
-      if (pads[1].every((v) => v >= 0) && pads[2].every((v) => v >= 0)) return conv(dy, backFilter, 1, pads);
+      if (pads[1].every((v) => v >= 0) && pads[2].every((v) => v >= 0)) return xnnpackConv(dy, backFilter, 1, pads);
     }
     const qh = Math.ceil(inH / s);
     const qw = Math.ceil(inW / s);
@@ -91,7 +91,7 @@ export function convInputGrad(dy: Tensor4D, backFilter: Tensor4D, g: ConvGeometr
       return tf.pad(x, pads);
     };
     const padded = fit(fit(dy, 1, qh, oh), 2, qw, ow);
-    let phases = conv(padded, backFilter, 1, explicitPad(0));
+    let phases = xnnpackConv(padded, backFilter, 1, explicitPad(0));
     if (s === 1) return phases;
     const [n, ph, pw, ch] = phases.shape;
     const cin = ch / reached.length ** 2;

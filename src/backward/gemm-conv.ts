@@ -63,3 +63,54 @@ const im2col = wasmHeapKernel<Im2ColAttrs>('GradcamIm2Col', (backend, { x }, { k
   }
   return out;
 });
+
+/**
+ * The input gradient of a gemmConv from its own filter, with no second (flipped) filter: the
+ * columns' gradient (W [k*k*Cin, Cout] x dy^T [Cout, positions], W as the matMul's left operand,
+ * which XNNPACK reads in place: no packed copy), transposed to im2col's layout and scattered back onto
+ * the input (col2im, im2col's adjoint). For layer4 this saves the backward filters and their packed
+ * copies (~110 MB of the wasm heap).
+ */
+export function gemmConvInputGrad(dy: Tensor4D, filter: Tensor4D, stride: number, pad: Pads, inH: number, inW: number): Tensor4D {
+  return tf.tidy(() => {
+    const [k, , cin, cout] = filter.shape;
+    const [, oh, ow] = dy.shape;
+    const dyT = tf.transpose(tf.reshape(dy, [oh * ow, cout]));
+    const cols = tf.transpose(tf.matMul(tf.reshape(filter, [k * k * cin, cout]), dyT)) as Tensor2D;
+    return col2im({ cols }, { k, stride, top: pad[1][0], left: pad[2][0], inH, inW, oh, ow }) as Tensor4D;
+  });
+}
+
+interface Col2ImAttrs {
+  readonly k: number;
+  readonly stride: number;
+  readonly top: number;
+  readonly left: number;
+  readonly inH: number;
+  readonly inW: number;
+  readonly oh: number;
+  readonly ow: number;
+}
+
+/** im2col's adjoint: each row's k x k window (the columns' gradient) is added back onto the input's pixels. */
+const col2im = wasmHeapKernel<Col2ImAttrs>('GradcamCol2Im', (backend, { cols }, { k, stride, top, left, inH, inW, oh, ow }) => {
+  const c = cols!.shape[1]! / (k * k);
+  const out = backend.makeOutput([1, inH, inW, c], 'float32');
+  const src = backend.typedArrayFromHeap(cols!) as Float32Array; // views taken after makeOutput, which may grow the heap
+  const dx = (backend.typedArrayFromHeap(out) as Float32Array).fill(0);
+  let o = 0;
+  for (let y = 0; y < oh; y++) {
+    for (let xo = 0; xo < ow; xo++) {
+      for (let ky = 0; ky < k; ky++) {
+        const iy = y * stride - top + ky;
+        for (let kx = 0; kx < k; kx++, o += c) {
+          const ix = xo * stride - left + kx;
+          if (iy < 0 || iy >= inH || ix < 0 || ix >= inW) continue;
+          const at = (iy * inW + ix) * c;
+          for (let i = 0; i < c; i++) dx[at + i] = dx[at + i]! + src[o + i]!;
+        }
+      }
+    }
+  }
+  return out;
+});

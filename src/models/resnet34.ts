@@ -3,7 +3,7 @@ import { WeightsError } from '../errors.js';
 import { parseSafetensors, type SafetensorsFile } from '../weights/safetensors.js';
 import type { ByteSource } from '../runtime/io.js';
 import { backwardFilter, convInputGrad, explicitPad, type ConvGeometry } from '../backward/conv.js';
-import { gemmConv, xnnpackConv } from '../backward/gemm-conv.js';
+import { gemmConv, gemmConvInputGrad, xnnpackConv } from '../backward/gemm-conv.js';
 import { reluGrad, type GradMode } from '../backward/relu.js';
 import { winogradConv, winogradFilter, winogradUsable } from '../backward/winograd.js';
 import { maxPoolGrad } from '../backward/maxpool.js';
@@ -23,11 +23,9 @@ const BN_EPS = 1e-5;
 const BN_PARAMS = ['weight', 'bias', 'running_mean', 'running_var'] as const;
 const STEM: ConvGeometry = { kernel: 7, stride: 2, pad: 3 };
 const POOL = { size: 3, stride: 2, pad: 1 };
-/**
- * Filters at least this big run as im2col + matMul (gemmConv), forward and backward: the 3x3 convs of
- * layer3 and layer4, 91% of the weights, whose activations are small. Measured at 224x224: bench peak
- * RSS 767 -> 666 MB (layer4) -> ~600 MB (and layer3), at the same speed once im2col ran on the wasm heap.
- */
+/** 3x3 stride-1 filters up to this size (layer1..layer3) run as Winograd convolutions. */
+const WINOGRAD_MAX_FILTER = 1 << 20;
+/** Other filters at least this big (layer3/layer4's 3x3) run as im2col + matMul: their weights dwarf their activations. */
 const GEMM_MIN_FILTER = 1 << 18;
 
 /** Every tensor a torchvision/timm ResNet34 state dict holds (num_batches_tracked aside), with its shape. */
@@ -110,18 +108,20 @@ function loadConvBN(file: SafetensorsFile, prefix: string, bnPrefix: string, geo
 }
 
 /**
- * How a convolution runs, forward and backward (input gradients as forward convolutions of dy):
- * - small 3x3 stride-1 filters (layer1, layer2) as Winograd F(2x2, 3x3): 2.25x fewer multiplications,
- *   and each output sums 9x fewer products in its running float32 sum, which brings our forward's
- *   rounding error to PyTorch's (measured against float64). Their planes cost less memory than
- *   XNNPACK's conv operator, which packs its filter twice.
- * - big filters (layer3, layer4) as im2col + matMul, whose operator packs once;
- * - the rest (stem, strided, 1x1) on XNNPACK's conv.
+ * How a convolution runs, forward and backward. Measured at 224x224 (paired A/B, bench peak RSS):
+ * - 3x3 stride-1 filters of layer1..layer3 as Winograd F(2x2, 3x3): 2.25x fewer multiplications
+ *   (seed figure 0.8x), and each output sums 9x fewer products in its running float32 sum, which
+ *   brings our forward's rounding error to PyTorch's (against float64): no ReLU flips on the references.
+ * - layer4's 3x3 (and layer3's strided one) as im2col + matMul, whose operator packs its filter once
+ *   (XNNPACK's conv packs twice), with the input gradient from the same filter (gemmConvInputGrad):
+ *   no backward filter. That memory pays for layer3's Winograd planes (peak RSS ~540 MB, was ~560).
+ * - the rest (stem, other strided convs, 1x1) on XNNPACK's conv, the input gradient as a forward
+ *   conv of dy with a flipped filter (convInputGrad).
  */
 function convUnit(folded: Float32Array, bias: Tensor1D, geom: ConvGeometry, inp: number, out: number): ConvUnit {
   const k = geom.kernel;
   const act = (relu: boolean) => (relu ? 'relu' : 'linear');
-  if (k === 3 && geom.stride === 1 && geom.pad === 1 && folded.length < GEMM_MIN_FILTER && winogradUsable(inp, out)) {
+  if (k === 3 && geom.stride === 1 && geom.pad === 1 && folded.length < WINOGRAD_MAX_FILTER && winogradUsable(inp, out)) {
     const planes = winogradFilter(folded, inp, out);
     const backPlanes = winogradFilter(folded, inp, out, true);
     return {
@@ -131,11 +131,18 @@ function convUnit(folded: Float32Array, bias: Tensor1D, geom: ConvGeometry, inp:
     };
   }
   const filter = tf.tensor4d(folded, [k, k, inp, out]);
+  const pads = explicitPad(geom.pad);
+  if (k > 1 && folded.length >= GEMM_MIN_FILTER) {
+    return {
+      forward: (x, relu) => gemmConv(x, filter, geom.stride, pads, bias, act(relu)),
+      inputGrad: (dy, inH, inW) => gemmConvInputGrad(dy, filter, geom.stride, pads, inH, inW),
+      tensors: [bias, filter],
+    };
+  }
   const back = backwardFilter(filter, geom);
-  const conv = k > 1 && folded.length >= GEMM_MIN_FILTER ? gemmConv : xnnpackConv;
   return {
-    forward: (x, relu) => conv(x, filter, geom.stride, explicitPad(geom.pad), bias, act(relu)),
-    inputGrad: (dy, inH, inW) => convInputGrad(dy, back, geom, inH, inW, conv),
+    forward: (x, relu) => xnnpackConv(x, filter, geom.stride, pads, bias, act(relu)),
+    inputGrad: (dy, inH, inW) => convInputGrad(dy, back, geom, inH, inW),
     tensors: [bias, filter, back],
   };
 }

@@ -98,11 +98,16 @@ if (opts.torch) {
   const next = async () => (await lines.next()).value;
   if ((await next()) !== 'ready') throw new Error('bench: pytorch-grad-cam did not start');
   const figure = () => explainer.explain(input, { layers: all, guided: true });
+  // A pause before each figure: OpenMP's worker threads spin for a while after torch's last op, and
+  // would otherwise eat into our next figure.
+  const settle = () => new Promise((r) => setTimeout(r, 300));
   const pairs = [];
   for (let i = 0; i < Math.max(runs, 11); i++) {
+    await settle();
     const t = performance.now();
     await figure();
     const ours = performance.now() - t;
+    await settle();
     py.stdin.write('figure\n');
     pairs.push([ours, Number(await next())]);
   }

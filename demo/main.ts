@@ -7,7 +7,7 @@ import {
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = (text: string) => ($('status').textContent = text);
 const params = new URLSearchParams(location.search);
-const runtimeOptions = { tfjsWasmPaths: '/tfjs-wasm/', kernels: '/kernels/kernels.wasm', winogradKernels: '/kernels/' };
+const runtimeOptions = { tfjsWasmPaths: '/tfjs-wasm/', kernels: '/kernels/kernels.wasm', heapKernels: '/kernels/' };
 const kernels = loadKernels(runtimeOptions);
 
 let explainer: Explainer | undefined;
@@ -34,7 +34,7 @@ async function loadModel(): Promise<void> {
       explainer = await createExplainer({ model: url, preprocess, ...runtimeOptions });
     }
     document.body.dataset.threads = String(explainer.runtime.threads);
-    document.body.dataset.winograd = String(explainer.runtime.winograd);
+    document.body.dataset.heapKernels = String(explainer.runtime.heapKernels);
     status(`Model ready in ${Math.round(performance.now() - t)} ms (${explainer.runtime.threads} thread${explainer.runtime.threads > 1 ? 's' : ''}, SIMD ${explainer.runtime.simd ? 'on' : 'off'}). Now pick an image.`);
     if (input) await predict();
   } catch (err) {

@@ -24,7 +24,7 @@ export async function buildWorker(entry = join(here, 'worker.js'), out = join(he
     logLevel: 'warning',
   });
   copyFileSync(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist/tfjs-backend-wasm-simd.wasm'), join(out, 'tfjs-backend-wasm-simd.wasm'));
-  for (const f of ['kernels.wasm', 'winograd.wasm']) copyFileSync(join(here, '../../build', f), join(out, f));
+  for (const f of ['kernels.wasm', 'heap.wasm']) copyFileSync(join(here, '../../build', f), join(out, f));
   return out;
 }
 

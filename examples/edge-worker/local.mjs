@@ -43,7 +43,7 @@ const worker :Workerd.Worker = (
     (name = "worker.js", esModule = embed "worker.js"),
     (name = "tfjs-backend-wasm-simd.wasm", wasm = embed "tfjs-backend-wasm-simd.wasm"),
     (name = "kernels.wasm", wasm = embed "kernels.wasm"),
-    (name = "winograd.wasm", wasm = embed "winograd.wasm"),
+    (name = "heap.wasm", wasm = embed "heap.wasm"),
   ],
   compatibilityDate = "2025-01-01",
   bindings = [

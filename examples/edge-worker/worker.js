@@ -4,7 +4,7 @@
 import { createExplainer, decodeImage, encodePng, loadKernels, renderOverlay, resizeRgbPillowBilinear, topK } from 'gradcam-wasm';
 import tfjsWasmModule from './tfjs-backend-wasm-simd.wasm';
 import kernels from './kernels.wasm';
-import winogradKernels from './winograd.wasm';
+import heapKernels from './heap.wasm';
 
 let ready; // one explainer per isolate, created on the first request
 
@@ -14,7 +14,7 @@ export default {
     const started = Date.now();
     const cold = !ready;
     ready ??= Promise.all([
-      createExplainer({ model: env.MODEL_URL, preprocess: env.PREPROCESS ?? 'tf', tfjsWasmModule, kernels, winogradKernels }),
+      createExplainer({ model: env.MODEL_URL, preprocess: env.PREPROCESS ?? 'tf', tfjsWasmModule, kernels, heapKernels }),
       loadKernels({ kernels }),
     ]);
     try {

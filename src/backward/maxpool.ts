@@ -1,5 +1,6 @@
 import type { Tensor4D } from '../tf.js';
-import { wasmHeapKernel } from './wasm-kernel.js';
+import { heapKernels } from './heap-kernels.js';
+import { heapOffset, wasmHeapKernel } from './wasm-kernel.js';
 
 export interface PoolGeometry {
   readonly size: number;
@@ -12,9 +13,22 @@ export interface PoolGeometry {
  * as PyTorch does. tfjs's MaxPoolGrad picks the last one, which differs wherever a window holds
  * equal maxima (flat image regions saturate the stem to identical values).
  */
-export function maxPoolGrad(dy: Tensor4D, input: Tensor4D, g: PoolGeometry): Tensor4D {
-  return firstMaxPoolGrad({ dy, input }, g) as Tensor4D;
+export function maxPoolGrad(dy: Tensor4D, input: Tensor4D, pooled: Tensor4D, g: PoolGeometry): Tensor4D {
+  return heapKernels() ? (heapMaxPoolGrad({ dy, input, pooled }, g) as Tensor4D) : maxPoolGradTs(dy, input, g);
 }
+
+/** The TypeScript version, used without the heap kernels (and by the tests as the reference). */
+export const maxPoolGradTs = (dy: Tensor4D, input: Tensor4D, g: PoolGeometry): Tensor4D => firstMaxPoolGrad({ dy, input }, g) as Tensor4D;
+
+/** The same on the heap kernels, which find each window's first maximum by comparing with the pooled output. */
+const heapMaxPoolGrad = wasmHeapKernel<PoolGeometry>('GradcamMaxPoolGradHeap', (backend, { dy, input, pooled }, g) => {
+  const [, h, w, c] = input!.shape as [number, number, number, number];
+  const [, oh, ow] = dy!.shape as [number, number, number, number];
+  const dx = backend.makeOutput(input!.shape, 'float32');
+  const at = (t: typeof dx) => heapOffset(backend, t);
+  heapKernels()!.maxPoolGrad(at(input!), at(pooled!), at(dy!), at(dx), h, w, c, oh, ow, g.size, g.stride, g.pad);
+  return dx;
+});
 
 const firstMaxPoolGrad = wasmHeapKernel<PoolGeometry>('GradcamMaxPoolGradFirstMax', (backend, { dy, input }, g) => {
   const [, inH, inW, C] = input!.shape as [number, number, number, number];

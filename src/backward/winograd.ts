@@ -1,27 +1,16 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf, type Tensor1D, type Tensor2D, type Tensor4D } from '../tf.js';
 import { heapOffset, wasmHeapKernel } from './wasm-kernel.js';
+import { heapKernels } from './heap-kernels.js';
 import type { Activation } from './gemm-conv.js';
 
 /**
  * 3x3, stride 1, pad 1 convolution by Winograd's F(2x2, 3x3): 16 matMuls of [tiles, Cin] x [Cin, Cout]
  * (XNNPACK) instead of 9 taps per output, 2.25x fewer multiplications; the transforms in between are
- * AssemblyScript SIMD kernels (assembly/winograd.ts) working in place on tfjs-wasm's heap.
+ * AssemblyScript SIMD kernels (assembly/heap.ts) working in place on tfjs-wasm's heap.
  */
-export interface WinogradExports {
-  winogradInput(x: number, h: number, w: number, c: number, ...planes: number[]): void;
-  winogradOutput(y: number, h: number, w: number, c: number, bias: number, relu: number, ...planes: number[]): void;
-}
-
-let kernels: WinogradExports | undefined;
-
-/** Set by the runtime adapter once the module is instantiated on tfjs-wasm's memory. */
-export function setWinogradKernels(exports: WinogradExports | undefined): void {
-  kernels = exports;
-}
-
 /** Whether Winograd convolutions can run (the kernels are loaded, and channels suit their 4-wide SIMD). */
-export const winogradUsable = (cin: number, cout: number): boolean => kernels !== undefined && cin % 4 === 0 && cout % 4 === 0;
+export const winogradUsable = (cin: number, cout: number): boolean => heapKernels() !== undefined && cin % 4 === 0 && cout % 4 === 0;
 
 const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
 
@@ -55,7 +44,7 @@ const tiles = (n: number): number => (n + 1) >> 1;
 const inputTransform = wasmHeapKernel('GradcamWinogradInput', (backend: BackendWasm, { x }) => {
   const [, h, w, c] = x!.shape as [number, number, number, number];
   const planes = Array.from({ length: 16 }, () => backend.makeOutput([tiles(h) * tiles(w), c], 'float32'));
-  kernels!.winogradInput(heapOffset(backend, x!), h, w, c, ...planes.map((p) => heapOffset(backend, p)));
+  heapKernels()!.winogradInput(heapOffset(backend, x!), h, w, c, ...planes.map((p) => heapOffset(backend, p)));
   return planes;
 });
 
@@ -70,7 +59,7 @@ const outputTransform = wasmHeapKernel<OutputAttrs>('GradcamWinogradOutput', (ba
   const c = planes[0]!.shape[1]!;
   const y = backend.makeOutput([1, h, w, c], 'float32');
   const bias = inputs.bias ? heapOffset(backend, inputs.bias) : 0;
-  kernels!.winogradOutput(heapOffset(backend, y), h, w, c, bias, relu ? 1 : 0, ...planes.map((p) => heapOffset(backend, p)));
+  heapKernels()!.winogradOutput(heapOffset(backend, y), h, w, c, bias, relu ? 1 : 0, ...planes.map((p) => heapOffset(backend, p)));
   return y;
 });
 

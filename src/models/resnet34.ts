@@ -255,7 +255,7 @@ export class ResNet34 implements ExplainableModel {
       }
       let input: Tensor4D | undefined;
       if (req.toInput) {
-        const dStem = maxPoolGrad(dy, p.stem, POOL);
+        const dStem = maxPoolGrad(dy, p.stem, p.blocks[0]![0]!.input, POOL);
         const [, H, W] = p.input.shape;
         input = tf.keep(this.stem.inputGrad(reluGrad(dStem, p.stem, mode), H, W));
       }

@@ -6,7 +6,7 @@ import { referenceKernels } from '../kernels/reference.js';
 import type { Kernels } from '../kernels/types.js';
 import { readBytes } from './io.js';
 import { runtime } from './env.js';
-import { setWinogradKernels, type WinogradExports } from '../backward/winograd.js';
+import { setHeapKernels } from '../backward/heap-kernels.js';
 import { compileLocalTfjsWasm, MAX_THREADS, registerPrecompiledWasmBackend, registerThreadedWasmBackend } from './wasm-backend.js';
 
 /**
@@ -24,11 +24,12 @@ export interface RuntimeOptions {
   /** The compiled post-processing kernels, or where to read them; default: build/kernels.wasm of this package. */
   readonly kernels?: KernelSource | string | URL;
   /**
-   * The compiled Winograd convolution kernels (build/winograd.wasm; build/winograd-shared.wasm for the
-   * threaded backend), or where to read them; default: next to the post-processing kernels. Hosts
-   * that cannot read or compile them (workerd without this option) fall back to direct convolutions.
+   * The engine's kernels on tfjs-wasm's heap (Winograd convolutions, gradient kernels): build/heap.wasm,
+   * or build/heap-shared.wasm for the threaded backend; a directory URL ending in '/' holding both, a
+   * file, bytes or a compiled module. Default: this package's build/. Hosts that cannot read or compile
+   * them (workerd without this option) fall back to direct convolutions and tfjs ops.
    */
-  readonly winogradKernels?: KernelSource | string | URL;
+  readonly heapKernels?: KernelSource | string | URL;
   /** 'wasm' (default) or 'js' to use the plain TypeScript kernels. */
   readonly kernelBackend?: 'wasm' | 'js';
   /**
@@ -43,8 +44,8 @@ export interface RuntimeInfo {
   readonly backend: string;
   readonly simd: boolean;
   readonly threads: number;
-  /** Whether the 3x3 convolutions run as Winograd F(2x2, 3x3) (see winogradKernels). */
-  readonly winograd: boolean;
+  /** Whether the heap kernels are loaded (see heapKernels): then 3x3 convolutions run as Winograd F(2x2, 3x3). */
+  readonly heapKernels: boolean;
 }
 
 let backendReady: Promise<RuntimeInfo> | undefined;
@@ -88,35 +89,33 @@ export function initBackend(options: RuntimeOptions = {}): Promise<RuntimeInfo> 
     }
     if (!ok || tf.getBackend() !== 'wasm') throw new WasmInitError('TensorFlow.js wasm backend failed to start');
     const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
-    return { backend: 'wasm', simd, threads: getThreadsCount(), winograd: simd && (await attachWinograd(options.winogradKernels)) };
+    return { backend: 'wasm', simd, threads: getThreadsCount(), heapKernels: simd && (await attachHeapKernels(options.heapKernels)) };
   })();
   backendReady.catch(() => (backendReady = undefined));
   return backendReady;
 }
 
 /**
- * Instantiates the Winograd kernels on tfjs-wasm's own memory: winograd-shared.wasm when the backend
- * is threaded (shared memory), winograd.wasm otherwise. Given kernels that do not fit are an error;
- * default ones that cannot be read or compiled here leave the direct convolutions in use.
+ * Instantiates the heap kernels on tfjs-wasm's own memory: heap-shared.wasm when the backend is
+ * threaded (shared memory), heap.wasm otherwise. Given kernels that do not fit are an error; default
+ * ones that cannot be read or compiled here leave tfjs's own ops in use.
  */
-async function attachWinograd(source: RuntimeOptions['winogradKernels']): Promise<boolean> {
+async function attachHeapKernels(source: RuntimeOptions['heapKernels']): Promise<boolean> {
   const wasm = (tf.backend() as unknown as { wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } } }).wasm;
   const memory = wasm.wasmMemory ?? wasm.asm?.memory;
   if (!memory) return false;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const file = `winograd${shared ? '-shared' : ''}.wasm`;
+  const file = `heap${shared ? '-shared' : ''}.wasm`;
   const isDir = (typeof source === 'string' || source instanceof URL) && String(source).endsWith('/');
   try {
     const where = source === undefined ? new URL(`../../build/${file}`, import.meta.url) : isDir ? (typeof source === 'string' ? source + file : new URL(file, source as URL)) : source;
-    const bytes = where instanceof WebAssembly.Module ? where : await readBytes(where, 'winogradKernels');
+    const bytes = where instanceof WebAssembly.Module ? where : await readBytes(where, 'heapKernels');
     const module = bytes instanceof WebAssembly.Module ? bytes : await WebAssembly.compile(bytes as BufferSource);
-    const { exports } = await WebAssembly.instantiate(module, { env: { memory } });
-    if (typeof exports.winogradInput !== 'function' || typeof exports.winogradOutput !== 'function') throw new Error('not the Winograd kernels (exports missing)');
-    setWinogradKernels(exports as unknown as WinogradExports);
+    setHeapKernels((await WebAssembly.instantiate(module, { env: { memory } })).exports);
     return true;
   } catch (cause) {
     if (source === undefined) return false;
-    throw new WasmInitError(`winogradKernels could not be loaded for the ${shared ? 'threaded' : 'single-threaded'} backend (it needs ${file}): ${(cause as Error).message}`, { cause });
+    throw new WasmInitError(`heapKernels could not be loaded for the ${shared ? 'threaded' : 'single-threaded'} backend (it needs ${file}): ${(cause as Error).message}`, { cause });
   }
 }
 

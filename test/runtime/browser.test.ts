@@ -81,7 +81,7 @@ describe.skipIf(skip !== '')(`headless Chromium, cross-origin isolated${skip ? `
     };
     expect(out.isolated).toBe(true);
     expect(out.runtime.simd).toBe(true);
-    expect(out.runtime.winograd).toBe(true);
+    expect(out.runtime.heapKernels).toBe(true);
     // Cross-origin isolated: the threaded SIMD build with one thread per core (tfjs alone would use cores / 2).
     expect(out.runtime.threads).toBe(Math.min(8, out.cores));
 

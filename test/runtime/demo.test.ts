@@ -32,7 +32,7 @@ describe.skipIf(skip !== '')(`demo page${skip ? ` (skipped: ${skip})` : ''}`, ()
     const port = (server.httpServer!.address() as AddressInfo).port;
     await page.goto(`http://127.0.0.1:${port}/?model=/local-models/mobilenet_v1_0.75_224/model.json`);
     await page.waitForFunction(() => document.body.dataset.threads, null, { timeout: 90_000 });
-    expect(await page.evaluate(() => document.body.dataset.winograd)).toBe('true');
+    expect(await page.evaluate(() => document.body.dataset.heapKernels)).toBe('true');
     await page.click('[data-sample="/examples/coffee.png"]');
     await page.waitForSelector('#predictions button', { timeout: 60_000 });
     expect(await page.textContent('#predictions li:first-child')).toMatch(/^espresso: 93\.\d%$/);

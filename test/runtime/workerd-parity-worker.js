@@ -2,7 +2,7 @@
 import { createExplainer, decodeNpy } from 'gradcam-wasm';
 import tfjsWasmModule from './tfjs-backend-wasm-simd.wasm';
 import kernels from './kernels.wasm';
-import winogradKernels from './winograd.wasm';
+import heapKernels from './heap.wasm';
 
 const layers = ['layer1', 'layer2', 'layer3', 'layer4'];
 let ready;
@@ -17,7 +17,7 @@ export default {
   async fetch(request, env) {
     const q = new URL(request.url).searchParams;
     if (!q.get('input')) return new Response('ok');
-    ready ??= createExplainer({ weights: `${env.ASSETS_URL}/reference/resnet34-seed1.safetensors`, tfjsWasmModule, kernels, winogradKernels });
+    ready ??= createExplainer({ weights: `${env.ASSETS_URL}/reference/resnet34-seed1.safetensors`, tfjsWasmModule, kernels, heapKernels });
     const ex = await ready;
     const npy = decodeNpy(new Uint8Array(await (await fetch(`${env.ASSETS_URL}/reference/inputs/${q.get('input')}.input.npy`)).arrayBuffer()));
     const target = q.get('target') === 'c281' ? 281 : undefined;

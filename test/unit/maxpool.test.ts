@@ -1,15 +1,34 @@
 import { beforeAll, expect, test } from 'vitest';
 import { tf } from '../../src/tf.js';
 import { initBackend } from '../../src/runtime/index.js';
-import { maxPoolGrad } from '../../src/backward/maxpool.js';
+import { maxPoolGrad, maxPoolGradTs } from '../../src/backward/maxpool.js';
+import { heapKernels } from '../../src/backward/heap-kernels.js';
+import { randomArray } from '../helpers/random-weights.js';
 
 beforeAll(() => initBackend());
 const G = { size: 3, stride: 2, pad: 1 };
+const pool = (x: tf.Tensor4D) => tf.maxPool(x, G.size, G.stride, G.pad);
 
-test('ties route the gradient to the first maximum in row-major order (PyTorch), not the last (tfjs)', () => {
+/** Both versions: the heap kernel (when loaded, as in Node) and the TypeScript one. */
+const versions = [
+  ['heap kernel', (dy: tf.Tensor4D, x: tf.Tensor4D) => maxPoolGrad(dy, x, pool(x), G)],
+  ['TypeScript', (dy: tf.Tensor4D, x: tf.Tensor4D) => maxPoolGradTs(dy, x, G)],
+] as const;
+
+test('the heap kernel is loaded in Node, and agrees exactly with the TypeScript version on random input with ties', () => {
+  expect(heapKernels()).toBeDefined();
+  // Quantised values: many equal maxima per window; odd sizes leave partial windows at the edges.
+  const x = tf.tensor4d(randomArray(37 * 29 * 8, 5).map((v) => Math.round(v * 2)), [1, 37, 29, 8]);
+  const dy = tf.tensor4d(randomArray(19 * 15 * 8, 6), [1, 19, 15, 8]);
+  const [a, b] = versions.map(([, f]) => f(dy, x));
+  expect(Array.from(a!.dataSync())).toEqual(Array.from(b!.dataSync()));
+  tf.dispose([x, dy, a!, b!]);
+});
+
+test.each(versions)('%s: ties route the gradient to the first maximum in row-major order (PyTorch), not the last (tfjs)', (_, grad) => {
   const x = tf.ones([1, 4, 4, 1]) as tf.Tensor4D;
   const dy = tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1]);
-  const dx = maxPoolGrad(dy, x, G);
+  const dx = grad(dy, x);
   // Window (0,0) covers rows/cols -1..1 -> first valid is (0,0); window (0,1) covers cols 1..3 -> (0,1); etc.
   expect(Array.from(dx.dataSync())).toEqual([1, 2, 0, 0, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
   // tfjs's own kernel differs here, which is why we do not use it.
@@ -18,10 +37,10 @@ test('ties route the gradient to the first maximum in row-major order (PyTorch),
   tf.dispose([x, dy, dx, tfjs]);
 });
 
-test('padded windows whose maximum is negative still pass their gradient', () => {
+test.each(versions)('%s: padded windows whose maximum is negative still pass their gradient', (_, grad) => {
   const x = tf.tensor4d([-5, -1, -3, -2, -4, -6, -7, -8, -9], [1, 3, 3, 1]);
   const dy = tf.tensor4d([1, 1, 1, 1], [1, 2, 2, 1]);
-  const dx = maxPoolGrad(dy, x, G);
+  const dx = grad(dy, x);
   // Windows: (0,0) rows 0..1 cols 0..1 -> max -1 at (0,1); (0,1) cols 1..2 -> -1 at (0,1);
   // (1,0) rows 1..2 cols 0..1 -> -2 at (1,0); (1,1) rows 1..2 cols 1..2 -> -4 at (1,1).
   expect(Array.from(dx.dataSync())).toEqual([0, 2, 0, 1, 1, 0, 0, 0, 0]);

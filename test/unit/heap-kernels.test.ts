@@ -5,6 +5,7 @@ import { initBackend, type RuntimeInfo } from '../../src/runtime/index.js';
 import { explicitPad } from '../../src/backward/conv.js';
 import { xnnpackConv } from '../../src/backward/gemm-conv.js';
 import { winogradConv, winogradFilter, winogradUsable } from '../../src/backward/winograd.js';
+import { reluGrad } from '../../src/backward/relu.js';
 import { randomArray } from '../helpers/random-weights.js';
 import { maxAbs, maxAbsDiff } from '../helpers/metrics.js';
 
@@ -14,9 +15,9 @@ beforeAll(async () => {
 });
 
 /** Winograd F(2x2, 3x3) must give the 3x3 / stride 1 / pad 1 convolution, up to float32 rounding. */
-describe('Winograd F(2x2, 3x3) convolution on the wasm heap', () => {
+describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradient', () => {
   test('Node loads the kernels onto the backend (threaded or not) and reports it', () => {
-    expect(info.winograd).toBe(true);
+    expect(info.heapKernels).toBe(true);
     expect(winogradUsable(64, 64)).toBe(true);
     // The kernels work on 4 channels at a time.
     expect(winogradUsable(6, 8)).toBe(false);
@@ -58,6 +59,21 @@ describe('Winograd F(2x2, 3x3) convolution on the wasm heap', () => {
     });
   }
 
+  test('ReLU gradient kernel = the tfjs ops, plain and guided (odd sizes reach the scalar tail)', () => {
+    for (const n of [1, 7, 56 * 56 * 64 + 3]) {
+      const dy = tf.tensor4d(randomArray(n, n), [1, 1, 1, n]);
+      const out = tf.relu(tf.tensor4d(randomArray(n, n + 1), [1, 1, 1, n]));
+      for (const mode of ['plain', 'guided'] as const) {
+        const expected = tf.mul(mode === 'guided' ? tf.relu(dy) : dy, tf.step(out));
+        const ours = reluGrad(dy as tf.Tensor4D, out as tf.Tensor4D, mode);
+        // Equal values (-0 and 0 compare equal: masked negatives may keep their sign in tfjs).
+        expect(maxAbsDiff(ours.dataSync(), expected.dataSync())).toBe(0);
+        tf.dispose([expected, ours]);
+      }
+      tf.dispose([dy, out]);
+    }
+  });
+
   test('no tensor is left behind', () => {
     const x = tf.tensor4d(randomArray(8 * 8 * 4, 1), [1, 8, 8, 4]);
     const planes = winogradFilter(randomArray(9 * 4 * 4, 2), 4, 4);
@@ -69,13 +85,13 @@ describe('Winograd F(2x2, 3x3) convolution on the wasm heap', () => {
 
   test('kernels given explicitly that do not fit are a WasmInitError naming the file needed', () => {
     const attempt = (bytes: number[]) => {
-      const code = `import('${new URL('../../dist/index.js', import.meta.url).href}').then((m) => m.createExplainer({ weights: new Uint8Array(8), threads: 2, winogradKernels: new Uint8Array([${bytes}]) })).catch((e) => console.log(e.name + ': ' + e.message)).then(() => process.exit(0))`;
+      const code = `import('${new URL('../../dist/index.js', import.meta.url).href}').then((m) => m.createExplainer({ weights: new Uint8Array(8), threads: 2, heapKernels: new Uint8Array([${bytes}]) })).catch((e) => console.log(e.name + ': ' + e.message)).then(() => process.exit(0))`;
       return spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' }).stdout;
     };
-    const needs = /^WasmInitError: winogradKernels could not be loaded for the threaded backend \(it needs winograd-shared\.wasm\)/;
+    const needs = /^WasmInitError: heapKernels could not be loaded for the threaded backend \(it needs heap-shared\.wasm\)/;
     expect(attempt([1, 2, 3])).toMatch(needs); // not wasm
     const empty = attempt([0, 97, 115, 109, 1, 0, 0, 0]); // a valid but empty module
     expect(empty).toMatch(needs);
-    expect(empty).toMatch(/exports missing/);
+    expect(empty).toMatch(/missing exports: winogradInput, winogradOutput, reluGrad, maxPoolGrad/);
   });
 });

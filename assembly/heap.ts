@@ -1,7 +1,9 @@
-// Winograd F(2x2, 3x3) transforms, run on tfjs-wasm's own heap: this module imports that memory
-// (no data, no allocator), so tensors are read and written in place, by byte offset. NHWC, batch 1,
-// channels a multiple of 4. Tiles are 4x4 input windows at stride 2 (pad 1), giving 2x2 outputs.
-//   V = B^T d B per tile and channel (16 planes [tiles, C]),  Y = A^T M A from the 16 GEMM results.
+// Kernels that run on tfjs-wasm's own heap: this module imports that memory (no data, no allocator),
+// so tensors are read and written in place, by byte offset. NHWC, batch 1.
+//
+// Winograd F(2x2, 3x3) transforms (channels a multiple of 4): tiles are 4x4 input windows at stride 2
+// (pad 1), giving 2x2 outputs. V = B^T d B per tile and channel (16 planes [tiles, C]); Y = A^T M A
+// from the 16 GEMM results.
 
 @inline
 function tap(ok: bool, at: usize): v128 {
@@ -97,6 +99,70 @@ export function winogradOutput(
           v128.store(o + row, y10);
           if (right) v128.store(o + row + px, y11);
         }
+      }
+    }
+  }
+}
+
+/**
+ * Gradient through a ReLU from its output: dx = out > 0 ? dy : 0, and with `guided` also 0 where
+ * dy < 0 (guided backpropagation). n elements.
+ */
+export function reluGrad(dy: usize, out: usize, dx: usize, n: i32, guided: bool): void {
+  const zero = f32x4.splat(0);
+  const end = <usize>(n & ~3) << 2;
+  for (let i: usize = 0; i < end; i += 16) {
+    let g = v128.load(dy + i);
+    if (guided) g = f32x4.max(g, zero);
+    v128.store(dx + i, v128.and(g, f32x4.gt(v128.load(out + i), zero)));
+  }
+  for (let i = end; i < <usize>n << 2; i += 4) {
+    let g = load<f32>(dy + i);
+    if (guided && g < 0) g = 0;
+    store<f32>(dx + i, load<f32>(out + i) > 0 ? g : 0);
+  }
+}
+
+/**
+ * Byte offset of the element of window rows y0..y1, columns x0..x1 (channel ch) that PyTorch routes the
+ * gradient to: the first equal to the window's maximum m, or, when m is NaN, the last NaN. -1 if none.
+ */
+@inline
+function argmaxAt(x: usize, m: f32, y0: i32, y1: i32, x0: i32, x1: i32, w: i32, c: i32, ch: i32): isize {
+  let last: isize = -1;
+  for (let yy = y0; yy < y1; yy++) {
+    for (let xx = x0; xx < x1; xx++) {
+      const at = <usize>((yy * w + xx) * c + ch) << 2;
+      const v = load<f32>(x + at);
+      if (m != m) {
+        if (v != v) last = <isize>at;
+      } else if (v == m) {
+        return <isize>at;
+      }
+    }
+  }
+  return last;
+}
+
+/**
+ * Max-pool gradient, PyTorch's rule: each window's gradient goes to its FIRST maximum in row-major
+ * order, found by comparing the input with the pooled output (the window's maximum). x/dx [h, w, c],
+ * pooled/dy [oh, ow, c]. Windows whose gradient is 0 are skipped.
+ */
+export function maxPoolGrad(x: usize, pooled: usize, dy: usize, dx: usize, h: i32, w: i32, c: i32, oh: i32, ow: i32, size: i32, stride: i32, pad: i32): void {
+  memory.fill(dx, 0, <usize>(h * w * c) << 2);
+  for (let oy = 0; oy < oh; oy++) {
+    const y0 = max(oy * stride - pad, 0);
+    const y1 = min(oy * stride - pad + size, h);
+    for (let ox = 0; ox < ow; ox++) {
+      const x0 = max(ox * stride - pad, 0);
+      const x1 = min(ox * stride - pad + size, w);
+      const o = <usize>((oy * ow + ox) * c) << 2;
+      for (let ch = 0; ch < c; ch++) {
+        const g = load<f32>(dy + o + (<usize>ch << 2));
+        if (g == 0) continue;
+        const at = argmaxAt(x, load<f32>(pooled + o + (<usize>ch << 2)), y0, y1, x0, x1, w, c, ch);
+        if (at != -1) store<f32>(dx + at, load<f32>(dx + at) + g);
       }
     }
   }

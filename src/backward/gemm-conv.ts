@@ -38,6 +38,27 @@ interface Im2ColAttrs {
 }
 
 /**
+ * For each output position p and tap (ky, kx) of a k x k window, in im2col's row order: the element
+ * offset of the input pixel it reads (NHWC, batch 1), or -1 where the window overhangs.
+ */
+function windowPixels(h: number, w: number, c: number, k: number, stride: number, top: number, left: number, oh: number, ow: number): Int32Array {
+  const at = new Int32Array(oh * ow * k * k);
+  let i = 0;
+  for (let y = 0; y < oh; y++) {
+    for (let xo = 0; xo < ow; xo++) {
+      for (let ky = 0; ky < k; ky++) {
+        const iy = y * stride - top + ky;
+        for (let kx = 0; kx < k; kx++) {
+          const ix = xo * stride - left + kx;
+          at[i++] = iy >= 0 && iy < h && ix >= 0 && ix < w ? (iy * w + ix) * c : -1;
+        }
+      }
+    }
+  }
+  return at;
+}
+
+/**
  * im2col on the wasm heap (tfjs-wasm's slice and concat would cost 0.3-1.5 ms each): row p holds the
  * k x k input window of output position p (NHWC, batch 1), zeros where it overhangs.
  */
@@ -48,19 +69,10 @@ const im2col = wasmHeapKernel<Im2ColAttrs>('GradcamIm2Col', (backend, { x }, { k
   const out = backend.makeOutput([oh * ow, k * k * c], 'float32');
   const src = backend.typedArrayFromHeap(x!) as Float32Array; // views taken after makeOutput, which may grow the heap
   const cols = backend.typedArrayFromHeap(out) as Float32Array;
-  let o = 0;
-  for (let y = 0; y < oh; y++) {
-    for (let xo = 0; xo < ow; xo++) {
-      for (let ky = 0; ky < k; ky++) {
-        const iy = y * stride - top + ky;
-        for (let kx = 0; kx < k; kx++, o += c) {
-          const ix = xo * stride - left + kx;
-          if (iy >= 0 && iy < h && ix >= 0 && ix < w) cols.set(src.subarray((iy * w + ix) * c, (iy * w + ix + 1) * c), o);
-          else cols.fill(0, o, o + c);
-        }
-      }
-    }
-  }
+  windowPixels(h, w, c, k, stride, top, left, oh, ow).forEach((at, i) => {
+    if (at >= 0) cols.set(src.subarray(at, at + c), i * c);
+    else cols.fill(0, i * c, (i + 1) * c);
+  });
   return out;
 });
 
@@ -98,19 +110,9 @@ const col2im = wasmHeapKernel<Col2ImAttrs>('GradcamCol2Im', (backend, { cols }, 
   const out = backend.makeOutput([1, inH, inW, c], 'float32');
   const src = backend.typedArrayFromHeap(cols!) as Float32Array; // views taken after makeOutput, which may grow the heap
   const dx = (backend.typedArrayFromHeap(out) as Float32Array).fill(0);
-  let o = 0;
-  for (let y = 0; y < oh; y++) {
-    for (let xo = 0; xo < ow; xo++) {
-      for (let ky = 0; ky < k; ky++) {
-        const iy = y * stride - top + ky;
-        for (let kx = 0; kx < k; kx++, o += c) {
-          const ix = xo * stride - left + kx;
-          if (iy < 0 || iy >= inH || ix < 0 || ix >= inW) continue;
-          const at = (iy * inW + ix) * c;
-          for (let i = 0; i < c; i++) dx[at + i] = dx[at + i]! + src[o + i]!;
-        }
-      }
-    }
-  }
+  windowPixels(inH, inW, c, k, stride, top, left, oh, ow).forEach((at, i) => {
+    if (at < 0) return;
+    for (let j = 0, o = i * c; j < c; j++) dx[at + j] = dx[at + j]! + src[o + j]!;
+  });
   return out;
 });

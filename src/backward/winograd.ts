@@ -4,11 +4,10 @@ import { heapOffset, wasmHeapKernel } from './wasm-kernel.js';
 import { heapKernels } from './heap-kernels.js';
 import type { Activation } from './gemm-conv.js';
 
-/**
- * 3x3, stride 1, pad 1 convolution by Winograd's F(2x2, 3x3): 16 matMuls of [tiles, Cin] x [Cin, Cout]
- * (XNNPACK) instead of 9 taps per output, 2.25x fewer multiplications; the transforms in between are
- * AssemblyScript SIMD kernels (assembly/heap.ts) working in place on tfjs-wasm's heap.
- */
+// 3x3, stride 1, pad 1 convolution by Winograd's F(2x2, 3x3): 16 matMuls of [tiles, Cin] x [Cin, Cout]
+// (XNNPACK) instead of 9 taps per output, 2.25x fewer multiplications; the transforms in between are
+// AssemblyScript SIMD kernels (assembly/heap.ts) working in place on tfjs-wasm's heap.
+
 /** Whether Winograd convolutions can run (the kernels are loaded, and channels suit their 4-wide SIMD). */
 export const winogradUsable = (cin: number, cout: number): boolean => heapKernels() !== undefined && cin % 4 === 0 && cout % 4 === 0;
 

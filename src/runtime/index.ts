@@ -96,6 +96,12 @@ export function initBackend(options: RuntimeOptions = {}): Promise<RuntimeInfo> 
 }
 
 /**
+ * A file of this package's build/ (our .wasm modules): read from disk where there is a file system,
+ * fetched next to the module in browsers and workers (readBytes decides).
+ */
+const buildFile = (name: string): URL => new URL(`../../build/${name}`, import.meta.url);
+
+/**
  * Instantiates the heap kernels on tfjs-wasm's own memory: heap-shared.wasm when the backend is
  * threaded (shared memory), heap.wasm otherwise. Given kernels that do not fit are an error; default
  * ones that cannot be read or compiled here leave tfjs's own ops in use.
@@ -108,7 +114,7 @@ async function attachHeapKernels(source: RuntimeOptions['heapKernels']): Promise
   const file = `heap${shared ? '-shared' : ''}.wasm`;
   const isDir = (typeof source === 'string' || source instanceof URL) && String(source).endsWith('/');
   try {
-    const where = source === undefined ? new URL(`../../build/${file}`, import.meta.url) : isDir ? (typeof source === 'string' ? source + file : new URL(file, source as URL)) : source;
+    const where = source === undefined ? buildFile(file) : isDir ? (typeof source === 'string' ? source + file : new URL(file, source as URL)) : source;
     const bytes = where instanceof WebAssembly.Module ? where : await readBytes(where, 'heapKernels');
     const module = bytes instanceof WebAssembly.Module ? bytes : await WebAssembly.compile(bytes as BufferSource);
     setHeapKernels((await WebAssembly.instantiate(module, { env: { memory } })).exports);
@@ -119,7 +125,6 @@ async function attachHeapKernels(source: RuntimeOptions['heapKernels']): Promise
   }
 }
 
-const defaultKernelUrl = (): URL => new URL('../../build/kernels.wasm', import.meta.url);
 let defaultKernels: Promise<Kernels> | undefined;
 
 export function loadKernels(options: RuntimeOptions = {}): Promise<Kernels> {
@@ -128,10 +133,7 @@ export function loadKernels(options: RuntimeOptions = {}): Promise<Kernels> {
   if (src instanceof WebAssembly.Module || src instanceof ArrayBuffer || src instanceof Uint8Array) return instantiateKernels(src);
   if (src !== undefined) return readBytes(src, 'kernels').then(instantiateKernels);
   defaultKernels ??= (async () => {
-    const url = defaultKernelUrl();
-    // Runtimes with a file system read it; browsers and workers fetch it next to the module.
-    const bytes = await readBytes(runtime.hasNodeFs ? url : url.href, 'kernels');
-    return instantiateKernels(bytes);
+    return instantiateKernels(await readBytes(buildFile('kernels.wasm'), 'kernels'));
   })();
   defaultKernels.catch(() => (defaultKernels = undefined));
   return defaultKernels;

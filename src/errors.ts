@@ -13,7 +13,11 @@ export type ErrorCode =
   | 'DISPOSED'
   | 'DOWNLOAD_ERROR'
   | 'OFFLINE'
-  | 'UNSUPPORTED';
+  | 'UNSUPPORTED'
+  | 'ABORTED'
+  | 'TIMEOUT'
+  | 'WORKER_EXITED'
+  | 'OUT_OF_MEMORY';
 
 export class GradcamError extends Error {
   readonly code: ErrorCode;
@@ -106,5 +110,41 @@ export class OfflineError extends GradcamError {
   override name = 'OfflineError';
   constructor(message: string) {
     super('OFFLINE', message);
+  }
+}
+
+/** An operation stopped by its AbortSignal; nothing it allocated is left behind. */
+export class AbortError extends GradcamError {
+  override name = 'AbortError';
+  constructor(message = 'the operation was aborted', options?: { cause?: unknown }) {
+    super('ABORTED', message, options);
+  }
+}
+
+/** An operation that ran past its time limit and was stopped. */
+export class TimeoutError extends GradcamError {
+  override name = 'TimeoutError';
+  readonly timeoutMs: number;
+  constructor(timeoutMs: number, message = `the operation took longer than ${timeoutMs} ms and was stopped`) {
+    super('TIMEOUT', message);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** A worker thread that exited or failed while it held calls; those calls get this error. */
+export class WorkerExitedError extends GradcamError {
+  override name = 'WorkerExitedError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('WORKER_EXITED', message, options);
+  }
+}
+
+/** A call whose memory would not fit the wasm heap; `maxPixels` is the largest input (H*W) that fits. */
+export class OutOfMemoryError extends GradcamError {
+  override name = 'OutOfMemoryError';
+  readonly maxPixels: number;
+  constructor(message: string, maxPixels: number) {
+    super('OUT_OF_MEMORY', message);
+    this.maxPixels = maxPixels;
   }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Benchmarks (never assertions): median milliseconds after warm-up on one 224x224 input.
-//   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool]
+//   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool] [-- --native]
 // Weights: GRADCAM_BENCH_WEIGHTS, else the seeded ResNet34 in ../shared/reference. Timings do not depend on the values.
 // --torch also times pytorch-grad-cam in the same run (needs python3 with torch, and PGC=<pytorch-grad-cam checkout>),
 // and alternates single seed figures of both for a paired ratio (pairedSeedFigureOverPytorch).
@@ -10,7 +10,13 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createExplainer, createExplainerPool } from '../dist/index.js';
+
+// --native: the seed figure against native PyTorch in alternating pairs of processes (bench/native.js).
+if (process.argv.includes('--native')) {
+  await import('./native.js');
+  process.exit(0);
+}
+const { createExplainer, createExplainerPool } = await import('../dist/index.js');
 import { referenceKernels } from '../dist/kernels/reference.js';
 import { loadKernels } from '../dist/runtime/index.js';
 

@@ -1,6 +1,7 @@
 import { ImageDecodeError, InvalidInputError } from '../errors.js';
 import { readImageHeader } from './header.js';
 import type { Pixels } from './preprocess.js';
+import { rgbaOverWhite } from './alpha.js';
 
 export const DEFAULT_MAX_IMAGE_PIXELS = 50_000_000;
 
@@ -22,13 +23,5 @@ export async function decodeImage(bytes: Uint8Array, maxPixels = DEFAULT_MAX_IMA
     throw new ImageDecodeError(`cannot decode ${header.format.toUpperCase()} image: ${(cause as Error).message}`, { cause });
   }
   const { data, width, height } = image.bitmap;
-  const rgb = new Uint8Array(width * height * 3);
-  for (let i = 0; i < width * height; i++) {
-    const a = data[i * 4 + 3]!;
-    for (let c = 0; c < 3; c++) {
-      const v = data[i * 4 + c]!;
-      rgb[i * 3 + c] = a === 255 ? v : Math.round((v * a + 255 * (255 - a)) / 255);
-    }
-  }
-  return { data: rgb, width, height };
+  return { data: rgbaOverWhite(data, width * height), width, height };
 }

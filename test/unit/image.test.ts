@@ -104,3 +104,19 @@ describe('decoding images', () => {
     await expect(decodeImage(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 4, 0, 0]))).rejects.toThrow(ImageDecodeError);
   });
 });
+
+describe('resizeRgbPillowBilinear on RGBA', () => {
+  test('composites over white first and returns opaque RGBA, the same pixels as resizing the composited RGB', () => {
+    const [w, h] = [37, 23];
+    const rgba = new Uint8Array(w * h * 4).map((_, i) => (i * 73 + (i >> 2) * 29) % 256);
+    const rgb = new Uint8Array(w * h * 3);
+    for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = Math.round((rgba[i * 4 + c]! * rgba[i * 4 + 3]! + 255 * (255 - rgba[i * 4 + 3]!)) / 255);
+    for (const [ow, oh] of [[16, 11], [50, 40], [37, 23]] as const) {
+      const a = resizeRgbPillowBilinear({ data: rgba, width: w, height: h }, ow, oh);
+      const b = resizeRgbPillowBilinear({ data: rgb, width: w, height: h }, ow, oh);
+      const expected = new Uint8Array(ow * oh * 4).fill(255);
+      for (let i = 0; i < ow * oh; i++) expected.set(b.data.subarray(i * 3, i * 3 + 3), i * 4);
+      expect(Buffer.from(a.data).equals(Buffer.from(expected))).toBe(true);
+    }
+  });
+});

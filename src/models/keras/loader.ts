@@ -1,5 +1,6 @@
 import { GradcamError, InvalidInputError, WeightsError } from '../../errors.js';
-import { readBytes, type BytesSource } from '../../runtime/io.js';
+import { readBytes } from '../../runtime/io.js';
+import { resolveUnderBase } from '../../runtime/resolve.js';
 
 /** One layer of a Keras functional/sequential topology as TF.js's converter writes it. */
 export interface KerasLayerSpec {
@@ -22,12 +23,6 @@ interface WeightsGroup {
   weights: { name: string; shape: number[]; dtype: string; quantization?: unknown }[];
 }
 
-const resolveNext = (base: string | URL, name: string): string | URL => {
-  if (base instanceof URL || /^(https?|file):/i.test(base)) return new URL(name, base);
-  const slash = base.lastIndexOf('/');
-  return slash < 0 ? name : base.slice(0, slash + 1) + name;
-};
-
 /**
  * Reads a TF.js layers model (model.json + weight shards) from a path or URL, without tfjs-layers:
  * the engine runs the graph itself so that it can compute gradient-only backward passes.
@@ -47,7 +42,7 @@ export async function loadKerasArtifacts(modelJson: string | URL): Promise<Keras
 
   const weights = new Map<string, { data: Float32Array; shape: number[] }>();
   for (const group of json.weightsManifest) {
-    const shards = await Promise.all(group.paths.map((p) => readBytes(resolveNext(modelJson, p) as BytesSource, `weights shard ${p}`)));
+    const shards = await Promise.all(group.paths.map((p) => readBytes(resolveUnderBase(modelJson, p, 'weights shard'), `weights shard ${p}`)));
     const bytes = new Uint8Array(shards.reduce((n, s) => n + s.byteLength, 0));
     let at = 0;
     for (const s of shards) {
@@ -59,7 +54,7 @@ export async function loadKerasArtifacts(modelJson: string | URL): Promise<Keras
 
   let labels: string[] | undefined;
   try {
-    const meta = JSON.parse(new TextDecoder().decode(await readBytes(resolveNext(modelJson, 'metadata.json') as BytesSource, 'metadata.json')));
+    const meta = JSON.parse(new TextDecoder().decode(await readBytes(resolveUnderBase(modelJson, 'metadata.json', 'metadata'), 'metadata.json')));
     if (Array.isArray(meta?.labels) && meta.labels.every((l: unknown) => typeof l === 'string')) labels = meta.labels;
   } catch {
     // metadata.json is optional.

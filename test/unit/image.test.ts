@@ -120,3 +120,21 @@ describe('resizeRgbPillowBilinear on RGBA', () => {
     }
   });
 });
+
+describe('JPEG size limits: --max-pixels is the only one', () => {
+  test("jpeg-js's memory limit is sized from the pixel count, enough by jpeg-js's own accounting", async () => {
+    const { default: jpeg } = await import('jpeg-js');
+    const { jpegLimits } = await import('../../src/image/decode.js');
+    const [w, h] = [480, 320];
+    const noise = new Uint8Array(w * h * 4).map((_, i) => (i * 2654435761) >>> 24);
+    const bytes = jpeg.encode({ data: noise, width: w, height: h }, 95).data;
+    // The per-pixel share alone (without the fixed margin) must already cover an unsubsampled colour JPEG.
+    const perPixelMB = jpegLimits(w * h, bytes.byteLength).maxMemoryUsageInMB - 16;
+    expect(jpeg.decode(bytes, { maxMemoryUsageInMB: perPixelMB, useTArray: true }).width).toBe(w);
+    expect(() => jpeg.decode(bytes, { maxMemoryUsageInMB: perPixelMB / 2, useTArray: true })).toThrow(/maxMemoryUsageInMB/);
+    // jpeg-js's defaults (512 MB, 100 MP) refused colour JPEGs from 48 MP on, below the documented 50 MP.
+    expect(jpegLimits(50e6, 0).maxMemoryUsageInMB).toBeGreaterThan(512 * 1.8);
+    expect(jpegLimits(200e6, 0).maxResolutionInMP).toBeGreaterThanOrEqual(200);
+    expect((await decodeImage(new Uint8Array(bytes), w * h)).width).toBe(w);
+  });
+});

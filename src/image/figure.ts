@@ -1,6 +1,6 @@
 import type { Pixels } from './preprocess.js';
 import { localResource } from '../runtime/env.js';
-import { jimpFromRgb } from './encode.js';
+import { jimpFromRgb } from './jimp.js';
 
 export interface FigureColumn {
   readonly title: string;

@@ -1,9 +1,10 @@
-import { afterAll, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { tinyKerasModel } from '../helpers/tiny-keras.js';
+import { ensureBuilt } from '../helpers/build.js';
 
 /**
  * The package as a consumer installs it: `npm pack`, then the tarball in a fresh folder, laid out as
@@ -23,6 +24,8 @@ const sh = (cmd: string, args: string[], cwd: string) => {
   expect(r.status, `${cmd} ${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(0);
   return r.stdout;
 };
+
+beforeAll(ensureBuilt);
 
 test('npm pack: the built package only, with its licence; no source maps, .wat or build scripts', () => {
   const [info] = JSON.parse(sh('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], root));

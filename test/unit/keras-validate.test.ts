@@ -7,6 +7,7 @@ import { loadKerasArtifacts } from '../../src/models/keras/loader.js';
 import { GradcamError, WeightsError } from '../../src/errors.js';
 import { main } from '../../src/cli/main.js';
 import { tinyKerasModel, type TinyLayer } from '../helpers/tiny-keras.js';
+import { ensureBuilt } from '../helpers/build.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gradcam-keras-bad-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -93,6 +94,7 @@ describe('a failing CLI run prints exactly one stderr line, and nothing from tfj
     }
   });
   test('the built CLI on a 0x0-input model: one stderr line (no XNN status lines)', () => {
+    ensureBuilt();
     const model = badModel('an input shape of 0x0', cases[13]![1]);
     const r = spawnSync(process.execPath, [join(root, 'bin/gradcam.js'), 'explain', join(root, 'examples/coffee.png'), '--model', model, '--out', join(dir, 'out2')], { encoding: 'utf8' });
     expect(r.status).toBe(1);

@@ -16,7 +16,7 @@ await build({
   platform: 'browser',
   target: 'es2022',
   minify: true,
-  sourcemap: true,
+  sourcemap: false,
   external: ['node:*', 'fs', 'path', 'os', 'worker_threads', 'perf_hooks', 'crypto', 'jimp', 'jimp/fonts'],
   logLevel: 'warning',
 });

@@ -1,3 +1,5 @@
+import { didYouMean } from './suggest.js';
+
 /**
  * Every error this library throws is a GradcamError with a stable `code`, so callers can branch on
  * the kind of failure without parsing messages.
@@ -42,7 +44,9 @@ export class LayerNotFoundError extends GradcamError {
   readonly layer: string;
   readonly available: readonly string[];
   constructor(layer: string, available: readonly string[]) {
-    super('LAYER_NOT_FOUND', `unknown layer '${layer}'; available layers: ${available.join(', ')}`);
+    // A short model's layers are listed; a long one's only the close matches (`available` has them all).
+    const hint = available.length <= 12 ? `; available layers: ${available.join(', ')}` : `${didYouMean(layer, available)} (the model has ${available.length} layers; explainer.layers lists them)`;
+    super('LAYER_NOT_FOUND', `unknown layer '${layer}'${hint}`);
     this.layer = layer;
     this.available = available;
   }

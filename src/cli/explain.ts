@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { basename, extname } from 'node:path';
 import { UsageError } from './errors.js';
 import type { CliIO } from './main.js';
 import { createProgress } from './progress.js';
@@ -11,7 +10,9 @@ import { readBytes } from '../runtime/io.js';
 import { decodeImage, DEFAULT_MAX_IMAGE_PIXELS } from '../image/decode.js';
 import { resizeRgbPillowBilinear } from '../image/resize.js';
 import type { ModelInput, Pixels, Preprocessing } from '../image/preprocess.js';
-import { GradcamError, InvalidInputError } from '../errors.js';
+import { GradcamError, InvalidInputError, LayerNotFoundError } from '../errors.js';
+import { checkInputs, outputFolders, prepareOutDir, writeFolder } from './output.js';
+import { didYouMean } from '../suggest.js';
 import { loadKernels } from '../runtime/index.js';
 import type { Kernels } from '../kernels/types.js';
 import { renderGuided, renderHeatmap, renderOverlay } from '../image/render.js';
@@ -23,6 +24,7 @@ import { defaultResnet34WeightsFile } from '../weights/hub.js';
 export const EXPLAIN_USAGE = `  gradcam explain <input...> [options]
       <input>             PNG/JPEG image(s), or .npy float32 tensors [1,3,H,W] / [3,H,W] (already normalised)
       --out DIR           output folder (default: gradcam-out); each input writes into DIR/<input name>/
+                          (DIR/<name>-2/ ... for inputs with the same name)
       --weights FILE|URL  ResNet34 safetensors (torchvision/timm names); default: torchvision's ImageNet
                           weights (timm/resnet34.tv_in1k), downloaded once into the cache
       --model FILE|URL    a TF.js layers model.json instead of ResNet34 (e.g. MobileNet)
@@ -90,7 +92,7 @@ function parse(argv: readonly string[]): ExplainArgs | 'help' {
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(unknownOptionHint((err as Error).message));
   }
   const { values: v, positionals } = parsed;
   if (v.help) return 'help';
@@ -123,6 +125,14 @@ function parse(argv: readonly string[]): ExplainArgs | 'help' {
     maxPixels: v['max-pixels'] === undefined ? DEFAULT_MAX_IMAGE_PIXELS : integer('max-pixels', v['max-pixels'], 1),
     threads: v.threads === undefined ? undefined : integer('threads', v.threads, 1, 8),
   };
+}
+
+/** parseArgs's "Unknown option '--layer'" with the close option names. */
+function unknownOptionHint(message: string): string {
+  const flag = /Unknown option '(-{1,2}[^']+)'/.exec(message)?.[1];
+  if (!flag) return message;
+  const names = Object.keys(OPTIONS).map((o) => `--${o}`);
+  return `unknown option '${flag}'${didYouMean(flag.replace(/=.*/, ''), names, (s) => s)}`;
 }
 
 /** The model input for a file (a .npy tensor as is, an image decoded and resized) and the original image, if any. */
@@ -199,7 +209,7 @@ interface Result {
   readonly ms: number;
 }
 
-async function explainOne(path: string, args: ExplainArgs, explainer: Explainer, kernels: Kernels): Promise<Result> {
+async function explainOne(path: string, dir: string, args: ExplainArgs, explainer: Explainer, kernels: Kernels): Promise<Result> {
   const start = performance.now();
   const { input, image, modelImage } = await loadInput(path, args);
   // The seed's figure: all four stages for ResNet34; the model's default layer otherwise.
@@ -207,13 +217,11 @@ async function explainOne(path: string, args: ExplainArgs, explainer: Explainer,
   const e = await explainer.explain(input, { layers, target: args.target, guided: args.guided, method: args.method });
   const ranked = topK(e.logits, e.logits.length, explainer.labels);
   const target = ranked.find((p) => p.index === e.target)!;
-  const dir = join(args.out, basename(path, extname(path)));
-  await mkdir(dir, { recursive: true });
   const drawn = pictures(kernels, e, image);
   const files: [string, Uint8Array][] = await Promise.all([...drawn].map(async ([name, px]) => [name, await encodePng(px)] as [string, Uint8Array]));
   files.push(['figure.png', await figure(kernels, e, drawn, modelImage, target)]);
   if (args.raw) files.push(...rawArrays(e));
-  await Promise.all(files.map(([name, bytes]) => writeFile(join(dir, name), bytes)));
+  await writeFolder(dir, files);
   return { input: path, ok: true, outDir: dir, target, top5: ranked.slice(0, 5), files: files.map(([n]) => n), ms: performance.now() - start };
 }
 
@@ -238,15 +246,21 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
     io.stdout(`${EXPLAIN_USAGE}\n`);
     return 0;
   }
+  // Everything that can be checked without the model is checked before it loads.
+  await checkInputs(args.inputs);
+  await prepareOutDir(args.out);
+  const { dirs, notes } = outputFolders(args.inputs, args.out);
+  for (const note of notes) io.stderr(`gradcam: note: ${note}\n`);
   const explainer = await loadExplainer(args, io);
   try {
+    for (const layer of args.layers ?? []) if (!explainer.layers.includes(layer)) throw new LayerNotFoundError(layer, explainer.layers);
     const kernels = await loadKernels();
     const results: Result[] = [];
     const bar = args.inputs.length > 1 ? createProgress(io.stderr, io.isTTY ?? false, 'explaining', 'items') : undefined;
     for (const [i, path] of args.inputs.entries()) {
       const start = performance.now();
       try {
-        const r = await explainOne(path, args, explainer, kernels);
+        const r = await explainOne(path, dirs[i]!, args, explainer, kernels);
         results.push(r);
         bar?.clear();
         if (!args.json) {

@@ -1,6 +1,9 @@
 import { GradcamError } from '../errors.js';
 import { UsageError } from './errors.js';
 import { explainCommand, EXPLAIN_USAGE } from './explain.js';
+import { didYouMean } from '../suggest.js';
+
+const COMMANDS = ['explain', 'help'];
 
 const USAGE = `gradcam: Grad-CAM and Guided Grad-CAM on the CPU (TensorFlow.js wasm)
 
@@ -27,12 +30,17 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
   const verbose = argv.includes('--verbose');
   const [command, ...rest] = argv;
   try {
-    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    if (command === undefined) {
+      // Not asked for: usage goes to stderr (stdout may be a pipe expecting results), exit 2.
+      io.stderr(`${USAGE}\n`);
+      return 2;
+    }
+    if (command === '--help' || command === '-h' || command === 'help') {
       io.stdout(`${USAGE}\n`);
-      return command === undefined ? 2 : 0;
+      return 0;
     }
     if (command === 'explain') return await explainCommand(rest, io);
-    throw new UsageError(`unknown command '${command}'`);
+    throw new UsageError(`unknown command '${command}'${didYouMean(command, COMMANDS)}`);
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr(`gradcam: ${err.message}\nRun 'gradcam --help' for usage.\n`);

@@ -1,8 +1,21 @@
 import { ImageDecodeError, InvalidInputError } from '../errors.js';
 import { readImageHeader } from './header.js';
 import type { Pixels } from './preprocess.js';
+import { rgbaOverWhite } from './alpha.js';
 
 export const DEFAULT_MAX_IMAGE_PIXELS = 50_000_000;
+
+/**
+ * jpeg-js's own limits (100 MP and 512 MB by default: a 48 MP colour JPEG already exceeds the memory
+ * one) sized to the image, whose pixel count was checked against `maxPixels` on its header, so that
+ * `maxPixels` is the only limit. By jpeg-js's own accounting a pixel costs at most 19 bytes: 4 of
+ * output, and per component (3, unsubsampled) 4 of coefficient blocks and 1 of samples; it also
+ * counts the compressed data once. Block padding and Huffman tables are covered by the margin.
+ */
+export const jpegLimits = (pixels: number, fileBytes: number) => ({
+  maxResolutionInMP: Math.ceil(pixels / 1e6) + 1,
+  maxMemoryUsageInMB: Math.ceil((pixels * 20 + fileBytes) / 2 ** 20) + 16,
+});
 
 /**
  * Decodes a PNG or JPEG to RGB (EXIF orientation applied, grayscale expanded, alpha composited over
@@ -15,20 +28,12 @@ export async function decodeImage(bytes: Uint8Array, maxPixels = DEFAULT_MAX_IMA
     throw new InvalidInputError(`image is ${header.width}x${header.height} = ${header.width * header.height} pixels, above the limit of ${maxPixels}`);
   }
   const { Jimp } = await import('jimp');
-  let image: Awaited<ReturnType<typeof Jimp.read>>;
-  try {
-    image = await Jimp.read(bytes.slice().buffer);
-  } catch (cause) {
-    throw new ImageDecodeError(`cannot decode ${header.format.toUpperCase()} image: ${(cause as Error).message}`, { cause });
-  }
-  const { data, width, height } = image.bitmap;
-  const rgb = new Uint8Array(width * height * 3);
-  for (let i = 0; i < width * height; i++) {
-    const a = data[i * 4 + 3]!;
-    for (let c = 0; c < 3; c++) {
-      const v = data[i * 4 + c]!;
-      rgb[i * 3 + c] = a === 255 ? v : Math.round((v * a + 255 * (255 - a)) / 255);
-    }
-  }
-  return { data: rgb, width, height };
+  const bitmap = await Jimp.fromBuffer(bytes.slice().buffer, { 'image/jpeg': jpegLimits(header.width * header.height, bytes.byteLength) }).then(
+    (image) => image.bitmap,
+    (cause: unknown) => {
+      throw new ImageDecodeError(`cannot decode ${header.format.toUpperCase()} image: ${(cause as Error).message}`, { cause });
+    },
+  );
+  const { data, width, height } = bitmap;
+  return { data: rgbaOverWhite(data, width * height), width, height };
 }

@@ -1,6 +1,6 @@
 import type { Pixels } from './preprocess.js';
 import { localResource } from '../runtime/env.js';
-import { jimpFromRgb } from './encode.js';
+import { jimpFromRgb } from './jimp.js';
 
 export interface FigureColumn {
   readonly title: string;
@@ -18,14 +18,15 @@ const TITLE = 26;
  * picture below), tiles scaled to a common height. jimp draws and prints; this is the Node adapter's job.
  */
 export async function renderFigure(header: string, columns: readonly FigureColumn[]): Promise<Uint8Array> {
-  const { Jimp, loadFont, HorizontalAlign } = await import('jimp');
+  const { Jimp, loadFont, measureText, HorizontalAlign } = await import('jimp');
   const { SANS_16_BLACK, SANS_32_BLACK } = await import('jimp/fonts');
   const [small, large] = await Promise.all([loadFont(await localResource(SANS_16_BLACK)), loadFont(await localResource(SANS_32_BLACK))]);
   const toJimp = async (px: Pixels) => (await jimpFromRgb(px)).resize({ w: Math.max(1, Math.round((px.width * TILE) / px.height)), h: TILE });
   const tiles = await Promise.all(columns.map(async (c) => ({ title: c.title, top: await toJimp(c.top), bottom: c.bottom ? await toJimp(c.bottom) : undefined })));
-  const width = GAP + tiles.reduce((w, t) => w + t.top.bitmap.width + GAP, 0);
+  // As wide as the tiles, or as the header line when it is wider (one layer: two tiles).
+  const width = Math.max(GAP + tiles.reduce((w, t) => w + t.top.bitmap.width + GAP, 0), 2 * GAP + measureText(large, header));
   const height = HEADER + TITLE + TILE + GAP + TILE + GAP;
-  const figure = new Jimp({ width: Math.max(width, 480), height, color: 0xffffffff });
+  const figure = new Jimp({ width, height, color: 0xffffffff });
   figure.print({ font: large, x: GAP, y: 4, text: header });
   let x = GAP;
   for (const t of tiles) {

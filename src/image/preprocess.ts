@@ -1,6 +1,7 @@
 import { InvalidInputError } from '../errors.js';
+import { overWhite } from './alpha.js';
 
-/** RGB or RGBA pixels, row-major, 8 bits per channel. Alpha is ignored (composite before if needed). */
+/** RGB or RGBA pixels, row-major, 8 bits per channel. RGBA is composited over white (as the CLI's decoder does). */
 export interface Pixels {
   readonly data: Uint8Array | Uint8ClampedArray;
   readonly width: number;
@@ -36,14 +37,15 @@ export function channelsOf(px: Pixels): 3 | 4 {
   return ch;
 }
 
-/** Pixels -> normalised NHWC float32, every step rounded to float32 as torchvision does. */
+/** Pixels -> normalised NHWC float32 (alpha over white), every step rounded to float32 as torchvision does. */
 export function normalizePixels(px: Pixels, mode: Preprocessing = 'imagenet'): Float32Array {
   const ch = channelsOf(px);
   const n = px.width * px.height;
   const out = new Float32Array(n * 3);
   for (let i = 0; i < n; i++) {
+    const a = ch === 4 ? px.data[i * 4 + 3]! : 255;
     for (let c = 0; c < 3; c++) {
-      const v = px.data[i * ch + c]!;
+      const v = overWhite(px.data[i * ch + c]!, a);
       out[i * 3 + c] = mode === 'imagenet' ? Math.fround(Math.fround(v / 255) - MEAN[c]!) / STD[c]! : v / 127.5 - 1;
     }
   }

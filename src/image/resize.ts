@@ -1,4 +1,6 @@
-import type { Pixels } from './preprocess.js';
+import { InvalidInputError } from '../errors.js';
+import { channelsOf, type Pixels } from './preprocess.js';
+import { rgbaOverWhite, rgbToRgba } from './alpha.js';
 
 const PRECISION_BITS = 22;
 
@@ -54,22 +56,31 @@ function resample(src: Uint8Array, lines: number, inLen: number, outLen: number,
 /**
  * Resizes RGB pixels exactly as Pillow's Image.resize(size, BILINEAR) does: antialiased when
  * downscaling, horizontal pass first (kept as uint8), then vertical, 22-bit fixed-point weights.
+ * RGBA (told apart by the data length) is composited over white first, as the CLI does, and comes
+ * back as opaque RGBA.
  */
 export function resizeRgbPillowBilinear(px: Pixels, width: number, height: number): Pixels {
+  if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width <= 0 || height <= 0) {
+    throw new InvalidInputError(`resize target ${width}x${height} is not a positive integer size`);
+  }
+  const rgba = channelsOf(px) === 4;
+  const out = resizeRgb(rgba ? rgbaOverWhite(px.data, px.width * px.height) : px.data instanceof Uint8Array ? px.data : new Uint8Array(px.data), px.width, px.height, width, height);
+  return rgba ? { data: rgbToRgba(out, width * height), width, height } : { data: out, width, height };
+}
+
+function resizeRgb(src: Uint8Array, inW: number, inH: number, width: number, height: number): Uint8Array {
   const ch = 3;
-  let data = px.data instanceof Uint8Array ? px.data : new Uint8Array(px.data);
-  let w = px.width;
-  if (width !== px.width) {
-    const out = new Uint8Array(px.height * width * ch);
-    resample(data, px.height, px.width, width, px.width * ch, ch, ch, width * ch, ch, out);
+  let data = src;
+  if (width !== inW) {
+    const out = new Uint8Array(inH * width * ch);
+    resample(data, inH, inW, width, inW * ch, ch, ch, width * ch, ch, out);
     data = out;
-    w = width;
   }
-  if (height !== px.height) {
-    const out = new Uint8Array(height * w * ch);
+  if (height !== inH) {
+    const out = new Uint8Array(height * width * ch);
     // Columns are the lines now: step one pixel between lines, one row between samples.
-    resample(data, w, px.height, height, ch, w * ch, ch, ch, w * ch, out);
+    resample(data, width, inH, height, ch, width * ch, ch, ch, width * ch, out);
     data = out;
   }
-  return { data, width, height };
+  return data;
 }

@@ -92,6 +92,8 @@ function loadConvBN(file: SafetensorsFile, prefix: string, bnPrefix: string, geo
   const w = file.float32(`${prefix}.weight`);
   const [gamma, beta, mean, variance] = BN_PARAMS.map((p) => file.float32(`${bnPrefix}.${p}`)) as [Float32Array, Float32Array, Float32Array, Float32Array];
   const [out, inp, k] = file.tensors.get(`${prefix}.weight`)!.shape as [number, number, number];
+  const negative = variance.findIndex((v) => v < 0);
+  if (negative >= 0) throw new WeightsError(`negative variance ${variance[negative]} at index ${negative}`, `${bnPrefix}.running_var`);
   const folded = new Float32Array(w.length);
   const bias = new Float32Array(out);
   for (let o = 0; o < out; o++) {

@@ -18,7 +18,7 @@ export async function readBytes(source: BytesSource, what: string): Promise<Uint
   if (typeof source !== 'string' && !(source instanceof URL)) {
     throw new InvalidInputError(`${what} must be a path, a URL, a Uint8Array or an ArrayBuffer`);
   }
-  const path = localPath(source);
+  const path = await localPath(source);
   if (path === undefined) return fetchBytes(toUrl(source)!, what);
   if (!runtime.hasNodeFs) throw new GradcamError('UNSUPPORTED', `cannot read the local file ${path} in this runtime; pass a URL or the bytes`);
   const { readFile } = await import('node:fs/promises');
@@ -39,10 +39,22 @@ function toUrl(source: string | URL): URL | undefined {
 }
 
 /** The file system path a source names (a plain path or a file: URL), or undefined for remote URLs. */
-function localPath(source: string | URL): string | undefined {
+async function localPath(source: string | URL): Promise<string | undefined> {
   const url = toUrl(source);
   if (url && url.protocol !== 'file:') return undefined;
-  return url ? decodeURIComponent(url.pathname) : (source as string);
+  if (!url) return source as string;
+  if (!runtime.hasNodeFs) return decodeURIComponent(url.pathname);
+  return fileUrlToPath(url, (await import('node:process')).platform === 'win32');
+}
+
+/** A file: URL as a path of this platform: file:///C:/x is C:\x on Windows (not /C:/x). */
+export async function fileUrlToPath(url: URL, windows: boolean): Promise<string> {
+  const { fileURLToPath } = await import('node:url');
+  try {
+    return fileURLToPath(url, { windows });
+  } catch (cause) {
+    throw new InvalidInputError(`${url.href} is not a local file URL: ${(cause as Error).message}`, { cause });
+  }
 }
 
 /**
@@ -51,7 +63,7 @@ function localPath(source: string | URL): string | undefined {
  */
 export async function openLocalFile(source: BytesSource, what: string): Promise<(ByteSource & { close(): void }) | undefined> {
   if ((typeof source !== 'string' && !(source instanceof URL)) || !runtime.hasNodeFs) return undefined;
-  const path = localPath(source);
+  const path = await localPath(source);
   if (path === undefined) return undefined;
   const fs = await import('node:fs');
   let fd: number;

@@ -28,6 +28,12 @@ interface EmscriptenModule {
 }
 type Factory = ((config: Record<string, unknown>) => Promise<EmscriptenModule>) & { toString(): string };
 
+/**
+ * The wasm module's own output (XNNPACK's "XNN status" lines on a failed op) stays out of the user's
+ * stderr: a failure reaches the caller as a typed error, and a library never prints.
+ */
+const QUIET = { print: () => undefined, printErr: () => undefined } as const;
+
 /** Where the threaded build's pieces are, per runtime. */
 interface Locations {
   readonly wasm: () => Promise<Uint8Array>;
@@ -69,6 +75,7 @@ export async function registerThreadedWasmBackend(threads: number, wasmDir?: str
   tf.removeBackend('wasm');
   tf.registerBackend('wasm', async () => {
     const module = await (threadedFactory as Factory)({
+      ...QUIET,
       locateFile: (path: string, prefix: string) => (path.endsWith('.worker.js') ? at.worker : prefix + path),
       mainScriptUrlOrBlob: at.mainScript,
       instantiateWasm(info: { env: Record<string, unknown> }, receive: (i: WebAssembly.Instance, m: WebAssembly.Module) => void) {
@@ -112,6 +119,7 @@ export function registerPrecompiledWasmBackend(compiled: WebAssembly.Module): vo
   tf.removeBackend('wasm');
   tf.registerBackend('wasm', async () => {
     const module = await (singleThreadFactory as Factory)({
+      ...QUIET,
       instantiateWasm(info: WebAssembly.Imports, receive: (i: WebAssembly.Instance, m: WebAssembly.Module) => void) {
         void WebAssembly.instantiate(compiled, info).then((instance) => receive(instance, compiled));
         return {};

@@ -17,7 +17,10 @@ export interface CachedDownloadOptions {
   readonly offline?: boolean;
   /** Throws if the downloaded file (read from its temporary path) is not what it should be; it is then never cached. */
   readonly validate: (file: ByteSource) => void;
-  /** Hex SHA-256 the file must have, when known. */
+  /**
+   * Hex SHA-256 the file must have, when known. Either way, the hash of the downloaded file is
+   * recorded beside it (`<file>.sha256`) and checked on every later use.
+   */
   readonly sha256?: string;
   readonly onProgress?: (event: DownloadEvent) => void;
   readonly fetch?: typeof fetch;
@@ -34,6 +37,7 @@ export async function cachedDownload(o: CachedDownloadOptions): Promise<string> 
   const { join } = await import('node:path');
   const target = join(o.cacheDir, o.fileName);
   if (await fs.stat(target).then((s) => s.isFile(), () => false)) {
+    await verifyCached(target, o.sha256?.toLowerCase());
     o.onProgress?.({ type: 'cached', path: target });
     return target;
   }
@@ -54,12 +58,40 @@ export async function cachedDownload(o: CachedDownloadOptions): Promise<string> 
     if (o.sha256 && sha256 !== o.sha256.toLowerCase()) {
       throw new WeightsError(`downloaded file from ${o.url} does not have the expected SHA-256 ${o.sha256}`);
     }
+    // The record first: a record without its file is simply overwritten by the next download.
+    await fs.writeFile(`${target}.sha256`, `${sha256}\n`);
     await fs.rename(temp, target);
     o.onProgress?.({ type: 'done', path: target, bytes });
     return target;
   } finally {
     await fs.rm(temp, { force: true });
   }
+}
+
+/**
+ * Checks a cached file against the SHA-256 recorded when it was downloaded (and the expected one,
+ * when given): a file changed on disk is reported, never used. A copy cached before hashes were
+ * recorded gets its record now (after the expected hash, when there is one, has matched).
+ */
+async function verifyCached(path: string, expected: string | undefined): Promise<void> {
+  const fs = await import('node:fs/promises');
+  const recorded = await fs.readFile(`${path}.sha256`, 'utf8').then((t) => t.trim().toLowerCase(), () => undefined);
+  const actual = await sha256OfFile(path);
+  const advice = `it was not used; delete it to download it again`;
+  if (recorded !== undefined && actual !== recorded) {
+    throw new WeightsError(`the cached file ${path} changed on disk since it was downloaded (SHA-256 ${actual}, recorded ${recorded}); ${advice}`);
+  }
+  if (expected !== undefined && actual !== expected) {
+    throw new WeightsError(`the cached file ${path} has SHA-256 ${actual}, not the expected ${expected}; ${advice}`);
+  }
+  if (recorded === undefined) await fs.writeFile(`${path}.sha256`, `${actual}\n`);
+}
+
+async function sha256OfFile(path: string): Promise<string> {
+  const [{ createReadStream }, { createHash }] = await Promise.all([import('node:fs'), import('node:crypto')]);
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Uint8Array);
+  return hash.digest('hex');
 }
 
 /** Streams the response body into `path`, hashing it on the way; returns its size and hex SHA-256. */

@@ -70,6 +70,7 @@ export function parseSafetensors(source: Uint8Array | ByteSource): SafetensorsFi
     }
     tensors.set(key, checkEntry(key, entry, dataLen));
   }
+  checkNoOverlap(tensors);
 
   return {
     metadata,
@@ -107,6 +108,16 @@ function checkEntry(key: string, entry: unknown, dataLen: number): TensorInfo {
     throw new WeightsError(`shape [${shape.join(', ')}] of ${dtype} needs ${count * size} bytes but data_offsets span ${end - begin}`, key);
   }
   return { dtype: dtype as Dtype, shape: shape as number[], begin, end };
+}
+
+/** The format forbids tensors that share bytes (one write would change another tensor). */
+function checkNoOverlap(tensors: ReadonlyMap<string, TensorInfo>): void {
+  const spans = [...tensors].filter(([, t]) => t.end > t.begin).sort((a, b) => a[1].begin - b[1].begin);
+  for (let i = 1; i < spans.length; i++) {
+    const [prevKey, prev] = spans[i - 1]!;
+    const [key, t] = spans[i]!;
+    if (t.begin < prev.end) throw new WeightsError(`data_offsets [${t.begin}, ${t.end}] overlap those of ${prevKey} [${prev.begin}, ${prev.end}]`, key);
+  }
 }
 
 function toFloat32(raw: Uint8Array, dtype: FloatDtype): Float32Array {

@@ -113,7 +113,9 @@ describe('CLI errors: exit codes and one-line messages', () => {
     }, /shape \[1, 1, 64, 64\] is not/],
     ['weights that are not safetensors', () => {
       writeFileSync(join(dir, 'w.bin'), 'not weights at all');
-      return ['explain', 'a.npy', '--weights', join(dir, 'w.bin'), '--out', dir];
+      // An input that exists: inputs are checked before the weights load.
+      writeFileSync(join(dir, 'a.npy'), encodeNpy(new Float32Array(3 * 64 * 64), [1, 3, 64, 64]));
+      return ['explain', join(dir, 'a.npy'), '--weights', join(dir, 'w.bin'), '--out', dir];
     }, /\[WEIGHTS_ERROR\]/],
   ];
   for (const [name, argv, message] of failures) {

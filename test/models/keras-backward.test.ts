@@ -64,6 +64,63 @@ async function save(model: tfl.LayersModel, name: string): Promise<string> {
   return join(folder, 'model.json');
 }
 
+type Step = readonly [name: string, apply: (x: tfl.Tensor) => tfl.Tensor];
+type Act = 'relu' | 'relu6';
+
+/**
+ * The test models written again as plain tf ops with their trained weights, so that tfjs autodiff
+ * gives the reference gradients: plain, or guided (ReLU and ReLU6 pass only positive gradient where
+ * their input is active: pytorch-grad-cam's GuidedBackpropReLU), from the logits to the input or to
+ * any layer's output (the steps after it are the head).
+ */
+function referenceSteps(keras: tfl.LayersModel, name: string, guided: boolean): Step[] {
+  const w = (layer: string) => keras.getLayer(layer).getWeights();
+  const act = (a: Act) => tfl.customGrad((x, save) => {
+    save([x as tfl.Tensor]);
+    return {
+      value: a === 'relu' ? tfl.relu(x as tfl.Tensor) : tfl.clipByValue(x as tfl.Tensor, 0, 6),
+      gradFunc: (dy, [saved]) => {
+        const active = a === 'relu' ? tfl.step(saved!) : tfl.mul(tfl.step(saved!), tfl.cast(tfl.less(saved!, 6), 'float32'));
+        return tfl.mul(guided ? tfl.relu(dy as tfl.Tensor) : dy, active);
+      },
+    };
+  });
+  const conv = (layer: string, stride: number, pad: 'same' | 'valid') => (x: tfl.Tensor) => {
+    const [k, b] = w(layer);
+    const y = tfl.conv2d(x as tfl.Tensor4D, k as tfl.Tensor4D, stride, pad);
+    return b ? tfl.add(y, b) : y;
+  };
+  const dw = (layer: string, stride: number) => (x: tfl.Tensor) => {
+    const [k, b] = w(layer);
+    const y = tfl.depthwiseConv2d(x as tfl.Tensor4D, k as tfl.Tensor4D, stride, 'same');
+    return b ? tfl.add(y, b) : y;
+  };
+  const bn = (layer: string) => (x: tfl.Tensor) => {
+    const [gamma, beta, mean, variance] = w(layer);
+    return tfl.add(tfl.mul(tfl.div(tfl.sub(x, mean!), tfl.sqrt(tfl.add(variance!, 1e-3))), gamma!), beta!);
+  };
+  if (name === 'mobilenet-like') {
+    return [
+      ['c1', conv('c1', 2, 'same')], ['bn1', bn('bn1')], ['r1', act('relu6') as (x: tfl.Tensor) => tfl.Tensor],
+      ['dw', dw('dw', 2)], ['bn2', bn('bn2')], ['r2', act('relu6') as (x: tfl.Tensor) => tfl.Tensor],
+      ['dw2', dw('dw2', 1)], ['pw', (x) => (act('relu') as (x: tfl.Tensor) => tfl.Tensor)(conv('pw', 1, 'same')(x))],
+      ['gap', (x) => tfl.reshape(tfl.mean(x, [1, 2]), [1, 1, 1, -1])], ['preds', conv('preds', 1, 'same')],
+      ['logits', (x) => tfl.reshape(x, [-1])],
+    ];
+  }
+  return [
+    ['a', (x) => (act('relu') as (x: tfl.Tensor) => tfl.Tensor)(conv('a', 2, 'valid')(tfl.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])))],
+    ['sum', (x) => tfl.add(x, conv('b', 1, 'same')(x))],
+    ['r', act('relu') as (x: tfl.Tensor) => tfl.Tensor],
+    ['logits', (x) => {
+      const [kernel, bias] = w('fc');
+      return tfl.reshape(tfl.add(tfl.matMul(tfl.reshape(x, [1, -1]), kernel as tfl.Tensor2D), bias!), [-1]);
+    }],
+  ];
+}
+
+const run = (steps: readonly Step[], x: tfl.Tensor) => steps.reduce((v, [, f]) => f(v), x);
+
 describe('Keras graph runner: forward and input gradients against tfjs-layers', () => {
   beforeAll(async () => {
     await tfl.setBackend('cpu');
@@ -83,7 +140,7 @@ describe('Keras graph runner: forward and input gradients against tfjs-layers', 
       const xt = tf.tensor4d(x, [1, 32, 32, 3]);
       const pass = ours.forward(xt);
       const g = ours.gradients(pass, { target, layers: [c.layer], guided: false, toInput: true });
-      const [logits, dInput] = [pass.logits.dataSync().slice(), g.input!.dataSync().slice()];
+      const [logits, dInput, dLayer] = [pass.logits.dataSync().slice(), g.input!.dataSync().slice(), g.layers[c.layer]!.dataSync().slice()];
       const guided = ours.gradients(pass, { target, layers: [], guided: true, toInput: true });
       const dGuided = guided.input!.dataSync().slice();
       tf.dispose([xt, g.input!, guided.input!, ...Object.values(g.layers)]);
@@ -100,13 +157,34 @@ describe('Keras graph runner: forward and input gradients against tfjs-layers', 
             return { predict: (v: tfl.Tensor) => tfl.add(tfl.matMul(flat.predict(v) as tfl.Tensor2D, kernel as tfl.Tensor2D), bias!) };
           })();
       const xr = tfl.tensor4d(x, [1, 32, 32, 3]);
-      const score = (v: tfl.Tensor) => tfl.sum(tfl.mul(tfl.reshape(logitsModel.predict(v) as tfl.Tensor, [-1]), tfl.oneHot(target, logits.length)));
+      const oneHot = tfl.oneHot(target, logits.length);
+      const score = (v: tfl.Tensor) => tfl.sum(tfl.mul(tfl.reshape(logitsModel.predict(v) as tfl.Tensor, [-1]), oneHot));
       expect(relL2(logits, tfl.reshape(logitsModel.predict(xr) as tfl.Tensor, [-1]).dataSync())).toBeLessThan(1e-5);
       const reference = tfl.grad(score)(xr).dataSync();
       expect(relL2(dInput, reference)).toBeLessThan(1e-4);
       expect(pearson(dInput, reference)).toBeGreaterThan(0.99999);
-      // Guided backpropagation differs from the plain gradient but agrees with it where it is positive-only.
-      expect(relL2(dGuided, reference)).toBeGreaterThan(1e-3);
+
+      // The plain-op rewrite is the same network (its logits and gradient agree with tfjs-layers') ...
+      const plain = referenceSteps(keras, c.name, false);
+      const refScore = (steps: readonly Step[]) => (v: tfl.Tensor) => tfl.sum(tfl.mul(run(steps, v), oneHot));
+      expect(relL2(logits, run(plain, xr).dataSync())).toBeLessThan(1e-5);
+      expect(relL2(tfl.grad(refScore(plain))(xr).dataSync(), reference)).toBeLessThan(1e-5);
+      // ... so autodiff through it with the guided rule is the guided reference.
+      const guidedRef = tfl.grad(refScore(referenceSteps(keras, c.name, true)))(xr).dataSync();
+      // (Non-zero, so an all-zero result cannot pass the relative check below; the models' weights are random.)
+      const peak = (a: ArrayLike<number>) => Math.max(...Array.from(a, Math.abs));
+      expect(peak(guidedRef)).toBeGreaterThan(1e-3 * peak(reference));
+      expect(relL2(guidedRef, reference)).toBeGreaterThan(1e-2);
+      expect(relL2(dGuided, guidedRef)).toBeLessThan(1e-4);
+      expect(pearson(dGuided, guidedRef)).toBeGreaterThan(0.99999);
+
+      // The layer gradient: autodiff of the head (the steps after the layer) at the layer's output.
+      const at = plain.findIndex(([n]) => n === c.layer);
+      const activation = run(plain.slice(0, at + 1), xr);
+      const layerRef = tfl.grad(refScore(plain.slice(at + 1)))(activation).dataSync();
+      expect(dLayer.length).toBe(layerRef.length);
+      expect(peak(layerRef)).toBeGreaterThan(0);
+      expect(relL2(dLayer, layerRef)).toBeLessThan(1e-4);
     });
   }
 });

@@ -1,10 +1,13 @@
-import { expect, test } from 'vitest';
+import { beforeAll, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureBuilt } from '../helpers/build.js';
 
 const root = join(import.meta.dirname, '../..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+beforeAll(ensureBuilt);
 
 test('every file package.json exports exists after the build', () => {
   const targets = [...JSON.stringify(pkg.exports).matchAll(/:"(\.\/[^"]+)"/g)].map((m) => m[1]!);

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createServer, type Server } from 'node:http';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { defaultResnet34Weights, defaultResnet34WeightsFile, resnet34WeightsUrl } from '../../src/weights/hub.js';
+import { DEFAULT_RESNET34, defaultResnet34Weights as getWeights, defaultResnet34WeightsFile as getWeightsFile, resnet34WeightsUrl, type HubOptions } from '../../src/weights/hub.js';
 import { cachedDownload, type DownloadEvent } from '../../src/weights/download.js';
 import { main } from '../../src/cli/main.js';
 import { DownloadError, OfflineError, WeightsError } from '../../src/errors.js';
@@ -17,7 +17,12 @@ describe('default weights: download, progress, atomic cache, offline', () => {
   let base: string;
   let requests = 0;
   const weights = randomResnet34Weights();
-  const path = '/timm/resnet34.tv_in1k/resolve/main/model.safetensors';
+  // The served file is not the pinned one: the tests pin its hash (as GRADCAM_WEIGHTS_SHA256 would).
+  const served = createHash('sha256').update(weights).digest('hex');
+  const defaultResnet34Weights = (o: HubOptions) => getWeights({ sha256: served, ...o });
+  const defaultResnet34WeightsFile = (o: HubOptions) => getWeightsFile({ sha256: served, ...o });
+  const cacheName = `timm--resnet34.tv_in1k--${DEFAULT_RESNET34.revision.slice(0, 12)}.safetensors`;
+  const path = `/timm/resnet34.tv_in1k/resolve/${DEFAULT_RESNET34.revision}/model.safetensors`;
   let mode: 'ok' | 'redirect' | 'truncated' | 'corrupt' | 'missing' = 'ok';
 
   beforeAll(async () => {
@@ -48,8 +53,10 @@ describe('default weights: download, progress, atomic cache, offline', () => {
   const freshCache = () => mkdtempSync(join(tmpdir(), 'gradcam-cache-'));
   const leftovers = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
 
-  test('the URL follows the hub layout and honours a mirror', () => {
-    expect(resnet34WeightsUrl('https://mirror.example/')).toBe('https://mirror.example/timm/resnet34.tv_in1k/resolve/main/model.safetensors');
+  test('the URL is pinned to a commit of the model repo (not resolve/main) and honours a mirror', () => {
+    expect(DEFAULT_RESNET34.revision).toMatch(/^[0-9a-f]{40}$/);
+    expect(DEFAULT_RESNET34.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(resnet34WeightsUrl('https://mirror.example/')).toBe(`https://mirror.example/timm/resnet34.tv_in1k/resolve/${DEFAULT_RESNET34.revision}/model.safetensors`);
   });
 
   test('first use downloads with progress and caches; the second use reads the cache only', async () => {
@@ -64,7 +71,7 @@ describe('default weights: download, progress, atomic cache, offline', () => {
     expect(progress.every((p, i) => i === 0 || p.loaded > progress[i - 1]!.loaded)).toBe(true);
     expect(progress.at(-1)!.loaded).toBe(weights.byteLength);
     expect(events.at(-1)!.type).toBe('done');
-    expect(leftovers(cacheDir)).toEqual(['timm--resnet34.tv_in1k.safetensors']);
+    expect(leftovers(cacheDir).sort()).toEqual([cacheName, `${cacheName}.sha256`]);
 
     const before = requests;
     const again: DownloadEvent[] = [];
@@ -119,7 +126,7 @@ describe('default weights: download, progress, atomic cache, offline', () => {
     mode = 'ok';
     const cacheDir = freshCache();
     const file = await defaultResnet34WeightsFile({ hubUrl: base, cacheDir });
-    expect(file).toBe(join(cacheDir, 'timm--resnet34.tv_in1k.safetensors'));
+    expect(file).toBe(join(cacheDir, cacheName));
     expect(Buffer.compare(readFileSync(file), Buffer.from(weights))).toBe(0);
     rmSync(cacheDir, { recursive: true });
   });
@@ -131,10 +138,62 @@ describe('default weights: download, progress, atomic cache, offline', () => {
     const get = (hash: string, fileName: string) =>
       cachedDownload({ url: `${base}${path}`, fileName, cacheDir, sha256: hash, validate: () => undefined });
     await expect(get(sha256.toUpperCase(), 'good.bin')).resolves.toBe(join(cacheDir, 'good.bin'));
+    expect(readFileSync(join(cacheDir, 'good.bin.sha256'), 'utf8').trim()).toBe(sha256);
     const err = await get(sha256.replace(/^./, (c) => (c === '0' ? '1' : '0')), 'bad.bin').catch((e) => e);
     expect(err).toBeInstanceOf(WeightsError);
     expect(err.message).toMatch(/does not have the expected SHA-256/);
-    expect(leftovers(cacheDir)).toEqual(['good.bin']);
+    expect(leftovers(cacheDir).sort()).toEqual(['good.bin', 'good.bin.sha256']);
+    rmSync(cacheDir, { recursive: true });
+  });
+
+  test('the pinned SHA-256 is enforced: a hub serving another file is refused and nothing is cached', async () => {
+    mode = 'ok';
+    const cacheDir = freshCache();
+    const err = await getWeights({ hubUrl: base, cacheDir }).catch((e) => e);
+    expect(err).toBeInstanceOf(WeightsError);
+    expect(err.message).toMatch(new RegExp(`does not have the expected SHA-256 ${DEFAULT_RESNET34.sha256}`));
+    expect(leftovers(cacheDir)).toEqual([]);
+    rmSync(cacheDir, { recursive: true });
+  });
+
+  test('GRADCAM_WEIGHTS_SHA256 pins the hash explicitly', async () => {
+    mode = 'ok';
+    const cacheDir = freshCache();
+    const saved = process.env.GRADCAM_WEIGHTS_SHA256;
+    try {
+      process.env.GRADCAM_WEIGHTS_SHA256 = served.toUpperCase();
+      await expect(getWeightsFile({ hubUrl: base, cacheDir })).resolves.toBe(join(cacheDir, cacheName));
+      process.env.GRADCAM_WEIGHTS_SHA256 = 'not-a-hash';
+      await expect(getWeightsFile({ hubUrl: base, cacheDir })).rejects.toThrow(/not 64 hex digits/);
+    } finally {
+      if (saved === undefined) delete process.env.GRADCAM_WEIGHTS_SHA256;
+      else process.env.GRADCAM_WEIGHTS_SHA256 = saved;
+      rmSync(cacheDir, { recursive: true });
+    }
+  });
+
+  test('a cached file changed on disk is reported, not used, and not downloaded over', async () => {
+    mode = 'ok';
+    const cacheDir = freshCache();
+    const file = await defaultResnet34WeightsFile({ hubUrl: base, cacheDir });
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 5]! ^= 1;
+    writeFileSync(file, bytes);
+    const before = requests;
+    // Even without an expected hash, the one recorded at download time catches it.
+    for (const sha256 of [served, undefined]) {
+      const err = await getWeightsFile({ hubUrl: base, cacheDir, sha256: sha256 ?? served, offline: sha256 === undefined }).catch((e) => e);
+      expect(err).toBeInstanceOf(WeightsError);
+      expect(err.message).toMatch(/changed on disk since it was downloaded .* it was not used; delete it/);
+    }
+    expect(requests).toBe(before);
+    // A copy cached before hashes were recorded: checked against the expected hash, then recorded.
+    rmSync(`${file}.sha256`);
+    await expect(getWeightsFile({ hubUrl: base, cacheDir, sha256: served })).rejects.toThrow(/has SHA-256 [0-9a-f]{64}, not the expected/);
+    bytes[bytes.length - 5]! ^= 1;
+    writeFileSync(file, bytes);
+    await expect(getWeightsFile({ hubUrl: base, cacheDir, sha256: served })).resolves.toBe(file);
+    expect(readFileSync(`${file}.sha256`, 'utf8').trim()).toBe(served);
     rmSync(cacheDir, { recursive: true });
   });
 
@@ -142,9 +201,10 @@ describe('default weights: download, progress, atomic cache, offline', () => {
     mode = 'ok';
     const cacheDir = freshCache();
     const out = freshCache();
-    const saved = { hub: process.env.GRADCAM_HUB_URL, cache: process.env.GRADCAM_CACHE };
+    const saved = { hub: process.env.GRADCAM_HUB_URL, cache: process.env.GRADCAM_CACHE, sha: process.env.GRADCAM_WEIGHTS_SHA256 };
     process.env.GRADCAM_HUB_URL = base;
     process.env.GRADCAM_CACHE = cacheDir;
+    process.env.GRADCAM_WEIGHTS_SHA256 = served;
     try {
       const run = async () => {
         let stdout = '';
@@ -162,14 +222,14 @@ describe('default weights: download, progress, atomic cache, offline', () => {
       expect(first.report.results[0].ok).toBe(true);
       expect(first.stderr).toMatch(/downloading ResNet34 weights/);
       expect(requests).toBe(before + 1);
-      expect(leftovers(cacheDir)).toEqual(['timm--resnet34.tv_in1k.safetensors']);
+      expect(leftovers(cacheDir).sort()).toEqual([cacheName, `${cacheName}.sha256`]);
       const second = await run();
       expect(second.code).toBe(0);
       expect(requests).toBe(before + 1);
       // Same weights, same image: the same explained class both times.
       expect(second.report.results[0].target).toEqual(first.report.results[0].target);
     } finally {
-      for (const [k, v] of [['GRADCAM_HUB_URL', saved.hub], ['GRADCAM_CACHE', saved.cache]] as const) {
+      for (const [k, v] of [['GRADCAM_HUB_URL', saved.hub], ['GRADCAM_CACHE', saved.cache], ['GRADCAM_WEIGHTS_SHA256', saved.sha]] as const) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }

@@ -104,3 +104,37 @@ describe('decoding images', () => {
     await expect(decodeImage(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 4, 0, 0]))).rejects.toThrow(ImageDecodeError);
   });
 });
+
+describe('resizeRgbPillowBilinear on RGBA', () => {
+  test('composites over white first and returns opaque RGBA, the same pixels as resizing the composited RGB', () => {
+    const [w, h] = [37, 23];
+    const rgba = new Uint8Array(w * h * 4).map((_, i) => (i * 73 + (i >> 2) * 29) % 256);
+    const rgb = new Uint8Array(w * h * 3);
+    for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = Math.round((rgba[i * 4 + c]! * rgba[i * 4 + 3]! + 255 * (255 - rgba[i * 4 + 3]!)) / 255);
+    for (const [ow, oh] of [[16, 11], [50, 40], [37, 23]] as const) {
+      const a = resizeRgbPillowBilinear({ data: rgba, width: w, height: h }, ow, oh);
+      const b = resizeRgbPillowBilinear({ data: rgb, width: w, height: h }, ow, oh);
+      const expected = new Uint8Array(ow * oh * 4).fill(255);
+      for (let i = 0; i < ow * oh; i++) expected.set(b.data.subarray(i * 3, i * 3 + 3), i * 4);
+      expect(Buffer.from(a.data).equals(Buffer.from(expected))).toBe(true);
+    }
+  });
+});
+
+describe('JPEG size limits: --max-pixels is the only one', () => {
+  test("jpeg-js's memory limit is sized from the pixel count, enough by jpeg-js's own accounting", async () => {
+    const { default: jpeg } = await import('jpeg-js');
+    const { jpegLimits } = await import('../../src/image/decode.js');
+    const [w, h] = [480, 320];
+    const noise = new Uint8Array(w * h * 4).map((_, i) => (i * 2654435761) >>> 24);
+    const bytes = jpeg.encode({ data: noise, width: w, height: h }, 95).data;
+    // The per-pixel share alone (without the fixed margin) must already cover an unsubsampled colour JPEG.
+    const perPixelMB = jpegLimits(w * h, bytes.byteLength).maxMemoryUsageInMB - 16;
+    expect(jpeg.decode(bytes, { maxMemoryUsageInMB: perPixelMB, useTArray: true }).width).toBe(w);
+    expect(() => jpeg.decode(bytes, { maxMemoryUsageInMB: perPixelMB / 2, useTArray: true })).toThrow(/maxMemoryUsageInMB/);
+    // jpeg-js's defaults (512 MB, 100 MP) refused colour JPEGs from 48 MP on, below the documented 50 MP.
+    expect(jpegLimits(50e6, 0).maxMemoryUsageInMB).toBeGreaterThan(512 * 1.8);
+    expect(jpegLimits(200e6, 0).maxResolutionInMP).toBeGreaterThanOrEqual(200);
+    expect((await decodeImage(new Uint8Array(bytes), w * h)).width).toBe(w);
+  });
+});

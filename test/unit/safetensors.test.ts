@@ -64,6 +64,19 @@ describe('safetensors reader', () => {
     const file = parseSafetensors(encodeSafetensors({ w: { dtype: 'F32', shape: [2], data: f32bytes([1, NaN]) } }));
     expect(() => file.float32('w')).toThrow(/w: non-finite value \(NaN\) at flat index 1/);
   });
+
+  test('rejects tensors whose bytes overlap (the format forbids it); empty tensors may share an offset', () => {
+    const header = (entries: Record<string, [number, number]>) => {
+      const json = new TextEncoder().encode(JSON.stringify(Object.fromEntries(Object.entries(entries).map(([k, [b, e]]) => [k, { dtype: 'F32', shape: [(e - b) / 4], data_offsets: [b, e] }]))));
+      const out = new Uint8Array(8 + json.byteLength + 16);
+      new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
+      out.set(json, 8);
+      return out;
+    };
+    expect(() => parseSafetensors(header({ a: [0, 8], b: [4, 12] }))).toThrow(/b: data_offsets \[4, 12\] overlap those of a \[0, 8\]/);
+    expect(() => parseSafetensors(header({ a: [0, 16], b: [8, 12] }))).toThrow(WeightsError);
+    expect(() => parseSafetensors(header({ a: [0, 8], b: [8, 16], e: [8, 8] }))).not.toThrow();
+  });
 });
 
 describe('ResNet34 weights layout', () => {
@@ -95,6 +108,13 @@ describe('ResNet34 weights layout', () => {
       d[7] = NaN;
       t['layer1.0.conv1.weight'] = { ...t['layer1.0.conv1.weight']!, data: new Uint8Array(d.buffer) };
     })).toThrow(/layer1\.0\.conv1\.weight: non-finite value/);
+  });
+  test('a BatchNorm running_var below zero, naming the tensor', async () => {
+    expect(await load((t) => {
+      const d = new Float32Array(t['layer2.1.bn1.running_var']!.data.slice().buffer);
+      d[3] = -0.5;
+      t['layer2.1.bn1.running_var'] = { ...t['layer2.1.bn1.running_var']!, data: new Uint8Array(d.buffer) };
+    })).toThrow(/layer2\.1\.bn1\.running_var: negative variance -0\.5 at index 3/);
   });
   test('BF16 weights give the same network up to their precision', async () => {
     await initBackend();

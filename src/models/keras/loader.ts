@@ -1,5 +1,7 @@
 import { GradcamError, InvalidInputError, WeightsError } from '../../errors.js';
-import { readBytes, type BytesSource } from '../../runtime/io.js';
+import { readBytes } from '../../runtime/io.js';
+import { resolveUnderBase } from '../../runtime/resolve.js';
+import { validateKerasArtifacts } from './validate.js';
 
 /** One layer of a Keras functional/sequential topology as TF.js's converter writes it. */
 export interface KerasLayerSpec {
@@ -17,16 +19,38 @@ export interface KerasArtifacts {
   readonly labels: readonly string[] | undefined;
 }
 
-interface WeightsGroup {
-  paths: string[];
-  weights: { name: string; shape: number[]; dtype: string; quantization?: unknown }[];
+interface WeightSpec {
+  readonly name: string;
+  readonly shape: number[];
+  readonly dtype: string;
+  readonly quantization?: unknown;
 }
 
-const resolveNext = (base: string | URL, name: string): string | URL => {
-  if (base instanceof URL || /^(https?|file):/i.test(base)) return new URL(name, base);
-  const slash = base.lastIndexOf('/');
-  return slash < 0 ? name : base.slice(0, slash + 1) + name;
-};
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const malformed = (message: string) => new WeightsError(`model.json is malformed: ${message}`);
+
+/** The weights manifest, checked: groups with a list of shard paths and well-formed weight specs. */
+function parseManifest(manifest: unknown): { paths: string[]; weights: WeightSpec[] }[] {
+  if (!Array.isArray(manifest)) throw malformed('weightsManifest is not a list of weight groups');
+  return manifest.map((group, g) => {
+    if (!isObject(group)) throw malformed(`weightsManifest[${g}] is not an object`);
+    const { paths, weights } = group;
+    if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p) => typeof p === 'string' && p !== '')) {
+      throw malformed(`weightsManifest[${g}].paths is not a non-empty list of file names`);
+    }
+    if (!Array.isArray(weights)) throw malformed(`weightsManifest[${g}].weights is not a list`);
+    return { paths: paths as string[], weights: weights.map((w, i) => checkWeightSpec(w, `weightsManifest[${g}].weights[${i}]`)) };
+  });
+}
+
+function checkWeightSpec(w: unknown, where: string): WeightSpec {
+  if (!isObject(w) || typeof w.name !== 'string' || w.name === '') throw malformed(`${where} has no name`);
+  if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+    throw new WeightsError(`shape ${JSON.stringify(w.shape)} is not a list of non-negative integers`, w.name);
+  }
+  if (typeof w.dtype !== 'string') throw new WeightsError('no dtype', w.name);
+  return w as unknown as WeightSpec;
+}
 
 /**
  * Reads a TF.js layers model (model.json + weight shards) from a path or URL, without tfjs-layers:
@@ -34,20 +58,21 @@ const resolveNext = (base: string | URL, name: string): string | URL => {
  */
 export async function loadKerasArtifacts(modelJson: string | URL): Promise<KerasArtifacts> {
   const text = new TextDecoder().decode(await readBytes(modelJson, 'model.json'));
-  let json: { modelTopology?: Record<string, unknown>; weightsManifest?: WeightsGroup[] };
+  let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (cause) {
     throw new InvalidInputError(`model.json is not valid JSON: ${(cause as Error).message}`);
   }
-  const topology = json.modelTopology;
-  const modelConfig = (topology?.model_config ?? topology) as { class_name?: string; config?: unknown } | undefined;
-  if (!modelConfig || !json.weightsManifest) throw new InvalidInputError('model.json is not a TF.js layers model (no modelTopology / weightsManifest)');
-  const layers = parseLayers(modelConfig);
+  if (!isObject(json) || !isObject(json.modelTopology) || json.weightsManifest === undefined) {
+    throw new InvalidInputError('model.json is not a TF.js layers model (no modelTopology / weightsManifest)');
+  }
+  const layers = parseLayers(json.modelTopology);
+  const manifest = parseManifest(json.weightsManifest);
 
   const weights = new Map<string, { data: Float32Array; shape: number[] }>();
-  for (const group of json.weightsManifest) {
-    const shards = await Promise.all(group.paths.map((p) => readBytes(resolveNext(modelJson, p) as BytesSource, `weights shard ${p}`)));
+  for (const group of manifest) {
+    const shards = await Promise.all(group.paths.map((p) => readBytes(resolveUnderBase(modelJson, p, 'weights shard'), `weights shard ${p}`)));
     const bytes = new Uint8Array(shards.reduce((n, s) => n + s.byteLength, 0));
     let at = 0;
     for (const s of shards) {
@@ -56,10 +81,11 @@ export async function loadKerasArtifacts(modelJson: string | URL): Promise<Keras
     }
     for (const [name, w] of decodeWeights(group.weights, bytes)) weights.set(name, w);
   }
+  validateKerasArtifacts(layers, weights);
 
   let labels: string[] | undefined;
   try {
-    const meta = JSON.parse(new TextDecoder().decode(await readBytes(resolveNext(modelJson, 'metadata.json') as BytesSource, 'metadata.json')));
+    const meta = JSON.parse(new TextDecoder().decode(await readBytes(resolveUnderBase(modelJson, 'metadata.json', 'metadata'), 'metadata.json')));
     if (Array.isArray(meta?.labels) && meta.labels.every((l: unknown) => typeof l === 'string')) labels = meta.labels;
   } catch {
     // metadata.json is optional.
@@ -93,9 +119,11 @@ export async function artifactsFromLayersModel(model: LayersModelLike, labels?: 
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     },
   });
-  const t = topology as { model_config?: unknown } | undefined;
-  const layers = parseLayers((t?.model_config ?? t) as { class_name?: string; config?: unknown });
-  return { layers, weights: decodeWeights(specs, data), labels };
+  if (!isObject(topology)) throw malformed('the model has no topology');
+  const layers = parseLayers(topology);
+  const weights = decodeWeights(specs.map((w, i) => checkWeightSpec(w, `weight ${i}`)), data);
+  validateKerasArtifacts(layers, weights);
+  return { layers, weights, labels };
 }
 
 function decodeWeights(specs: readonly { name: string; shape: number[]; dtype: string; quantization?: unknown }[], bytes: Uint8Array): Map<string, { data: Float32Array; shape: number[] }> {
@@ -114,21 +142,37 @@ function decodeWeights(specs: readonly { name: string; shape: number[]; dtype: s
   return weights;
 }
 
-function parseLayers(modelConfig: { class_name?: string; config?: unknown }): KerasLayerSpec[] {
-  const cfg = modelConfig.config as { layers?: unknown[] } | unknown[] | undefined;
-  const raw = (Array.isArray(cfg) ? cfg : cfg?.layers) as { class_name: string; name?: string; config: Record<string, unknown>; inbound_nodes?: unknown[] }[] | undefined;
+/** The layer list of a functional or sequential topology, with names unique and inbound layers defined before use. */
+function parseLayers(topology: Record<string, unknown>): KerasLayerSpec[] {
+  const modelConfig = isObject(topology.model_config) ? topology.model_config : topology;
+  const cfg = modelConfig.config;
+  const raw = Array.isArray(cfg) ? cfg : isObject(cfg) ? cfg.layers : undefined;
   if (!Array.isArray(raw) || raw.length === 0) throw new InvalidInputError('model.json has no layers');
   const sequential = modelConfig.class_name === 'Sequential';
-  return raw.map((l, i) => {
-    const name = (l.name ?? l.config.name) as string;
+  const seen = new Set<string>();
+  let previous: string | undefined;
+  return raw.map((l: unknown, i) => {
+    if (!isObject(l) || !isObject(l.config)) throw malformed(`layer ${i} ${isObject(l) && typeof l.name === 'string' ? `'${l.name}' ` : ''}has no config object`);
+    const name = l.name ?? l.config.name;
+    if (typeof name !== 'string' || name === '') throw malformed(`layer ${i} has no name`);
+    if (typeof l.class_name !== 'string') throw malformed(`layer '${name}' has no class_name`);
+    if (seen.has(name)) throw malformed(`two layers are named '${name}'`);
     let inbound: string[] = [];
     if (sequential) {
-      inbound = i === 0 ? [] : [((raw[i - 1]!.name ?? raw[i - 1]!.config.name) as string)];
+      inbound = previous === undefined ? [] : [previous];
     } else {
-      const nodes = (l.inbound_nodes ?? []) as unknown[][];
+      const nodes = l.inbound_nodes ?? [];
+      if (!Array.isArray(nodes)) throw malformed(`layer '${name}': inbound_nodes is not a list`);
       if (nodes.length > 1) throw new GradcamError('UNSUPPORTED', `layer ${name} is shared (called ${nodes.length} times); shared layers are not supported`);
-      inbound = (nodes[0] ?? []).map((n) => (n as unknown[])[0] as string);
+      const first: unknown = nodes[0] ?? [];
+      if (!Array.isArray(first) || !first.every((n) => Array.isArray(n) && typeof n[0] === 'string')) {
+        throw new GradcamError('UNSUPPORTED', `layer ${name}: this inbound_nodes format is not supported (expected [[name, 0, 0, {}], ...])`);
+      }
+      inbound = first.map((n) => (n as string[])[0]!);
+      for (const from of inbound) if (!seen.has(from)) throw malformed(`layer '${name}' takes its input from '${from}', which is not a layer defined before it`);
     }
+    seen.add(name);
+    previous = name;
     return { name, className: l.class_name, config: l.config, inbound };
   });
 }

@@ -214,32 +214,34 @@ export class KerasCnn implements ExplainableModel {
     const tensors = new Map<string, Tensor>();
     for (const [name, w] of artifacts.weights) tensors.set(name, tf.tensor(w.data, [...w.shape]));
     this.weights = [...tensors.values()];
+    this.ops = [];
+    // A model that fails to build (an unsupported layer, a failed probe) frees what it made so far.
     try {
-      this.ops = artifacts.layers.map((spec) => makeOp(spec, (suffix) => tensors.get(`${spec.name}/${suffix}`)));
+      for (const spec of artifacts.layers) this.ops.push(makeOp(spec, (suffix) => tensors.get(`${spec.name}/${suffix}`)));
+      // Walk back from the output over reshapes/dropout to the softmax: its input holds the logits.
+      const byName = new Map(this.ops.map((o) => [o.spec.name, o]));
+      let node = this.ops.at(-1)!;
+      while (PASS_THROUGH.has(node.spec.className) && node.spec.inbound.length === 1) node = byName.get(node.spec.inbound[0]!)!;
+      const softmaxLayer = node.spec.className === 'Activation' && readActivation(node.spec) === 'softmax';
+      const fusedSoftmax = !softmaxLayer && ['Dense', 'Conv2D'].includes(node.spec.className) && readActivation(node.spec) === 'softmax';
+      this.logitsLayer = softmaxLayer ? node.spec.inbound[0]! : node.spec.name;
+      this.logitsFromPre = fusedSoftmax;
+      this.layers = this.ops.filter((o) => ['Conv2D', 'DepthwiseConv2D', 'Activation', 'ReLU', 'BatchNormalization', 'Add', 'ZeroPadding2D'].includes(o.spec.className)).map((o) => o.spec.name);
+      const declared = artifacts.layers.map((l) => l.config.batch_input_shape as (number | null)[] | undefined).find((s) => Array.isArray(s));
+      const [h, w] = [declared?.[1], declared?.[2]];
+      // Flatten ties the head to one spatial size; otherwise (global pooling) any size works.
+      if (artifacts.layers.some((l) => l.className === 'Flatten')) {
+        if (!h || !w) throw new GradcamError('UNSUPPORTED', 'a model with a Flatten layer must declare its input size (batch_input_shape)');
+        this.requiredInputSize = [h, w];
+      }
+      const probe = this.probe([h ?? 224, w ?? 224]);
+      this.numClasses = probe.numClasses;
+      this.defaultLayers = [probe.defaultLayer];
+      if (this.labels && this.labels.length !== this.numClasses) this.labels = undefined;
     } catch (err) {
-      tf.dispose(this.weights);
+      this.dispose();
       throw err;
     }
-    // Walk back from the output over reshapes/dropout to the softmax: its input holds the logits.
-    const byName = new Map(this.ops.map((o) => [o.spec.name, o]));
-    let node = this.ops.at(-1)!;
-    while (PASS_THROUGH.has(node.spec.className) && node.spec.inbound.length === 1) node = byName.get(node.spec.inbound[0]!)!;
-    const softmaxLayer = node.spec.className === 'Activation' && readActivation(node.spec) === 'softmax';
-    const fusedSoftmax = !softmaxLayer && ['Dense', 'Conv2D'].includes(node.spec.className) && readActivation(node.spec) === 'softmax';
-    this.logitsLayer = softmaxLayer ? node.spec.inbound[0]! : node.spec.name;
-    this.logitsFromPre = fusedSoftmax;
-    this.layers = this.ops.filter((o) => ['Conv2D', 'DepthwiseConv2D', 'Activation', 'ReLU', 'BatchNormalization', 'Add', 'ZeroPadding2D'].includes(o.spec.className)).map((o) => o.spec.name);
-    const declared = artifacts.layers.map((l) => l.config.batch_input_shape as (number | null)[] | undefined).find((s) => Array.isArray(s));
-    const [h, w] = [declared?.[1], declared?.[2]];
-    // Flatten ties the head to one spatial size; otherwise (global pooling) any size works.
-    if (artifacts.layers.some((l) => l.className === 'Flatten')) {
-      if (!h || !w) throw new GradcamError('UNSUPPORTED', 'a model with a Flatten layer must declare its input size (batch_input_shape)');
-      this.requiredInputSize = [h, w];
-    }
-    const probe = this.probe([h ?? 224, w ?? 224]);
-    this.numClasses = probe.numClasses;
-    this.defaultLayers = [probe.defaultLayer];
-    if (this.labels && this.labels.length !== this.numClasses) this.labels = undefined;
   }
 
   /**

@@ -1,0 +1,23 @@
+/**
+ * Alpha composited over white, one rounding: round((v * a + 255 * (255 - a)) / 255). The CLI's
+ * decoder, the API's normalisation and the resize all use this, so a transparent image means the
+ * same thing everywhere.
+ */
+export const overWhite = (v: number, a: number): number => (a === 255 ? v : Math.round((v * a + 255 * (255 - a)) / 255));
+
+/** RGBA -> RGB with alpha composited over white. */
+export function rgbaOverWhite(rgba: Uint8Array | Uint8ClampedArray, pixels: number): Uint8Array {
+  const rgb = new Uint8Array(pixels * 3);
+  for (let i = 0; i < pixels; i++) {
+    const a = rgba[i * 4 + 3]!;
+    for (let c = 0; c < 3; c++) rgb[i * 3 + c] = overWhite(rgba[i * 4 + c]!, a);
+  }
+  return rgb;
+}
+
+/** RGB -> opaque RGBA. */
+export function rgbToRgba(rgb: Uint8Array, pixels: number): Uint8Array {
+  const rgba = new Uint8Array(pixels * 4).fill(255);
+  for (let i = 0; i < pixels; i++) rgba.set(rgb.subarray(i * 3, i * 3 + 3), i * 4);
+  return rgba;
+}

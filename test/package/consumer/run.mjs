@@ -1,0 +1,2 @@
+import { run } from './out/consumer.js';
+console.log(await run(process.argv[2]));

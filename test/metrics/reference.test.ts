@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createExplainer, type Explainer } from '../../src/index.js';
-import { evaluateMap, roadCombined, roadLeastRelevantFirst, roadMostRelevantFirst, type Predictor } from '../../src/metrics/index.js';
-import type { ModelInput } from '../../src/image/preprocess.js';
+import { evaluateMap, roadCombined, roadLeastRelevantFirst, roadMostRelevantFirst } from '../../src/metrics/index.js';
+import { cachingModel } from './caching-model.js';
 import { hasReference, missingReason, REFERENCE, referenceWeights } from '../helpers/assets.js';
 import { f32, refInput } from '../helpers/reference-check.js';
 
@@ -20,26 +20,6 @@ function expectClose(ours: number, ref: number, what: string): void {
   expect(Math.abs(ours - ref), `${what}: ours ${ours}, reference ${ref}`).toBeLessThanOrEqual(limit);
 }
 
-/** Remembers the logits of every input, so the softmax runs reuse the logit runs' forward passes. */
-function caching(model: Predictor): Predictor & { calls: number } {
-  const cache = new Map<string, Float32Array>();
-  const wrapped = {
-    calls: 0,
-    async predict(input: ModelInput) {
-      const t = (input as { tensor: Float32Array }).tensor;
-      const key = Buffer.from(t.buffer, t.byteOffset, t.byteLength).toString('base64');
-      let logits = cache.get(key);
-      if (!logits) {
-        wrapped.calls++;
-        logits = await model.predict(input);
-        cache.set(key, logits);
-      }
-      return logits;
-    },
-  };
-  return wrapped;
-}
-
 describe.skipIf(!hasReference)(`metrics vs pytorch-grad-cam (noise 0)${hasReference ? '' : ` (skipped: ${missingReason})`}`, () => {
   let explainer: Explainer;
   beforeAll(async () => {
@@ -52,7 +32,7 @@ describe.skipIf(!hasReference)(`metrics vs pytorch-grad-cam (noise 0)${hasRefere
       const ref = JSON.parse(readFileSync(join(REFERENCE, 'methods', c.input, `metrics_${c.target}.json`), 'utf8')) as Record<string, number>;
       const input = refInput(c.input);
       const map = f32(`refs/${c.input}/gradcam_layer4_${c.target}.npy`);
-      const model = caching(explainer);
+      const model = cachingModel(explainer);
       const m = await evaluateMap(model, input, map, { target: c.class, noise: 0 });
       expectClose(m.confidenceChange, ref.cam_mult_image_confidence_change!, 'confidence change');
       expectClose(m.dropInConfidence, ref.drop_in_confidence!, 'drop in confidence');

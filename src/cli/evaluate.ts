@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import { UsageError } from './errors.js';
 import type { CliIO } from './main.js';
 import { createProgress } from './progress.js';
-import { integer, loadExplainer, loadInput, MODEL_OPTIONS, MODEL_USAGE, parseList, parseModelArgs, type ModelArgs } from './model-args.js';
+import { integer, loadExplainer, loadInput, MODEL_OPTIONS, MODEL_USAGE, parseCommandLine, parseList, parseModelArgs, type ModelArgs } from './model-args.js';
 import { CAM_METHODS, type CamMethodName } from '../methods/index.js';
 import type { NchwTensor } from '../image/preprocess.js';
 import { evaluateMap, pixelsToTensor, type MapMetrics, type ScoreKind } from '../metrics/index.js';
@@ -55,13 +54,7 @@ const number = (flag: string, value: string, min: number, max: number): number =
 };
 
 function parse(argv: readonly string[]): EvaluateArgs | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values: v, positionals } = parsed;
+  const { values: v, positionals } = parseCommandLine(argv, OPTIONS);
   if (v.help) return 'help';
   if (positionals.length !== 1) throw new UsageError(`evaluate takes one input file, got ${positionals.length}`);
   const methods = (parseList(v.methods, 'methods') ?? Object.keys(CAM_METHODS)) as CamMethodName[];

@@ -1,10 +1,9 @@
-import { parseArgs } from 'node:util';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { UsageError } from './errors.js';
 import type { CliIO } from './main.js';
 import { createProgress } from './progress.js';
-import { loadExplainer, loadInput, MODEL_OPTIONS, MODEL_USAGE, parseList, parseModelArgs, type ModelArgs } from './model-args.js';
+import { loadExplainer, loadInput, MODEL_OPTIONS, MODEL_USAGE, parseCommandLine, parseList, parseModelArgs, type ModelArgs } from './model-args.js';
 import type { Explainer, Explanation } from '../explainer.js';
 import { CAM_METHODS, type CamMethodName } from '../methods/index.js';
 import { encodeNpy } from '../io/npy.js';
@@ -50,13 +49,7 @@ interface ExplainArgs extends ModelArgs {
 }
 
 function parse(argv: readonly string[]): ExplainArgs | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values: v, positionals } = parsed;
+  const { values: v, positionals } = parseCommandLine(argv, OPTIONS);
   if (v.help) return 'help';
   if (positionals.length === 0) throw new UsageError('explain needs at least one input file');
   const modelArgs = parseModelArgs(v);

@@ -1,4 +1,5 @@
 import { extname } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './errors.js';
 import type { CliIO } from './main.js';
 import { createProgress } from './progress.js';
@@ -45,6 +46,18 @@ export interface ModelArgs {
   readonly offline: boolean;
   readonly maxPixels: number;
   readonly threads: number | undefined;
+}
+
+/** parseArgs with positionals, strict, its errors as usage errors. */
+export function parseCommandLine<const T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: readonly string[],
+  options: T,
+): ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>> {
+  try {
+    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 export const integer = (flag: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {

@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../errors.js';
-import type { NormalGenerator } from './random.js';
+import { normalGenerator, type NormalGenerator } from './random.js';
 import { conjugateGradients, DIRECTIONS, multigridPreconditioner, type GridMatrix } from './sparse-grid.js';
 
 /**
@@ -17,7 +17,7 @@ import { conjugateGradients, DIRECTIONS, multigridPreconditioner, type GridMatri
 export interface ImputeOptions {
   /** Standard deviation of the noise added to imputed values; default 0.01 (pytorch-grad-cam's default). */
   readonly noise?: number;
-  /** Source of the noise; needed when noise > 0. */
+  /** Source of the noise; default normalGenerator(0). */
   readonly random?: NormalGenerator;
   /** Stop when ||Ax - b|| / ||b|| <= tolerance in every channel; default 1e-6. */
   readonly tolerance?: number;
@@ -78,11 +78,10 @@ export function imputationSystem(image: Float32Array, channels: number, height: 
  */
 export function imputeLinear(image: Float32Array, shape: readonly [number, number, number], keep: Uint8Array, options: ImputeOptions = {}): Float32Array {
   const [channels, height, width] = shape;
-  const { noise = 0.01, random, tolerance = 1e-6 } = options;
+  const { noise = 0.01, random = normalGenerator(0), tolerance = 1e-6 } = options;
   if (image.length !== channels * height * width) throw new InvalidInputError(`image has ${image.length} values, not ${channels}x${height}x${width}`);
   if (keep.length !== height * width) throw new InvalidInputError(`mask has ${keep.length} values, not ${height}x${width}`);
   if (!(noise >= 0) || !Number.isFinite(noise)) throw new InvalidInputError(`noise must be a finite number >= 0, got ${noise}`);
-  if (noise > 0 && !random) throw new InvalidInputError('noise > 0 needs a random generator');
   const system = imputationSystem(image, channels, height, width, keep);
   const precondition = multigridPreconditioner(system.matrix);
   const out = Float32Array.from(image);
@@ -91,7 +90,7 @@ export function imputeLinear(image: Float32Array, shape: readonly [number, numbe
     const { x } = conjugateGradients(system.matrix, system.rhs[c]!, tolerance, precondition);
     for (let k = 0; k < system.matrix.cells.length; k++) {
       const value = Math.fround(x[k]!);
-      out[c * plane + system.matrix.cells[k]!] = noise > 0 ? Math.fround(value + Math.fround(noise * random!.next())) : value;
+      out[c * plane + system.matrix.cells[k]!] = noise > 0 ? Math.fround(value + Math.fround(noise * random.next())) : value;
     }
   }
   return out;

@@ -4,6 +4,7 @@ Needs Debian's python3-torch/torchvision/scipy and a pytorch-grad-cam checkout i
 project). Only pytorch_grad_cam.metrics is imported (the package's __init__ pulls in every method and
 their dependencies); OpenCV, which perturbation_confidence imports for its 'auto' threshold only, is
 stubbed when python3-opencv is missing. Prints one JSON line: median ms and peak RSS.
+A checkout for $PGC from the mirror: git -C <mirror> archive HEAD pytorch_grad_cam | tar -x -C "$PGC".
 """
 import argparse, json, os, resource, statistics, sys, time, types
 

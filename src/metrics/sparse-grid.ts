@@ -144,7 +144,7 @@ export function multigridPreconditioner(a: GridMatrix): (r: Float64Array, z: Flo
   for (;;) {
     const n = current.diagonal.length;
     const level = { a: current, r: new Float64Array(n), x: new Float64Array(n), t: new Float64Array(n) };
-    if (n <= COARSEST || current.height === 1 || current.width === 1) {
+    if (n <= COARSEST) {
       levels.push(level);
       break;
     }

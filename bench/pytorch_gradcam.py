@@ -6,9 +6,9 @@ this project). The seed figure is what a pytorch-grad-cam user runs for it: one 
 """
 import argparse, json, os, statistics, sys, time, types
 
-import numpy as np
 import torch
-import torchvision
+
+from torch_resnet34 import load
 
 sys.path.insert(0, os.environ["PGC"])
 # ttach (test-time augmentation) is imported by pytorch-grad-cam but unused without aug_smooth.
@@ -17,22 +17,6 @@ _tta.Compose = _tta.HorizontalFlip = _tta.Multiply = lambda *a, **k: None
 sys.modules.setdefault("ttach", _tta)
 from pytorch_grad_cam import GradCAM, GuidedBackpropReLUModel  # noqa: E402
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
-
-
-def load(path):
-    with open(path, "rb") as f:
-        n = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(n))
-        data = f.read()
-    state = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        state[k] = torch.from_numpy(np.frombuffer(data[a:b], dtype=np.float32).reshape(v["shape"]).copy())
-    model = torchvision.models.resnet34(weights=None)
-    model.load_state_dict(state, strict=False)
-    return model.eval()
 
 
 def main():

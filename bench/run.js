@@ -4,6 +4,8 @@
 // Weights: GRADCAM_BENCH_WEIGHTS, else the seeded ResNet34 in ../shared/reference. Timings do not depend on the values.
 // --torch also times pytorch-grad-cam in the same run (needs python3 with torch, and PGC=<pytorch-grad-cam checkout>),
 // and alternates single seed figures of both for a paired ratio (pairedSeedFigureOverPytorch).
+// ROADCombined (bench/road.mjs, and with --torch bench/pytorch_road.py) runs in processes of its own on the chelsea
+// reference input and its Grad-CAM layer4 map from ../shared/reference, each with its peak RSS.
 import { existsSync, readFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -156,12 +158,30 @@ if (opts.torch) {
   }
 }
 
+const reference = resolve(here, '../../shared/reference');
+if (existsSync(join(reference, 'inputs/chelsea.input.npy'))) {
+  const road = ['--weights', weightsPath, '--input', join(reference, 'inputs/chelsea.input.npy'), '--map', join(reference, 'refs/chelsea/gradcam_layer4_top1.npy'), '--target', '494', '--runs', '3'];
+  const ours = spawnSync(process.execPath, [join(here, 'road.mjs'), ...road, ...(opts.threads ? ['--threads', opts.threads] : [])], { encoding: 'utf8' });
+  if (ours.status !== 0) throw new Error(`ROAD run failed: ${ours.stderr}`);
+  result.road = JSON.parse(ours.stdout.trim().split('\n').at(-1));
+  if (opts.torch) {
+    const py = spawnSync('/usr/bin/python3', [join(here, 'pytorch_road.py'), ...road], { encoding: 'utf8', env: { ...process.env } });
+    if (py.status !== 0) console.error(`bench: pytorch-grad-cam ROAD run failed:\n${py.stderr}`);
+    else {
+      result.pytorchRoad = JSON.parse(py.stdout.trim().split('\n').at(-1));
+      result.roadCombinedOverPytorch = +(result.road.roadCombinedMs / result.pytorchRoad.roadCombinedMs).toFixed(2);
+    }
+  }
+} else {
+  console.error(`bench: ROADCombined skipped (no ${reference})`);
+}
+
 if (opts.json) {
   console.log(JSON.stringify(result));
 } else {
   const rows = Object.entries(result).filter(([, v]) => typeof v !== 'object');
   for (const [k, v] of rows) console.log(`${k.padEnd(24)} ${v}`);
-  for (const group of ['pytorch', 'singleThread']) {
+  for (const group of ['pytorch', 'singleThread', 'road', 'pytorchRoad']) {
     if (result[group]) for (const [k, v] of Object.entries(result[group])) console.log(`${group}.${k}`.padEnd(25) + ` ${v}`);
   }
   console.log(`machine                  ${JSON.stringify(result.machine)}`);

@@ -1,158 +1,71 @@
-import { parseArgs } from 'node:util';
-import { basename, extname } from 'node:path';
+import { basename } from 'node:path';
 import { UsageError } from './errors.js';
 import type { CliIO } from './main.js';
 import { createProgress } from './progress.js';
-import { createExplainer, type Explainer, type Explanation } from '../explainer.js';
+import { loadExplainer, loadInput, MODEL_OPTIONS, MODEL_USAGE, parseCommandLine, parseList, parseModelArgs, type ModelArgs } from './model-args.js';
+import type { Explainer, Explanation } from '../explainer.js';
 import { CAM_METHODS, type CamMethodName } from '../methods/index.js';
-import { decodeNpy, encodeNpy } from '../io/npy.js';
-import { readBytes } from '../runtime/io.js';
-import { decodeImage, DEFAULT_MAX_IMAGE_PIXELS } from '../image/decode.js';
-import { resizeRgbPillowBilinear } from '../image/resize.js';
-import type { ModelInput, Pixels, Preprocessing } from '../image/preprocess.js';
-import { GradcamError, InvalidInputError, LayerNotFoundError } from '../errors.js';
+import { encodeNpy } from '../io/npy.js';
+import type { Pixels } from '../image/preprocess.js';
+import { GradcamError, LayerNotFoundError } from '../errors.js';
 import { checkInputs, outputFolders, prepareOutDir, writeFolder } from './output.js';
-import { didYouMean } from '../suggest.js';
 import { loadKernels } from '../runtime/index.js';
 import type { Kernels } from '../kernels/types.js';
 import { renderGuided, renderHeatmap, renderOverlay } from '../image/render.js';
 import { encodePng } from '../image/encode.js';
 import { renderFigure } from '../image/figure.js';
 import { topK, type Prediction } from '../predictions.js';
-import { defaultResnet34WeightsFile } from '../weights/hub.js';
 
 export const EXPLAIN_USAGE = `  gradcam explain <input...> [options]
       <input>             PNG/JPEG image(s), or .npy float32 tensors [1,3,H,W] / [3,H,W] (already normalised)
       --out DIR           output folder (default: gradcam-out); each input writes into DIR/<input name>/
                           (DIR/<name>-2/ ... for inputs with the same name)
-      --weights FILE|URL  ResNet34 safetensors (torchvision/timm names); default: torchvision's ImageNet
-                          weights (timm/resnet34.tv_in1k), downloaded once into the cache
-      --model FILE|URL    a TF.js layers model.json instead of ResNet34 (e.g. MobileNet)
-      --preprocess P      imagenet (mean/std; ResNet34 default) or tf (x/127.5 - 1; --model default)
       --layers LIST       comma-separated target layers (default: layer1..layer4 for ResNet34, the last
                           spatial layer otherwise)
-      --target N          class index to explain (default: the top-1 class)
       --method NAME       ${Object.keys(CAM_METHODS).join(', ')} (default: gradcam)
       --no-guided         skip guided backpropagation and Guided Grad-CAM
-      --size S            model input: 224 (default, 224x224), native, or N (shorter side N)
       --raw               also write NumPy .npy arrays (logits, maps, guided gradients)
       --json              print machine-readable results on stdout
-      --offline           never download; use the cache or --weights
-      --max-pixels N      refuse larger images before decoding (default ${DEFAULT_MAX_IMAGE_PIXELS})
-      --threads N         convolution threads, 1..8 (default: all cores)
-      --verbose           stack traces on errors`;
+${MODEL_USAGE}`;
 
 const OPTIONS = {
-  weights: { type: 'string' },
-  model: { type: 'string' },
-  preprocess: { type: 'string' },
+  ...MODEL_OPTIONS,
   out: { type: 'string', default: 'gradcam-out' },
   layers: { type: 'string' },
-  target: { type: 'string' },
   method: { type: 'string', default: 'gradcam' },
   guided: { type: 'boolean', default: true },
   'no-guided': { type: 'boolean', default: false },
-  size: { type: 'string', default: '224' },
   raw: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
-  offline: { type: 'boolean', default: false },
-  'max-pixels': { type: 'string' },
-  threads: { type: 'string' },
-  verbose: { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-interface ExplainArgs {
+interface ExplainArgs extends ModelArgs {
   readonly inputs: string[];
-  readonly weights: string | undefined;
-  readonly model: string | undefined;
-  readonly preprocess: Preprocessing;
   readonly out: string;
   readonly layers: string[] | undefined;
-  readonly target: number | undefined;
   readonly method: CamMethodName;
   readonly guided: boolean;
-  readonly size: number | 'native' | 'square224';
   readonly raw: boolean;
   readonly json: boolean;
-  readonly offline: boolean;
-  readonly maxPixels: number;
-  readonly threads: number | undefined;
 }
-
-const integer = (flag: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new UsageError(`--${flag} must be an integer${max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : ` >= ${min}`}, got '${value}'`);
-  }
-  return Number(value);
-};
 
 function parse(argv: readonly string[]): ExplainArgs | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError(unknownOptionHint((err as Error).message));
-  }
-  const { values: v, positionals } = parsed;
+  const { values: v, positionals } = parseCommandLine(argv, OPTIONS);
   if (v.help) return 'help';
   if (positionals.length === 0) throw new UsageError('explain needs at least one input file');
-  if (v.weights && v.model) throw new UsageError('--weights is for ResNet34; a --model brings its own weights');
+  const modelArgs = parseModelArgs(v);
   const method = v.method as CamMethodName;
   if (!Object.hasOwn(CAM_METHODS, method)) throw new UsageError(`unknown --method '${method}'; available: ${Object.keys(CAM_METHODS).join(', ')}`);
-  const preprocess = (v.preprocess ?? (v.model ? 'tf' : 'imagenet')) as Preprocessing;
-  if (preprocess !== 'imagenet' && preprocess !== 'tf') throw new UsageError(`--preprocess must be imagenet or tf, got '${preprocess}'`);
-  let size: ExplainArgs['size'];
-  if (v.size === '224') size = 'square224';
-  else if (v.size === 'native') size = 'native';
-  else size = integer('size', v.size, 32);
-  const layers = v.layers?.split(',').map((s) => s.trim()).filter(Boolean);
-  if (layers && layers.length === 0) throw new UsageError('--layers is empty');
   return {
+    ...modelArgs,
     inputs: positionals,
-    weights: v.weights,
-    model: v.model,
-    preprocess,
     out: v.out,
-    layers,
-    target: v.target === undefined ? undefined : integer('target', v.target, 0),
+    layers: parseList(v.layers, 'layers'),
     method,
     guided: v.guided && !v['no-guided'],
-    size,
     raw: v.raw,
     json: v.json,
-    offline: v.offline,
-    maxPixels: v['max-pixels'] === undefined ? DEFAULT_MAX_IMAGE_PIXELS : integer('max-pixels', v['max-pixels'], 1),
-    threads: v.threads === undefined ? undefined : integer('threads', v.threads, 1, 8),
   };
-}
-
-/** parseArgs's "Unknown option '--layer'" with the close option names. */
-function unknownOptionHint(message: string): string {
-  const flag = /Unknown option '(-{1,2}[^']+)'/.exec(message)?.[1];
-  if (!flag) return message;
-  const names = Object.keys(OPTIONS).map((o) => `--${o}`);
-  return `unknown option '${flag}'${didYouMean(flag.replace(/=.*/, ''), names, (s) => s)}`;
-}
-
-/** The model input for a file (a .npy tensor as is, an image decoded and resized) and the original image, if any. */
-async function loadInput(path: string, args: ExplainArgs): Promise<{ input: ModelInput; image?: Pixels; modelImage?: Pixels }> {
-  const bytes = await readBytes(path, 'input');
-  if (extname(path).toLowerCase() === '.npy') {
-    const npy = decodeNpy(bytes);
-    if (npy.dtype !== 'float32') throw new InvalidInputError(`.npy input must be float32, got ${npy.dtype}`);
-    return { input: { tensor: npy.data as Float32Array, shape: npy.shape } };
-  }
-  const image = await decodeImage(bytes, args.maxPixels);
-  const modelImage = resizeForModel(image, args.size);
-  return { input: modelImage, image, modelImage };
-}
-
-function resizeForModel(px: Pixels, size: ExplainArgs['size']): Pixels {
-  if (size === 'native') return px;
-  if (size === 'square224') return resizeRgbPillowBilinear(px, 224, 224);
-  const scale = size / Math.min(px.width, px.height);
-  return resizeRgbPillowBilinear(px, Math.max(1, Math.round(px.width * scale)), Math.max(1, Math.round(px.height * scale)));
 }
 
 /** Every picture file of an explanation, by file name. */
@@ -223,21 +136,6 @@ async function explainOne(path: string, dir: string, args: ExplainArgs, explaine
   if (args.raw) files.push(...rawArrays(e));
   await writeFolder(dir, files);
   return { input: path, ok: true, outDir: dir, target, top5: ranked.slice(0, 5), files: files.map(([n]) => n), ms: performance.now() - start };
-}
-
-async function loadExplainer(args: ExplainArgs, io: CliIO): Promise<Explainer> {
-  let weights: string | Uint8Array | undefined = args.weights;
-  if (!args.model && weights === undefined) {
-    const bar = createProgress(io.stderr, io.isTTY ?? false, 'downloading ResNet34 weights', 'bytes');
-    weights = await defaultResnet34WeightsFile({
-      offline: args.offline,
-      onProgress: (ev) => {
-        if (ev.type === 'progress') bar.update(ev.loaded, ev.total);
-        if (ev.type === 'done') bar.finish(`cached ${ev.path}`);
-      },
-    });
-  }
-  return createExplainer({ model: args.model ?? 'resnet34', weights, preprocess: args.preprocess, threads: args.threads });
 }
 
 export async function explainCommand(argv: readonly string[], io: CliIO): Promise<number> {

@@ -1,16 +1,19 @@
 import { GradcamError } from '../errors.js';
 import { UsageError } from './errors.js';
 import { explainCommand, EXPLAIN_USAGE } from './explain.js';
+import { evaluateCommand, EVALUATE_USAGE } from './evaluate.js';
 import { didYouMean } from '../suggest.js';
 
-const COMMANDS = ['explain', 'help'];
+const COMMANDS = ['explain', 'evaluate', 'help'];
 
 const USAGE = `gradcam: Grad-CAM and Guided Grad-CAM on the CPU (TensorFlow.js wasm)
 
 Commands:
 ${EXPLAIN_USAGE}
 
-Run 'gradcam explain --help' for the options.`;
+${EVALUATE_USAGE}
+
+Run 'gradcam explain --help' or 'gradcam evaluate --help' for the options.`;
 
 export interface CliIO {
   readonly stdout: (text: string) => void;
@@ -40,6 +43,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
       return 0;
     }
     if (command === 'explain') return await explainCommand(rest, io);
+    if (command === 'evaluate') return await evaluateCommand(rest, io);
     throw new UsageError(`unknown command '${command}'${didYouMean(command, COMMANDS)}`);
   } catch (err) {
     if (err instanceof UsageError) {

@@ -8,6 +8,7 @@ import { createExplainer, type Explainer, type Explanation } from '../explainer.
 import { CAM_METHODS, type CamMethodName } from '../methods/index.js';
 import { decodeNpy, encodeNpy } from '../io/npy.js';
 import { readBytes } from '../runtime/io.js';
+import { readLabels } from '../models/labels.js';
 import { decodeImage, DEFAULT_MAX_IMAGE_PIXELS } from '../image/decode.js';
 import { resizeRgbPillowBilinear } from '../image/resize.js';
 import type { ModelInput, Pixels, Preprocessing } from '../image/preprocess.js';
@@ -25,8 +26,11 @@ export const EXPLAIN_USAGE = `  gradcam explain <input...> [options]
       --out DIR           output folder (default: gradcam-out); each input writes into DIR/<input name>/
       --weights FILE|URL  ResNet34 safetensors (torchvision/timm names); default: torchvision's ImageNet
                           weights (timm/resnet34.tv_in1k), downloaded once into the cache
-      --model FILE|URL    a TF.js layers model.json instead of ResNet34 (e.g. MobileNet)
-      --preprocess P      imagenet (mean/std; ResNet34 default) or tf (x/127.5 - 1; --model default)
+      --model FILE|URL    an ONNX model (.onnx, e.g. exported from PyTorch) or a TF.js layers model.json
+                          instead of ResNet34
+      --labels FILE       class names, a JSON array of strings (default: <model name>.labels.json beside
+                          the model, else ImageNet's names for 1000 classes)
+      --preprocess P      imagenet (mean/std; ResNet34 and .onnx default) or tf (x/127.5 - 1; model.json default)
       --layers LIST       comma-separated target layers (default: layer1..layer4 for ResNet34, the last
                           spatial layer otherwise)
       --target N          class index to explain (default: the top-1 class)
@@ -43,6 +47,7 @@ export const EXPLAIN_USAGE = `  gradcam explain <input...> [options]
 const OPTIONS = {
   weights: { type: 'string' },
   model: { type: 'string' },
+  labels: { type: 'string' },
   preprocess: { type: 'string' },
   out: { type: 'string', default: 'gradcam-out' },
   layers: { type: 'string' },
@@ -64,6 +69,7 @@ interface ExplainArgs {
   readonly inputs: string[];
   readonly weights: string | undefined;
   readonly model: string | undefined;
+  readonly labels: string | undefined;
   readonly preprocess: Preprocessing;
   readonly out: string;
   readonly layers: string[] | undefined;
@@ -98,7 +104,8 @@ function parse(argv: readonly string[]): ExplainArgs | 'help' {
   if (v.weights && v.model) throw new UsageError('--weights is for ResNet34; a --model brings its own weights');
   const method = v.method as CamMethodName;
   if (!Object.hasOwn(CAM_METHODS, method)) throw new UsageError(`unknown --method '${method}'; available: ${Object.keys(CAM_METHODS).join(', ')}`);
-  const preprocess = (v.preprocess ?? (v.model ? 'tf' : 'imagenet')) as Preprocessing;
+  // TF.js layers models (Keras MobileNet) expect 'tf'; PyTorch's ONNX exports and ResNet34 expect 'imagenet'.
+  const preprocess = (v.preprocess ?? (v.model !== undefined && /\.json($|[?#])/i.test(v.model) ? 'tf' : 'imagenet')) as Preprocessing;
   if (preprocess !== 'imagenet' && preprocess !== 'tf') throw new UsageError(`--preprocess must be imagenet or tf, got '${preprocess}'`);
   let size: ExplainArgs['size'];
   if (v.size === '224') size = 'square224';
@@ -110,6 +117,7 @@ function parse(argv: readonly string[]): ExplainArgs | 'help' {
     inputs: positionals,
     weights: v.weights,
     model: v.model,
+    labels: v.labels,
     preprocess,
     out: v.out,
     layers,
@@ -145,22 +153,40 @@ function resizeForModel(px: Pixels, size: ExplainArgs['size']): Pixels {
   return resizeRgbPillowBilinear(px, Math.max(1, Math.round(px.width * scale)), Math.max(1, Math.round(px.height * scale)));
 }
 
+/**
+ * Each layer's name as it appears in file names: characters outside [A-Za-z0-9._-] become '_'
+ * ('/features/norm5/BatchNormalization_output_0' -> '_features_norm5_BatchNormalization_output_0'); a name
+ * that would repeat another's gets a '-2', '-3', ... suffix.
+ */
+export function layerFileNames(layers: readonly string[]): Map<string, string> {
+  const names = new Map<string, string>();
+  const taken = new Set<string>();
+  for (const layer of layers) {
+    const safe = layer.replace(/[^A-Za-z0-9._-]/g, '_');
+    let name = safe;
+    for (let n = 2; taken.has(name); n++) name = `${safe}-${n}`;
+    taken.add(name);
+    names.set(layer, name);
+  }
+  return names;
+}
+
 /** Every picture file of an explanation, by file name. */
-function pictures(kernels: Kernels, e: Explanation, image: Pixels | undefined): Map<string, Pixels> {
+function pictures(kernels: Kernels, e: Explanation, image: Pixels | undefined, files: Map<string, string>): Map<string, Pixels> {
   const out = new Map<string, Pixels>();
   for (const [layer, cam] of Object.entries(e.cams)) {
-    if (image) out.set(`gradcam-${layer}.png`, renderOverlay(kernels, image, cam.map, e.width, e.height));
-    out.set(`heatmap-${layer}.png`, renderHeatmap(kernels, cam.map, e.width, e.height));
+    if (image) out.set(`gradcam-${files.get(layer)}.png`, renderOverlay(kernels, image, cam.map, e.width, e.height));
+    out.set(`heatmap-${files.get(layer)}.png`, renderHeatmap(kernels, cam.map, e.width, e.height));
   }
   if (e.guided) {
     out.set('guided-backprop.png', renderGuided(e.guided, e.width, e.height));
-    for (const [layer, g] of Object.entries(e.guidedGradCam ?? {})) out.set(`guided-gradcam-${layer}.png`, renderGuided(g, e.width, e.height));
+    for (const [layer, g] of Object.entries(e.guidedGradCam ?? {})) out.set(`guided-gradcam-${files.get(layer)}.png`, renderGuided(g, e.width, e.height));
   }
   return out;
 }
 
 /** The figure from the pictures already drawn; only the overlays are redrawn, at the model's input size. */
-async function figure(kernels: Kernels, e: Explanation, drawn: Map<string, Pixels>, modelImage: Pixels | undefined, target: Prediction): Promise<Uint8Array> {
+async function figure(kernels: Kernels, e: Explanation, drawn: Map<string, Pixels>, files: Map<string, string>, modelImage: Pixels | undefined, target: Prediction): Promise<Uint8Array> {
   const name = target.label ?? `class ${target.index}`;
   const header = `${name} (class ${target.index}, p = ${target.probability.toFixed(3)})`;
   const input = modelImage ?? renderHeatmap(kernels, new Float32Array(e.width * e.height), e.width, e.height);
@@ -168,22 +194,22 @@ async function figure(kernels: Kernels, e: Explanation, drawn: Map<string, Pixel
     { title: 'input', top: input, bottom: drawn.get('guided-backprop.png') },
     ...Object.entries(e.cams).map(([layer, cam]) => ({
       title: layer,
-      top: modelImage ? renderOverlay(kernels, modelImage, cam.map, e.width, e.height) : drawn.get(`heatmap-${layer}.png`)!,
-      bottom: drawn.get(`guided-gradcam-${layer}.png`),
+      top: modelImage ? renderOverlay(kernels, modelImage, cam.map, e.width, e.height) : drawn.get(`heatmap-${files.get(layer)}.png`)!,
+      bottom: drawn.get(`guided-gradcam-${files.get(layer)}.png`),
     })),
   ];
   return renderFigure(header, columns);
 }
 
-function rawArrays(e: Explanation): [string, Uint8Array][] {
+function rawArrays(e: Explanation, names: Map<string, string>): [string, Uint8Array][] {
   const files: [string, Uint8Array][] = [['logits.npy', encodeNpy(e.logits, [e.logits.length])]];
   for (const [layer, cam] of Object.entries(e.cams)) {
-    files.push([`cam-${layer}.npy`, encodeNpy(cam.map, [e.height, e.width])]);
-    files.push([`cam-${layer}-raw.npy`, encodeNpy(cam.raw, [cam.rawHeight, cam.rawWidth])]);
+    files.push([`cam-${names.get(layer)}.npy`, encodeNpy(cam.map, [e.height, e.width])]);
+    files.push([`cam-${names.get(layer)}-raw.npy`, encodeNpy(cam.raw, [cam.rawHeight, cam.rawWidth])]);
   }
   if (e.guided) {
     files.push(['guided.npy', encodeNpy(e.guided, [e.height, e.width, 3])]);
-    for (const [layer, g] of Object.entries(e.guidedGradCam ?? {})) files.push([`guided-gradcam-${layer}.npy`, encodeNpy(g, [e.height, e.width, 3])]);
+    for (const [layer, g] of Object.entries(e.guidedGradCam ?? {})) files.push([`guided-gradcam-${names.get(layer)}.npy`, encodeNpy(g, [e.height, e.width, 3])]);
   }
   return files;
 }
@@ -209,10 +235,11 @@ async function explainOne(path: string, args: ExplainArgs, explainer: Explainer,
   const target = ranked.find((p) => p.index === e.target)!;
   const dir = join(args.out, basename(path, extname(path)));
   await mkdir(dir, { recursive: true });
-  const drawn = pictures(kernels, e, image);
+  const names = layerFileNames(Object.keys(e.cams));
+  const drawn = pictures(kernels, e, image, names);
   const files: [string, Uint8Array][] = await Promise.all([...drawn].map(async ([name, px]) => [name, await encodePng(px)] as [string, Uint8Array]));
-  files.push(['figure.png', await figure(kernels, e, drawn, modelImage, target)]);
-  if (args.raw) files.push(...rawArrays(e));
+  files.push(['figure.png', await figure(kernels, e, drawn, names, modelImage, target)]);
+  if (args.raw) files.push(...rawArrays(e, names));
   await Promise.all(files.map(([name, bytes]) => writeFile(join(dir, name), bytes)));
   return { input: path, ok: true, outDir: dir, target, top5: ranked.slice(0, 5), files: files.map(([n]) => n), ms: performance.now() - start };
 }
@@ -229,7 +256,8 @@ async function loadExplainer(args: ExplainArgs, io: CliIO): Promise<Explainer> {
       },
     });
   }
-  return createExplainer({ model: args.model ?? 'resnet34', weights, preprocess: args.preprocess, threads: args.threads });
+  const labels = args.labels === undefined ? undefined : await readLabels(args.labels);
+  return createExplainer({ model: args.model ?? 'resnet34', weights, preprocess: args.preprocess, threads: args.threads, labels });
 }
 
 export async function explainCommand(argv: readonly string[], io: CliIO): Promise<number> {

@@ -173,3 +173,22 @@ describe('decodeOnnx', () => {
     execFileSync(process.execPath, ['scripts/gen-onnx-proto.mjs', '--check'], { stdio: 'pipe' });
   });
 });
+
+describe('runtimes without code generation from strings (workerd, CSP pages)', () => {
+  it('decodes and encodes in a context where eval and new Function throw', async () => {
+    const { build } = await import('esbuild');
+    const entry = `import { decodeOnnx } from './src/importers/onnx/decode.ts';
+      import { buildOnnx, tinyCnn } from './test/helpers/onnx-builder.ts';
+      const m = decodeOnnx(buildOnnx(tinyCnn()), { source: 'tiny.onnx' });
+      let error = '';
+      try { decodeOnnx(new Uint8Array([8, 255]), { source: 'x' }); } catch (e) { error = e.name; }
+      globalThis.result = { nodes: m.nodes.length, bias: Array.from(m.initializers.get('fc.bias').data), error };`;
+    const bundle = await build({ stdin: { contents: entry, resolveDir: process.cwd(), loader: 'ts' }, bundle: true, format: 'iife', platform: 'browser', write: false, logLevel: 'silent' });
+    const { createContext, runInContext } = await import('node:vm');
+    const context = createContext({ TextDecoder, TextEncoder }, { codeGeneration: { strings: false, wasm: false } });
+    expect(() => runInContext('new Function("return 1")', context)).toThrow(/Code generation from strings disallowed/);
+    runInContext(bundle.outputFiles[0]!.text, context);
+    const result = context.result as { nodes: number; bias: number[]; error: string };
+    expect(result).toEqual({ nodes: 5, bias: Array.from(new Float32Array(tinyCnn().initializers![3]!.data!)), error: 'WeightsError' });
+  });
+});

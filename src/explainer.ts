@@ -8,7 +8,8 @@ import { CAM_METHODS, type CamMethodName } from './methods/index.js';
 import { rawCam } from './methods/types.js';
 import type { Kernels } from './kernels/types.js';
 import { nchwToNhwc, normalizePixels, type ModelInput, type Preprocessing } from './image/preprocess.js';
-import { initBackend, loadKernels, type RuntimeInfo, type RuntimeOptions } from './runtime/index.js';
+import { loadKernels, startBackend, type RuntimeInfo, type RuntimeOptions } from './runtime/index.js';
+import type { WasmHeap } from './ops/kernels/heap.js';
 import { openLocalFile, readBytes, type BytesSource } from './runtime/io.js';
 
 export interface CreateExplainerOptions extends RuntimeOptions {
@@ -88,21 +89,22 @@ export async function createExplainer(options: CreateExplainerOptions): Promise<
     throw new GradcamError('UNSUPPORTED', `unknown model '${String(model)}'; use 'resnet34' or the path/URL of a TF.js model.json`);
   }
   if (!isLayersModel && options.weights === undefined) throw new InvalidInputError('resnet34 needs weights (a safetensors path, URL or bytes)');
-  const [info, kernels] = await Promise.all([initBackend(options), loadKernels(options)]);
+  const [backend, kernels] = await Promise.all([startBackend(options), loadKernels(options)]);
+  const info = backend.info;
   const explainable = inMemory
     ? new KerasCnn(await artifactsFromLayersModel(model, options.labels))
     : isLayersModel
     ? new KerasCnn(await loadKerasArtifacts(model as string | URL))
-    : await loadResnet34(options.weights!);
+    : await loadResnet34(options.weights!, backend.heap);
   return new Engine(explainable, kernels, info, preprocess, options.maxInputPixels ?? DEFAULT_MAX_PIXELS);
 }
 
 /** A local weights file is read tensor by tensor, so the whole file is never in memory next to the model. */
-async function loadResnet34(weights: BytesSource): Promise<ResNet34> {
+async function loadResnet34(weights: BytesSource, heap: WasmHeap): Promise<ResNet34> {
   const file = await openLocalFile(weights, 'weights');
-  if (!file) return ResNet34.fromSafetensors(await readBytes(weights, 'weights'));
+  if (!file) return ResNet34.fromSafetensors(await readBytes(weights, 'weights'), heap);
   try {
-    return ResNet34.fromSafetensors(file);
+    return ResNet34.fromSafetensors(file, heap);
   } finally {
     file.close();
   }
@@ -154,12 +156,13 @@ class Engine implements Explainer {
 
     const x = this.toTensor(input);
     const [, height, width] = x.shape;
-    const pass = this.model.forward(x);
+    const pass = this.model.forward(x, layers);
     const owned: Gradients[] = [];
     try {
       const logits = (await pass.logits.data()) as Float32Array;
       const target = options.target ?? argmax(logits);
-      const grads = method.needsGradients ? this.model.gradients(pass, { target, layers, guided: false, toInput: false }) : undefined;
+      const seed = oneHot(target, this.model.numClasses);
+      const grads = method.needsGradients ? this.model.gradients(pass, { seed, layers, guided: false, toInput: false }) : undefined;
       if (grads) owned.push(grads);
 
       const cams: Record<string, LayerCam> = {};
@@ -180,7 +183,7 @@ class Engine implements Explainer {
       const combined = layers.length === 1 ? cams[layers[0]!]!.map : this.aggregate(resized);
 
       if (!guided) return { target, logits, width, height, cams, combined };
-      const g = this.model.gradients(pass, { target, layers: [], guided: true, toInput: true });
+      const g = this.model.gradients(pass, { seed, layers: [], guided: true, toInput: true });
       owned.push(g);
       const gb = (await g.input!.data()) as Float32Array;
       const guidedGradCam = Object.fromEntries(layers.map((l) => [l, this.kernels.guidedProduct(gb, cams[l]!.map)]));
@@ -210,7 +213,8 @@ class Engine implements Explainer {
   private checkLayers(requested: readonly string[] | undefined): string[] {
     if (requested === undefined) return [...this.model.defaultLayers];
     if (!Array.isArray(requested) || requested.length === 0) throw new InvalidInputError('layers must be a non-empty array of layer names');
-    for (const l of requested) if (!this.model.layers.includes(l)) throw new LayerNotFoundError(String(l), this.model.layers);
+    const known = (l: string) => (this.model.hasLayer ? this.model.hasLayer(l) : this.model.layers.includes(l));
+    for (const l of requested) if (typeof l !== 'string' || !known(l)) throw new LayerNotFoundError(String(l), this.model.layers);
     return [...new Set(requested)];
   }
 
@@ -242,6 +246,12 @@ class Engine implements Explainer {
     }
     return tf.tensor4d(data, [1, height, width, 3]);
   }
+}
+
+function oneHot(index: number, n: number): Float32Array {
+  const v = new Float32Array(n);
+  v[index] = 1;
+  return v;
 }
 
 function argmax(values: Float32Array): number {

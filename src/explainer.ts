@@ -10,19 +10,25 @@ import type { Kernels } from './kernels/types.js';
 import { nchwToNhwc, normalizePixels, type ModelInput, type Preprocessing } from './image/preprocess.js';
 import { loadKernels, startBackend, type RuntimeInfo, type RuntimeOptions } from './runtime/index.js';
 import type { WasmHeap } from './ops/kernels/heap.js';
+import type { EngineContext } from './ops/types.js';
+import { OPS } from './ops/registry.js';
+import { GraphModel } from './graph/model.js';
+import { loadOnnx } from './importers/onnx/load.js';
+import { onnxGraph } from './importers/onnx/graph.js';
 import { openLocalFile, readBytes, type BytesSource } from './runtime/io.js';
 
 export interface CreateExplainerOptions extends RuntimeOptions {
   /**
-   * 'resnet34' (torchvision layout, the default; needs `weights`), or the path/URL of a TF.js layers
+   * 'resnet34' (torchvision layout, the default; needs `weights`); an ONNX model (a '.onnx' path or URL,
+   * or its bytes; external-data files are read from beside it); or the path/URL of a TF.js layers
    * model's model.json (Keras CNNs such as MobileNet; weights come from its shards).
    */
-  readonly model?: 'resnet34' | string | URL | LayersModelLike;
+  readonly model?: 'resnet34' | string | URL | Uint8Array | LayersModelLike;
   /** For resnet34: safetensors weights with torchvision/timm key names, as a path, a URL or the bytes. */
   readonly weights?: BytesSource;
-  /** How RGB pixels are normalised: 'imagenet' (mean/std, default) or 'tf' (x/127.5 - 1). Tensor inputs are used as given. */
+  /** How RGB pixels are normalised: 'imagenet' (mean/std, default; what PyTorch models expect) or 'tf' (x/127.5 - 1). Tensor inputs are used as given. */
   readonly preprocess?: Preprocessing;
-  /** Class names for an in-memory layers model (file models read them from metadata.json). */
+  /** Class names: for an ONNX model or an in-memory layers model (default: ImageNet's for 1000 classes; file layers models read metadata.json). */
   readonly labels?: readonly string[];
   /** Largest accepted input (H*W); default 1536*1536. Activations grow with it (about 600 bytes per pixel). */
   readonly maxInputPixels?: number;
@@ -83,20 +89,28 @@ export async function createExplainer(options: CreateExplainerOptions): Promise<
   if (options === null || typeof options !== 'object') throw new InvalidInputError('createExplainer needs an options object');
   const { model = 'resnet34', preprocess = 'imagenet' } = options;
   if (preprocess !== 'imagenet' && preprocess !== 'tf') throw new InvalidInputError(`unknown preprocess '${String(preprocess)}'; use 'imagenet' or 'tf'`);
-  const inMemory = isLayersModelLike(model);
-  const isLayersModel = inMemory || model instanceof URL || (typeof model === 'string' && model.endsWith('.json'));
-  if (!isLayersModel && model !== 'resnet34') {
-    throw new GradcamError('UNSUPPORTED', `unknown model '${String(model)}'; use 'resnet34' or the path/URL of a TF.js model.json`);
+  const isOnnx = model instanceof Uint8Array || ((typeof model === 'string' || model instanceof URL) && /\.onnx$/i.test(model instanceof URL ? model.pathname : model));
+  const inMemory = !isOnnx && isLayersModelLike(model);
+  const isLayersModel = !isOnnx && (inMemory || model instanceof URL || (typeof model === 'string' && model.endsWith('.json')));
+  if (!isOnnx && !isLayersModel && model !== 'resnet34') {
+    throw new GradcamError('UNSUPPORTED', `unknown model '${String(model)}'; use 'resnet34', an ONNX model ('.onnx' path or URL, or bytes) or the path/URL of a TF.js model.json`);
   }
-  if (!isLayersModel && options.weights === undefined) throw new InvalidInputError('resnet34 needs weights (a safetensors path, URL or bytes)');
+  if (!isOnnx && !isLayersModel && options.weights === undefined) throw new InvalidInputError('resnet34 needs weights (a safetensors path, URL or bytes)');
   const [backend, kernels] = await Promise.all([startBackend(options), loadKernels(options)]);
   const info = backend.info;
-  const explainable = inMemory
+  const explainable = isOnnx
+    ? await loadOnnxModel(model as BytesSource, { heap: backend.heap, ops: OPS }, options.labels)
+    : inMemory
     ? new KerasCnn(await artifactsFromLayersModel(model, options.labels))
     : isLayersModel
     ? new KerasCnn(await loadKerasArtifacts(model as string | URL))
     : await loadResnet34(options.weights!, backend.heap);
   return new Engine(explainable, kernels, info, preprocess, options.maxInputPixels ?? DEFAULT_MAX_PIXELS);
+}
+
+async function loadOnnxModel(source: BytesSource, ctx: EngineContext, labels: readonly string[] | undefined): Promise<GraphModel> {
+  const { spec, requiredInputSize } = onnxGraph(await loadOnnx(source));
+  return GraphModel.create(spec, ctx, { labels, requiredInputSize });
 }
 
 /** A local weights file is read tensor by tensor, so the whole file is never in memory next to the model. */

@@ -14,7 +14,15 @@ export interface GraphSpec {
   /** The logits [N, classes]; a final Softmax after them is dropped. */
   readonly output: string;
   /** Named layers (torch module paths, Keras layer names...) in graph order, with the value each one outputs. */
-  readonly layers: readonly { readonly name: string; readonly value: string }[];
+  readonly layers: readonly GraphLayer[];
+}
+
+/** A named layer: the value whose gradient is taken, and the value a CAM reads as its activation (the same unless said). */
+export interface GraphLayer {
+  readonly name: string;
+  readonly value: string;
+  /** What a forward hook sees when the framework later changes the output in place (see importers/onnx/graph.ts). */
+  readonly activation?: string;
 }
 
 /** A node ready to run. */

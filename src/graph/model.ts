@@ -45,6 +45,8 @@ export class GraphModel implements ExplainableModel {
   readonly minInputSize = 1;
   readonly requiredInputSize: readonly [number, number] | undefined;
   private readonly byName: ReadonlyMap<string, string>;
+  /** Layers whose CAM activation is another value than their gradient's. */
+  private readonly activationOf: ReadonlyMap<string, string>;
 
   /** Builds the graph and probes it once (a blank input) for the number of classes and the default layer. */
   constructor(
@@ -54,6 +56,7 @@ export class GraphModel implements ExplainableModel {
   ) {
     this.layers = spec.layers.map((l) => l.name);
     this.byName = new Map(spec.layers.map((l) => [l.name, l.value]));
+    this.activationOf = new Map(spec.layers.filter((l) => l.activation).map((l) => [l.name, l.activation!]));
     this.requiredInputSize = options.requiredInputSize;
     const [h, w] = options.requiredInputSize ?? [224, 224];
     const x = tf.zeros([1, h, w, 3]) as Tensor4D;
@@ -61,19 +64,29 @@ export class GraphModel implements ExplainableModel {
     try {
       pass = forward(graph, x, new Set(this.byName.values()));
       this.numClasses = pass.logits.shape[1];
-      const spatial = (name: string) => {
-        const v = pass!.values.get(this.byName.get(name)!);
-        return v instanceof tf.Tensor && v.rank === 4 && (v.shape[1]! > 1 || v.shape[2]! > 1);
-      };
-      const chosen = options.defaultLayer ?? [...this.layers].reverse().find(spatial);
-      if (!chosen) throw new GradcamError('UNSUPPORTED', `${spec.source}: no named layer has a spatial 4-D output to explain`);
-      this.defaultLayers = [chosen];
+      this.defaultLayers = [options.defaultLayer ?? this.lastSpatialLayer(pass, spec.source)];
     } finally {
       pass?.dispose();
       x.dispose();
     }
     const labels = options.labels ?? (this.numClasses === 1000 ? IMAGENET_CLASSES : undefined);
     this.labels = labels && labels.length === this.numClasses ? labels : undefined;
+  }
+
+  /**
+   * The last named layer with a spatial 4-D output (before global pooling). Of the names a value has, the
+   * shortest that is not a top-level module: pytorch-grad-cam's `layer4[-1]`, `features[-1]`.
+   */
+  private lastSpatialLayer(pass: GraphPass, source: string): string {
+    const spatial = (name: string) => {
+      const v = pass.values.get(this.byName.get(name)!);
+      return v instanceof tf.Tensor && v.rank === 4 && (v.shape[1]! > 1 || v.shape[2]! > 1);
+    };
+    const last = [...this.layers].reverse().find(spatial);
+    if (!last) throw new GradcamError('UNSUPPORTED', `${source}: no named layer has a spatial 4-D output to explain`);
+    const value = this.byName.get(last);
+    const names = this.layers.filter((l) => this.byName.get(l) === value).sort((a, b) => a.length - b.length);
+    return names.find((n) => n.includes('.')) ?? names[0]!;
   }
 
   static create(spec: GraphSpec, ctx: EngineContext, options?: GraphModelOptions): GraphModel {
@@ -98,8 +111,8 @@ export class GraphModel implements ExplainableModel {
   };
 
   forward(input: Tensor4D, layers: readonly string[] = this.defaultLayers): Pass {
-    const keep = new Set([...this.byName.values(), ...layers.map(this.valueOf)]);
-    return new Pass(forward(this.graph, input, keep), this.valueOf);
+    const keep = new Set([...this.byName.values(), ...this.activationOf.values(), ...layers.map(this.valueOf)]);
+    return new Pass(forward(this.graph, input, keep), (l) => this.activationOf.get(l) ?? this.valueOf(l));
   }
 
   gradients(pass: ForwardPass, req: GradientRequest): Gradients {

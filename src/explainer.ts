@@ -8,20 +8,27 @@ import { CAM_METHODS, type CamMethodName } from './methods/index.js';
 import { rawCam } from './methods/types.js';
 import type { Kernels } from './kernels/types.js';
 import { nchwToNhwc, normalizePixels, type ModelInput, type Preprocessing } from './image/preprocess.js';
-import { initBackend, loadKernels, type RuntimeInfo, type RuntimeOptions } from './runtime/index.js';
+import { loadKernels, startBackend, type RuntimeInfo, type RuntimeOptions } from './runtime/index.js';
+import type { WasmHeap } from './ops/kernels/heap.js';
+import type { EngineContext } from './ops/types.js';
+import { OPS } from './ops/registry.js';
+import { GraphModel } from './graph/model.js';
+import { loadOnnx } from './importers/onnx/load.js';
+import { onnxGraph } from './importers/onnx/graph.js';
 import { openLocalFile, readBytes, type BytesSource } from './runtime/io.js';
 
 export interface CreateExplainerOptions extends RuntimeOptions {
   /**
-   * 'resnet34' (torchvision layout, the default; needs `weights`), or the path/URL of a TF.js layers
+   * 'resnet34' (torchvision layout, the default; needs `weights`); an ONNX model (a '.onnx' path or URL,
+   * or its bytes; external-data files are read from beside it); or the path/URL of a TF.js layers
    * model's model.json (Keras CNNs such as MobileNet; weights come from its shards).
    */
-  readonly model?: 'resnet34' | string | URL | LayersModelLike;
+  readonly model?: 'resnet34' | string | URL | Uint8Array | LayersModelLike;
   /** For resnet34: safetensors weights with torchvision/timm key names, as a path, a URL or the bytes. */
   readonly weights?: BytesSource;
-  /** How RGB pixels are normalised: 'imagenet' (mean/std, default) or 'tf' (x/127.5 - 1). Tensor inputs are used as given. */
+  /** How RGB pixels are normalised: 'imagenet' (mean/std, default; what PyTorch models expect) or 'tf' (x/127.5 - 1). Tensor inputs are used as given. */
   readonly preprocess?: Preprocessing;
-  /** Class names for an in-memory layers model (file models read them from metadata.json). */
+  /** Class names: for an ONNX model or an in-memory layers model (default: ImageNet's for 1000 classes; file layers models read metadata.json). */
   readonly labels?: readonly string[];
   /** Largest accepted input (H*W); default 1536*1536. Activations grow with it (about 600 bytes per pixel). */
   readonly maxInputPixels?: number;
@@ -82,27 +89,36 @@ export async function createExplainer(options: CreateExplainerOptions): Promise<
   if (options === null || typeof options !== 'object') throw new InvalidInputError('createExplainer needs an options object');
   const { model = 'resnet34', preprocess = 'imagenet' } = options;
   if (preprocess !== 'imagenet' && preprocess !== 'tf') throw new InvalidInputError(`unknown preprocess '${String(preprocess)}'; use 'imagenet' or 'tf'`);
-  const inMemory = isLayersModelLike(model);
-  const isLayersModel = inMemory || model instanceof URL || (typeof model === 'string' && model.endsWith('.json'));
-  if (!isLayersModel && model !== 'resnet34') {
-    throw new GradcamError('UNSUPPORTED', `unknown model '${String(model)}'; use 'resnet34' or the path/URL of a TF.js model.json`);
+  const isOnnx = model instanceof Uint8Array || ((typeof model === 'string' || model instanceof URL) && /\.onnx$/i.test(model instanceof URL ? model.pathname : model));
+  const inMemory = !isOnnx && isLayersModelLike(model);
+  const isLayersModel = !isOnnx && (inMemory || model instanceof URL || (typeof model === 'string' && model.endsWith('.json')));
+  if (!isOnnx && !isLayersModel && model !== 'resnet34') {
+    throw new GradcamError('UNSUPPORTED', `unknown model '${String(model)}'; use 'resnet34', an ONNX model ('.onnx' path or URL, or bytes) or the path/URL of a TF.js model.json`);
   }
-  if (!isLayersModel && options.weights === undefined) throw new InvalidInputError('resnet34 needs weights (a safetensors path, URL or bytes)');
-  const [info, kernels] = await Promise.all([initBackend(options), loadKernels(options)]);
-  const explainable = inMemory
+  if (!isOnnx && !isLayersModel && options.weights === undefined) throw new InvalidInputError('resnet34 needs weights (a safetensors path, URL or bytes)');
+  const [backend, kernels] = await Promise.all([startBackend(options), loadKernels(options)]);
+  const info = backend.info;
+  const explainable = isOnnx
+    ? await loadOnnxModel(model as BytesSource, { heap: backend.heap, ops: OPS }, options.labels)
+    : inMemory
     ? new KerasCnn(await artifactsFromLayersModel(model, options.labels))
     : isLayersModel
     ? new KerasCnn(await loadKerasArtifacts(model as string | URL))
-    : await loadResnet34(options.weights!);
+    : await loadResnet34(options.weights!, backend.heap);
   return new Engine(explainable, kernels, info, preprocess, options.maxInputPixels ?? DEFAULT_MAX_PIXELS);
 }
 
+async function loadOnnxModel(source: BytesSource, ctx: EngineContext, labels: readonly string[] | undefined): Promise<GraphModel> {
+  const { spec, requiredInputSize } = onnxGraph(await loadOnnx(source));
+  return GraphModel.create(spec, ctx, { labels, requiredInputSize });
+}
+
 /** A local weights file is read tensor by tensor, so the whole file is never in memory next to the model. */
-async function loadResnet34(weights: BytesSource): Promise<ResNet34> {
+async function loadResnet34(weights: BytesSource, heap: WasmHeap): Promise<ResNet34> {
   const file = await openLocalFile(weights, 'weights');
-  if (!file) return ResNet34.fromSafetensors(await readBytes(weights, 'weights'));
+  if (!file) return ResNet34.fromSafetensors(await readBytes(weights, 'weights'), heap);
   try {
-    return ResNet34.fromSafetensors(file);
+    return ResNet34.fromSafetensors(file, heap);
   } finally {
     file.close();
   }
@@ -154,12 +170,13 @@ class Engine implements Explainer {
 
     const x = this.toTensor(input);
     const [, height, width] = x.shape;
-    const pass = this.model.forward(x);
+    const pass = this.model.forward(x, layers);
     const owned: Gradients[] = [];
     try {
       const logits = (await pass.logits.data()) as Float32Array;
       const target = options.target ?? argmax(logits);
-      const grads = method.needsGradients ? this.model.gradients(pass, { target, layers, guided: false, toInput: false }) : undefined;
+      const seed = oneHot(target, this.model.numClasses);
+      const grads = method.needsGradients ? this.model.gradients(pass, { seed, layers, guided: false, toInput: false }) : undefined;
       if (grads) owned.push(grads);
 
       const cams: Record<string, LayerCam> = {};
@@ -180,7 +197,7 @@ class Engine implements Explainer {
       const combined = layers.length === 1 ? cams[layers[0]!]!.map : this.aggregate(resized);
 
       if (!guided) return { target, logits, width, height, cams, combined };
-      const g = this.model.gradients(pass, { target, layers: [], guided: true, toInput: true });
+      const g = this.model.gradients(pass, { seed, layers: [], guided: true, toInput: true });
       owned.push(g);
       const gb = (await g.input!.data()) as Float32Array;
       const guidedGradCam = Object.fromEntries(layers.map((l) => [l, this.kernels.guidedProduct(gb, cams[l]!.map)]));
@@ -210,7 +227,8 @@ class Engine implements Explainer {
   private checkLayers(requested: readonly string[] | undefined): string[] {
     if (requested === undefined) return [...this.model.defaultLayers];
     if (!Array.isArray(requested) || requested.length === 0) throw new InvalidInputError('layers must be a non-empty array of layer names');
-    for (const l of requested) if (!this.model.layers.includes(l)) throw new LayerNotFoundError(String(l), this.model.layers);
+    const known = (l: string) => (this.model.hasLayer ? this.model.hasLayer(l) : this.model.layers.includes(l));
+    for (const l of requested) if (typeof l !== 'string' || !known(l)) throw new LayerNotFoundError(String(l), this.model.layers);
     return [...new Set(requested)];
   }
 
@@ -242,6 +260,12 @@ class Engine implements Explainer {
     }
     return tf.tensor4d(data, [1, height, width, 3]);
   }
+}
+
+function oneHot(index: number, n: number): Float32Array {
+  const v = new Float32Array(n);
+  v[index] = 1;
+  return v;
 }
 
 function argmax(values: Float32Array): number {

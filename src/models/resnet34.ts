@@ -1,13 +1,14 @@
 import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D } from '../tf.js';
-import { WeightsError } from '../errors.js';
+import { LayerNotFoundError, WeightsError } from '../errors.js';
 import { parseSafetensors, type SafetensorsFile } from '../weights/safetensors.js';
 import type { ByteSource } from '../runtime/io.js';
-import { backwardFilter, convInputGrad, explicitPad, type ConvGeometry } from '../backward/conv.js';
-import { gemmConv, gemmConvInputGrad, xnnpackConv } from '../backward/gemm-conv.js';
-import { reluGrad, type GradMode } from '../backward/relu.js';
-import { winogradConv, winogradFilter, winogradUsable } from '../backward/winograd.js';
-import { maxPoolGrad } from '../backward/maxpool.js';
-import { spatialMeanGrad } from '../backward/mean.js';
+import { backwardFilter, convInputGrad, explicitPad, type ConvGeometry } from '../ops/kernels/conv-grad.js';
+import { gemmConv, gemmConvInputGrad, xnnpackConv } from '../ops/kernels/gemm-conv.js';
+import { reluGrad, type GradMode } from '../ops/kernels/relu.js';
+import { winogradConv, winogradFilter, winogradUsable } from '../ops/kernels/winograd.js';
+import { maxPoolGrad } from '../ops/kernels/maxpool.js';
+import { spatialMeanGrad } from '../ops/kernels/mean.js';
+import type { WasmHeap } from '../ops/kernels/heap.js';
 import { IMAGENET_CLASSES } from './imagenet-classes.js';
 import type { ExplainableModel, ForwardPass, GradientRequest, Gradients } from './types.js';
 
@@ -88,7 +89,7 @@ interface Block {
 }
 
 /** Loads conv `prefix` with BatchNorm `bnPrefix` folded in: W' = W * s, b' = beta - mean * s, s = gamma / sqrt(var + eps). */
-function loadConvBN(file: SafetensorsFile, prefix: string, bnPrefix: string, geom: ConvGeometry): ConvUnit {
+function loadConvBN(heap: WasmHeap, file: SafetensorsFile, prefix: string, bnPrefix: string, geom: ConvGeometry): ConvUnit {
   const w = file.float32(`${prefix}.weight`);
   const [gamma, beta, mean, variance] = BN_PARAMS.map((p) => file.float32(`${bnPrefix}.${p}`)) as [Float32Array, Float32Array, Float32Array, Float32Array];
   const [out, inp, k] = file.tensors.get(`${prefix}.weight`)!.shape as [number, number, number];
@@ -104,7 +105,7 @@ function loadConvBN(file: SafetensorsFile, prefix: string, bnPrefix: string, geo
       }
     }
   }
-  return convUnit(folded, tf.tensor1d(bias), geom, inp, out);
+  return convUnit(heap, folded, tf.tensor1d(bias), geom, inp, out);
 }
 
 /**
@@ -118,15 +119,15 @@ function loadConvBN(file: SafetensorsFile, prefix: string, bnPrefix: string, geo
  * - the rest (stem, other strided convs, 1x1) on XNNPACK's conv, the input gradient as a forward
  *   conv of dy with a flipped filter (convInputGrad).
  */
-function convUnit(folded: Float32Array, bias: Tensor1D, geom: ConvGeometry, inp: number, out: number): ConvUnit {
+function convUnit(heap: WasmHeap, folded: Float32Array, bias: Tensor1D, geom: ConvGeometry, inp: number, out: number): ConvUnit {
   const k = geom.kernel;
   const act = (relu: boolean) => (relu ? 'relu' : 'linear');
-  if (k === 3 && geom.stride === 1 && geom.pad === 1 && folded.length < WINOGRAD_MAX_FILTER && winogradUsable(inp, out)) {
+  if (k === 3 && geom.stride === 1 && geom.pad === 1 && folded.length < WINOGRAD_MAX_FILTER && winogradUsable(heap, inp, out)) {
     const planes = winogradFilter(folded, inp, out);
     const backPlanes = winogradFilter(folded, inp, out, true);
     return {
-      forward: (x, relu) => winogradConv(x, planes, bias, act(relu)),
-      inputGrad: (dy) => winogradConv(dy, backPlanes),
+      forward: (x, relu) => winogradConv(heap, x, planes, bias, act(relu)),
+      inputGrad: (dy) => winogradConv(heap, dy, backPlanes),
       tensors: [bias, ...planes, ...backPlanes],
     };
   }
@@ -134,8 +135,8 @@ function convUnit(folded: Float32Array, bias: Tensor1D, geom: ConvGeometry, inp:
   const pads = explicitPad(geom.pad);
   if (k > 1 && folded.length >= GEMM_MIN_FILTER) {
     return {
-      forward: (x, relu) => gemmConv(x, filter, geom.stride, pads, bias, act(relu)),
-      inputGrad: (dy, inH, inW) => gemmConvInputGrad(dy, filter, geom.stride, pads, inH, inW),
+      forward: (x, relu) => gemmConv(heap, x, filter, geom.stride, pads, bias, act(relu)),
+      inputGrad: (dy, inH, inW) => gemmConvInputGrad(heap, dy, filter, geom.stride, pads, inH, inW),
       tensors: [bias, filter],
     };
   }
@@ -183,22 +184,23 @@ export class ResNet34 implements ExplainableModel {
   private readonly fcBias: Tensor1D;
   private readonly fcRows: Float32Array; // fc.weight as [1000, 512], for the top gradient
 
-  static fromSafetensors(source: Uint8Array | ByteSource): ResNet34 {
+  static fromSafetensors(source: Uint8Array | ByteSource, heap: WasmHeap): ResNet34 {
     const file = parseSafetensors(source);
     checkResnet34Layout(file);
-    return new ResNet34(file);
+    return new ResNet34(file, heap);
   }
 
-  private constructor(file: SafetensorsFile) {
-    this.stem = loadConvBN(file, 'conv1', 'bn1', STEM);
+  private constructor(file: SafetensorsFile, private readonly heap: WasmHeap) {
+    const loadConv = (prefix: string, bnPrefix: string, geom: ConvGeometry) => loadConvBN(heap, file, prefix, bnPrefix, geom);
+    this.stem = loadConv('conv1', 'bn1', STEM);
     this.stages = STAGES.map((stage, si) =>
       Array.from({ length: stage.blocks }, (_, b) => {
         const p = `${stage.name}.${b}`;
         const stride = b === 0 && si > 0 ? 2 : 1;
         return {
-          conv1: loadConvBN(file, `${p}.conv1`, `${p}.bn1`, { kernel: 3, stride, pad: 1 }),
-          conv2: loadConvBN(file, `${p}.conv2`, `${p}.bn2`, { kernel: 3, stride: 1, pad: 1 }),
-          down: stride === 2 ? loadConvBN(file, `${p}.downsample.0`, `${p}.downsample.1`, { kernel: 1, stride: 2, pad: 0 }) : undefined,
+          conv1: loadConv(`${p}.conv1`, `${p}.bn1`, { kernel: 3, stride, pad: 1 }),
+          conv2: loadConv(`${p}.conv2`, `${p}.bn2`, { kernel: 3, stride: 1, pad: 1 }),
+          down: stride === 2 ? loadConv(`${p}.downsample.0`, `${p}.downsample.1`, { kernel: 1, stride: 2, pad: 0 }) : undefined,
         };
       }),
     );
@@ -225,11 +227,32 @@ export class ResNet34 implements ExplainableModel {
           return { input, mid, out };
         }),
       );
-      const logits = tf.add(tf.matMul(tf.mean(x, [1, 2]), this.fcWeight), this.fcBias) as Tensor2D;
+      const logits = this.head(x);
       pass = new ResNetPass(input, stem, blocks, logits);
       [stem, logits, ...blocks.flat().flatMap((b) => [b.input, b.mid, b.out])].forEach((t) => tf.keep(t));
     });
     return pass;
+  }
+
+  private head(features: Tensor4D): Tensor2D {
+    return tf.tidy(() => tf.add(tf.matMul(tf.mean(features, [1, 2]), this.fcWeight), this.fcBias) as Tensor2D);
+  }
+
+  /** Logits from a stage's output [N, h, w, C]: the later stages and the head, one batch item at a time (the heap kernels take one). */
+  logitsFrom(layer: string, activations: Tensor4D): Tensor2D {
+    const stage = RESNET34_LAYERS.indexOf(layer);
+    if (stage < 0) throw new LayerNotFoundError(layer, RESNET34_LAYERS);
+    return tf.tidy(() => {
+      const items = tf.split(activations, activations.shape[0], 0).map((item) => {
+        let x = item as Tensor4D;
+        for (const block of this.stages.slice(stage + 1).flat()) {
+          const input = x;
+          x = tf.tidy(() => tf.relu(tf.add(block.conv2.forward(block.conv1.forward(input, true), false), block.down ? block.down.forward(input, false) : input)) as Tensor4D);
+        }
+        return this.head(x);
+      });
+      return tf.concat(items, 0) as Tensor2D;
+    });
   }
 
   gradients(pass: ForwardPass, req: GradientRequest): Gradients {
@@ -241,8 +264,12 @@ export class ResNet34 implements ExplainableModel {
       const layers: Record<string, Tensor4D> = {};
       const last = p.blocks.at(-1)!.at(-1)!.out;
       const [, h, w, c] = last.shape;
-      // d logit / d (global-average-pooled features) is fc.weight[target]; the mean spreads it evenly.
-      let dy = spatialMeanGrad(this.fcRows.subarray(req.target * c, (req.target + 1) * c), h, w);
+      // d score / d (global-average-pooled features) is fc.weight^T seed; the mean spreads it evenly.
+      const pooled = new Float32Array(c);
+      req.seed.forEach((s, k) => {
+        if (s !== 0) for (let j = 0; j < c; j++) pooled[j] = pooled[j]! + s * this.fcRows[k * c + j]!;
+      });
+      let dy = spatialMeanGrad(pooled, h, w);
       for (let si = STAGES.length - 1; si >= lowest; si--) {
         if (stageIndices.includes(si)) layers[RESNET34_LAYERS[si]!] = tf.keep(dy);
         if (si === lowest && !req.toInput) break; // nothing below the lowest requested stage is needed
@@ -255,9 +282,9 @@ export class ResNet34 implements ExplainableModel {
       }
       let input: Tensor4D | undefined;
       if (req.toInput) {
-        const dStem = maxPoolGrad(dy, p.stem, p.blocks[0]![0]!.input, POOL);
+        const dStem = maxPoolGrad(this.heap, dy, p.stem, p.blocks[0]![0]!.input, POOL);
         const [, H, W] = p.input.shape;
-        input = tf.keep(this.stem.inputGrad(reluGrad(dStem, p.stem, mode), H, W));
+        input = tf.keep(this.stem.inputGrad(reluGrad(this.heap, dStem, p.stem, mode), H, W));
       }
       return { layers, input };
     });
@@ -267,8 +294,8 @@ export class ResNet34 implements ExplainableModel {
     return tf.tidy(() => {
       const [, inH, inW] = state.input.shape;
       const [, midH, midW] = state.mid.shape;
-      const g = reluGrad(dOut, state.out, mode);
-      const dMid = reluGrad(block.conv2.inputGrad(g, midH, midW), state.mid, mode);
+      const g = reluGrad(this.heap, dOut, state.out, mode);
+      const dMid = reluGrad(this.heap, block.conv2.inputGrad(g, midH, midW), state.mid, mode);
       const dIn = block.conv1.inputGrad(dMid, inH, inW);
       const dIdentity = block.down ? block.down.inputGrad(g, inH, inW) : g;
       return tf.add(dIn, dIdentity);

@@ -16,8 +16,13 @@ export const gemm: OpModule = {
     const transB = attr<number>(spec, 'transB', 0) === 1;
     const alpha = attr<number>(spec, 'alpha', 1);
     const beta = attr<number>(spec, 'beta', 1);
-    const b = tf.tensor2d(Float32Array.from(w.data), w.dims as [number, number]);
     const c = spec.node.inputs[2] ? constantInput(spec, 2, 'C') : undefined;
+    // C broadcasts over the rows: [], [1], [N], [1, 1] or [1, N].
+    const n = w.dims[transB ? 0 : 1]!;
+    if (c && (c.dims.length > 2 || c.dims.some((d, i) => d !== 1 && (i !== c.dims.length - 1 || d !== n)))) {
+      throw unsupported(spec, `C of shape [${c.dims.join(', ')}] for ${n} outputs`);
+    }
+    const b = tf.tensor2d(Float32Array.from(w.data), w.dims as [number, number]);
     const bias = c && Float32Array.from(c.data, (v) => v * beta);
     const biasT = bias && tf.tensor(bias, c!.dims.length ? [...c!.dims] : [1]);
     return {

@@ -9,8 +9,15 @@ export const unsupported = (spec: OpSpec, what: string): GradcamError =>
 export function attr<T extends Attribute>(spec: OpSpec, name: string, fallback: T): T;
 export function attr<T extends Attribute>(spec: OpSpec, name: string): T | undefined;
 export function attr<T extends Attribute>(spec: OpSpec, name: string, fallback?: T): T | undefined {
-  return (spec.node.attributes.get(name) as T | undefined) ?? fallback;
+  const value = spec.node.attributes.get(name) as T | undefined;
+  // An attribute of another kind than its default (an INT where INTS belong) is a malformed model.
+  if (value !== undefined && fallback !== undefined && attributeKind(value) !== attributeKind(fallback)) {
+    throw unsupported(spec, `attribute '${name}' is ${attributeKind(value)}, not ${attributeKind(fallback)}`);
+  }
+  return value ?? fallback;
 }
+
+const attributeKind = (a: Attribute): string => (typeof a === 'number' ? 'a number' : typeof a === 'string' ? 'a string' : Array.isArray(a) ? 'a list' : 'a tensor');
 
 /** Fails on any attribute outside `known`: nothing is silently ignored. */
 export function onlyAttributes(spec: OpSpec, known: readonly string[]): void {

@@ -14,6 +14,7 @@ import type { EngineContext } from './ops/types.js';
 import { OPS } from './ops/registry.js';
 import { GraphModel } from './graph/model.js';
 import { loadOnnx } from './importers/onnx/load.js';
+import { labelsBeside } from './models/labels.js';
 import { onnxGraph } from './importers/onnx/graph.js';
 import { openLocalFile, readBytes, type BytesSource } from './runtime/io.js';
 
@@ -108,9 +109,11 @@ export async function createExplainer(options: CreateExplainerOptions): Promise<
   return new Engine(explainable, kernels, info, preprocess, options.maxInputPixels ?? DEFAULT_MAX_PIXELS);
 }
 
-async function loadOnnxModel(source: BytesSource, ctx: EngineContext, labels: readonly string[] | undefined): Promise<GraphModel> {
+/** An ONNX model; its labels are the ones given, else `<model name>.labels.json` beside it (if any). */
+async function loadOnnxModel(source: BytesSource, ctx: EngineContext, given: readonly string[] | undefined): Promise<GraphModel> {
   const { spec, requiredInputSize } = onnxGraph(await loadOnnx(source));
-  return GraphModel.create(spec, ctx, { labels, requiredInputSize });
+  const beside = given === undefined && (typeof source === 'string' || source instanceof URL) ? await labelsBeside(source) : undefined;
+  return GraphModel.create(spec, ctx, { labels: given ?? beside, requiredInputSize });
 }
 
 /** A local weights file is read tensor by tensor, so the whole file is never in memory next to the model. */

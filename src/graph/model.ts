@@ -1,6 +1,6 @@
 import { tf, type Tensor2D, type Tensor4D } from '../tf.js';
 import { GradcamError, InvalidInputError, LayerNotFoundError } from '../errors.js';
-import { IMAGENET_CLASSES } from '../models/imagenet-classes.js';
+import { chooseLabels } from '../models/labels.js';
 import type { ExplainableModel, ForwardPass, GradientRequest, Gradients } from '../models/types.js';
 import type { EngineContext } from '../ops/types.js';
 import { Graph, type GraphSpec } from './graph.js';
@@ -69,8 +69,7 @@ export class GraphModel implements ExplainableModel {
       pass?.dispose();
       x.dispose();
     }
-    const labels = options.labels ?? (this.numClasses === 1000 ? IMAGENET_CLASSES : undefined);
-    this.labels = labels && labels.length === this.numClasses ? labels : undefined;
+    this.labels = chooseLabels(options.labels, this.numClasses);
   }
 
   /**

@@ -46,11 +46,10 @@ export async function labelsBeside(model: string | URL): Promise<string[] | unde
 }
 
 /**
- * The labels a model gets: the given ones, else the ones beside it, else ImageNet's for 1000 classes.
- * Labels whose count differs from the model's classes are an error.
+ * The labels a model with `numClasses` classes gets: the ones given (option or file), else ImageNet's for 1000
+ * classes. Labels whose count differs from the model's classes are an error.
  */
-export function chooseLabels(given: readonly string[] | undefined, beside: readonly string[] | undefined, numClasses: number): readonly string[] | undefined {
-  const labels = given ?? beside;
+export function chooseLabels(labels: readonly string[] | undefined, numClasses: number): readonly string[] | undefined {
   if (labels !== undefined && labels.length !== numClasses) {
     throw new InvalidInputError(`${labels.length} labels were given for a model with ${numClasses} classes`);
   }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GradcamError } from '../../src/errors.js';
+import { createExplainer } from '../../src/explainer.js';
 import { loadOnnx } from '../../src/importers/onnx/load.js';
 import { besideModel } from '../../src/io/beside.js';
 import { IMAGENET_CLASSES } from '../../src/models/imagenet-classes.js';
@@ -108,6 +109,17 @@ describe('labels', () => {
     expect(await labelsBeside(join(dir, 'models/missing.onnx'))).toBeUndefined();
     expect(await labelsBeside(new URL('/models/missing.onnx', origin))).toBeUndefined();
     await rejects(labelsBeside(join(dir, 'models/bad.onnx')), 'INVALID_INPUT', 'bad.labels.json', 'array of strings');
+  });
+
+  it('createExplainer takes them for an ONNX model: given > beside the model; a count that differs is an error', async () => {
+    const model = join(dir, 'models/tiny.onnx');
+    const beside = await createExplainer({ model });
+    expect(beside.labels).toEqual(['a', 'b', 'c', 'd', 'e']);
+    beside.dispose();
+    const given = await createExplainer({ model, labels: ['v', 'w', 'x', 'y', 'z'] });
+    expect(given.labels).toEqual(['v', 'w', 'x', 'y', 'z']);
+    given.dispose();
+    await rejects(createExplainer({ model, labels: ['a'] }), 'INVALID_INPUT', '1 labels were given for a model with 5 classes');
   });
 
   it('validates the JSON; labels must match the classes; ImageNet names for 1000 classes', () => {

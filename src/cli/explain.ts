@@ -28,8 +28,8 @@ export const EXPLAIN_USAGE = `  gradcam explain <input...> [options]
                           weights (timm/resnet34.tv_in1k), downloaded once into the cache
       --model FILE|URL    an ONNX model (.onnx, e.g. exported from PyTorch) or a TF.js layers model.json
                           instead of ResNet34
-      --labels FILE       class names, a JSON array of strings (default: <model name>.labels.json beside
-                          the model, else ImageNet's names for 1000 classes)
+      --labels FILE       an ONNX model's class names, a JSON array of strings (default: <model
+                          name>.labels.json beside the model, else ImageNet's names for 1000 classes)
       --preprocess P      imagenet (mean/std; ResNet34 and .onnx default) or tf (x/127.5 - 1; model.json default)
       --layers LIST       comma-separated target layers (default: layer1..layer4 for ResNet34, the last
                           spatial layer otherwise)
@@ -102,6 +102,9 @@ function parse(argv: readonly string[]): ExplainArgs | 'help' {
   if (v.help) return 'help';
   if (positionals.length === 0) throw new UsageError('explain needs at least one input file');
   if (v.weights && v.model) throw new UsageError('--weights is for ResNet34; a --model brings its own weights');
+  if (v.labels !== undefined && !/\.onnx($|[?#])/i.test(v.model ?? '')) {
+    throw new UsageError('--labels is for ONNX models (ResNet34 has ImageNet\'s names, a model.json the labels of its metadata.json)');
+  }
   const method = v.method as CamMethodName;
   if (!Object.hasOwn(CAM_METHODS, method)) throw new UsageError(`unknown --method '${method}'; available: ${Object.keys(CAM_METHODS).join(', ')}`);
   // TF.js layers models (Keras MobileNet) expect 'tf'; PyTorch's ONNX exports and ResNet34 expect 'imagenet'.

@@ -2,7 +2,7 @@
  * The CLI on an ONNX zoo model (resnet18) against pytorch-grad-cam's references: --model X.onnx --raw with a
  * torch module path and a raw ONNX value name as layers (file names made safe), --target, --labels FILE.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,5 +80,14 @@ describe.skipIf(!hasZoo)(`CLI on an ONNX model (${hasZoo ? ARCH : zooMissingReas
       expect(maxAbsDiff(a.data, b.data), ours).toBe(0);
     }
     expect(readFileSync(join(out, 'chelsea.input', `heatmap-${SAFE_VALUE}.png`)).length).toBeGreaterThan(0);
+  });
+});
+
+describe('CLI --labels', () => {
+  it('is a usage error without an ONNX model', async () => {
+    let stderr = '';
+    const code = await main(['explain', 'x.png', '--labels', 'labels.json'], { stdout: () => {}, stderr: (t) => void (stderr += t) });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/--labels is for ONNX models/);
   });
 });

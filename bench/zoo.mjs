@@ -54,9 +54,9 @@ export async function benchOnnxModel({ opts, runs, input, time }) {
     const args = ['--torch-arch', arch, '--torch-seed', String(seed), '--layers', layers.join(',')];
     if (explainer) {
       const paired = await pairedWithTorch(script, args, explanation, Math.max(runs, 11));
-      result.pairedExplanationMs = paired.oursMs;
-      result.pairedPytorchExplanationMs = paired.torchMs;
-      result.pairedExplanationOverPytorch = paired.ratio;
+      result.pairedMs = paired.oursMs;
+      result.pairedPytorchMs = paired.torchMs;
+      result.pairedOverPytorch = paired.ratio;
     }
     const py = spawnSync('/usr/bin/python3', [script, ...args, '--runs', String(runs)], { encoding: 'utf8' });
     if (py.status !== 0) throw new Error(`bench: pytorch-grad-cam run failed:\n${py.stderr}`);

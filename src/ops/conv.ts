@@ -192,6 +192,7 @@ export const conv: OpModule = {
         return [runFor(h!, w!).inputGrad(dy as Tensor4D, h!, w!)];
       },
       bias,
+      takes: [1, 2],
       get tensors() {
         return [...runs.values()].flatMap((r) => r.tensors);
       },

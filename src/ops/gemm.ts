@@ -33,6 +33,7 @@ export const gemm: OpModule = {
         return [alpha === 1 ? g : tf.mul(g, alpha)];
       },
       bias: bias && bias.length > 1 ? bias : undefined,
+      takes: [1, 2],
       tensors: biasT ? [b, biasT] : [b],
     };
   },

@@ -110,10 +110,12 @@ function foldedConv(file: SafetensorsFile, prefix: string, bnPrefix: string): [H
     dims,
     int: false,
     get data() {
+      // A loop, not Float32Array.from(w, f): V8 would box every value of the mapped copy on the JS heap.
       const w = file.float32(`${prefix}.weight`);
       const s = scales();
       const per = w.length / out;
-      return Float32Array.from(w, (v, i) => v * s[Math.floor(i / per)]!);
+      for (let o = 0; o < out; o++) for (let i = o * per; i < (o + 1) * per; i++) w[i] = w[i]! * s[o]!;
+      return w;
     },
   };
   const bias: HostTensor = {

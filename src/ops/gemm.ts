@@ -16,7 +16,7 @@ export const gemm: OpModule = {
     const transB = attr<number>(spec, 'transB', 0) === 1;
     const alpha = attr<number>(spec, 'alpha', 1);
     const beta = attr<number>(spec, 'beta', 1);
-    const b = tf.tensor2d(Float32Array.from(w.data), w.dims as [number, number]);
+    const b = tf.tensor2d(w.data instanceof Float32Array ? w.data : new Float32Array(w.data), w.dims as [number, number]);
     const c = spec.node.inputs[2] ? constantInput(spec, 2, 'C') : undefined;
     const bias = c && Float32Array.from(c.data, (v) => v * beta);
     const biasT = bias && tf.tensor(bias, c!.dims.length ? [...c!.dims] : [1]);

@@ -1,6 +1,5 @@
 import { tf, type Tensor4D } from './tf.js';
 import { DisposedError, GradcamError, InvalidInputError, LayerNotFoundError, TargetOutOfRangeError } from './errors.js';
-import { ResNet34 } from './models/resnet34.js';
 import { KerasCnn } from './models/keras/model.js';
 import { artifactsFromLayersModel, isLayersModelLike, loadKerasArtifacts, type LayersModelLike } from './models/keras/loader.js';
 import type { ExplainableModel, Gradients } from './models/types.js';
@@ -9,18 +8,20 @@ import { rawCam } from './methods/types.js';
 import type { Kernels } from './kernels/types.js';
 import { nchwToNhwc, normalizePixels, type ModelInput, type Preprocessing } from './image/preprocess.js';
 import { loadKernels, startBackend, type RuntimeInfo, type RuntimeOptions } from './runtime/index.js';
-import type { WasmHeap } from './ops/kernels/heap.js';
 import type { EngineContext } from './ops/types.js';
 import { OPS } from './ops/registry.js';
 import { GraphModel } from './graph/model.js';
 import { loadOnnx } from './importers/onnx/load.js';
 import { labelsBeside } from './models/labels.js';
 import { onnxGraph } from './importers/onnx/graph.js';
+import { resnetModel } from './models/resnet34.js';
+import { parseSafetensors } from './weights/safetensors.js';
 import { openLocalFile, readBytes, type BytesSource } from './runtime/io.js';
 
 export interface CreateExplainerOptions extends RuntimeOptions {
   /**
-   * 'resnet34' (torchvision layout, the default; needs `weights`); an ONNX model (a '.onnx' path or URL,
+   * 'resnet34' (the default; needs `weights`: a torchvision ResNet 18/34/50/101/152, the depth read from
+   * the keys); an ONNX model (a '.onnx' path or URL,
    * or its bytes; external-data files are read from beside it); or the path/URL of a TF.js layers
    * model's model.json (Keras CNNs such as MobileNet; weights come from its shards).
    */
@@ -105,7 +106,7 @@ export async function createExplainer(options: CreateExplainerOptions): Promise<
     ? new KerasCnn(await artifactsFromLayersModel(model, options.labels))
     : isLayersModel
     ? new KerasCnn(await loadKerasArtifacts(model as string | URL))
-    : await loadResnet34(options.weights!, backend.heap);
+    : await loadResnet(options.weights!, { heap: backend.heap, ops: OPS });
   return new Engine(explainable, kernels, info, preprocess, options.maxInputPixels ?? DEFAULT_MAX_PIXELS);
 }
 
@@ -117,11 +118,13 @@ async function loadOnnxModel(source: BytesSource, ctx: EngineContext, given: rea
 }
 
 /** A local weights file is read tensor by tensor, so the whole file is never in memory next to the model. */
-async function loadResnet34(weights: BytesSource, heap: WasmHeap): Promise<ResNet34> {
+async function loadResnet(weights: BytesSource, ctx: EngineContext): Promise<GraphModel> {
   const file = await openLocalFile(weights, 'weights');
-  if (!file) return ResNet34.fromSafetensors(await readBytes(weights, 'weights'), heap);
+  const name = typeof weights === 'string' ? weights : weights instanceof URL ? weights.href : 'weights';
+  const build = (source: Uint8Array | NonNullable<typeof file>) => resnetModel(parseSafetensors(source), name, ctx);
+  if (!file) return build(await readBytes(weights, 'weights'));
   try {
-    return ResNet34.fromSafetensors(file, heap);
+    return build(file);
   } finally {
     file.close();
   }

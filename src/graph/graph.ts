@@ -86,6 +86,9 @@ export class Graph {
       throw err;
     }
     this.nodes = nodes;
+    // Weights the kernels copied are not kept twice.
+    const readLater = new Set(nodes.flatMap((g) => g.inputs.filter((x, k) => x && !g.kernel.takes?.includes(k))));
+    for (const name of [...this.constants.keys()]) if (!readLater.has(name)) this.constants.delete(name);
     nodes.forEach((g, i) => {
       for (const o of g.outputs) this.producer.set(o, i);
       for (const x of g.inputs) if (x) this.lastUse.set(x, i);

@@ -13,6 +13,8 @@ export interface GraphModelOptions {
   readonly requiredInputSize?: readonly [number, number];
   /** The default layer, when the importer knows it; otherwise the last named layer with a spatial 4-D output. */
   readonly defaultLayer?: string;
+  /** Smallest input side accepted (default 1). */
+  readonly minInputSize?: number;
 }
 
 class Pass implements ForwardPass {
@@ -42,7 +44,7 @@ export class GraphModel implements ExplainableModel {
   readonly defaultLayers: readonly string[];
   readonly numClasses: number;
   readonly labels: readonly string[] | undefined;
-  readonly minInputSize = 1;
+  readonly minInputSize: number;
   readonly requiredInputSize: readonly [number, number] | undefined;
   private readonly byName: ReadonlyMap<string, string>;
   /** Layers whose CAM activation is another value than their gradient's. */
@@ -58,6 +60,7 @@ export class GraphModel implements ExplainableModel {
     this.byName = new Map(spec.layers.map((l) => [l.name, l.value]));
     this.activationOf = new Map(spec.layers.filter((l) => l.activation).map((l) => [l.name, l.activation!]));
     this.requiredInputSize = options.requiredInputSize;
+    this.minInputSize = options.minInputSize ?? 1;
     const [h, w] = options.requiredInputSize ?? [224, 224];
     const x = tf.zeros([1, h, w, 3]) as Tensor4D;
     let pass: GraphPass | undefined;

@@ -29,6 +29,7 @@ export const batchNormalization: OpModule = {
       },
       backward: ([dy]) => [tf.mul(dy!, perChannel(s, dy!))],
       bias: shift,
+      takes: [1, 2, 3, 4],
       tensors: [s, t],
     };
   },

@@ -167,11 +167,12 @@ export const conv: OpModule = {
       const key = g.pads.join(',');
       let run = runs.get(key);
       if (!run) {
-        if (groups === 1) run = denseConv(heap, hwioOf(weight.data, cout, cin, kh), bias, cin, cout, g);
-        else if (cinG === 1) run = depthwiseConv(hwioOf(weight.data, cout, 1, kh), bias, cin, mult, g);
+        const data = weight.data; // read once (an importer may produce it on access)
+        if (groups === 1) run = denseConv(heap, hwioOf(data, cout, cin, kh), bias, cin, cout, g);
+        else if (cinG === 1) run = depthwiseConv(hwioOf(data, cout, 1, kh), bias, cin, mult, g);
         else {
           run = groupedConv(
-            Array.from({ length: groups }, (_, gi) => denseConv(heap, hwioOf(weight.data, cout, cinG, kh, gi * mult, (gi + 1) * mult), bias?.subarray(gi * mult, (gi + 1) * mult), cinG, mult, g)),
+            Array.from({ length: groups }, (_, gi) => denseConv(heap, hwioOf(data, cout, cinG, kh, gi * mult, (gi + 1) * mult), bias?.subarray(gi * mult, (gi + 1) * mult), cinG, mult, g)),
           );
         }
         // Made on first use at a new padding, possibly inside a pass's tidy: kept for the graph's lifetime.
@@ -192,6 +193,7 @@ export const conv: OpModule = {
         return [runFor(h!, w!).inputGrad(dy as Tensor4D, h!, w!)];
       },
       bias,
+      takes: [1, 2],
       get tensors() {
         return [...runs.values()].flatMap((r) => r.tensors);
       },

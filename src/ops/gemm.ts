@@ -22,7 +22,7 @@ export const gemm: OpModule = {
     if (c && (c.dims.length > 2 || c.dims.some((d, i) => d !== 1 && (i !== c.dims.length - 1 || d !== n)))) {
       throw unsupported(spec, `C of shape [${c.dims.join(', ')}] for ${n} outputs`);
     }
-    const b = tf.tensor2d(Float32Array.from(w.data), w.dims as [number, number]);
+    const b = tf.tensor2d(w.data instanceof Float32Array ? w.data : new Float32Array(w.data), w.dims as [number, number]);
     const bias = c && Float32Array.from(c.data, (v) => v * beta);
     const biasT = bias && tf.tensor(bias, c!.dims.length ? [...c!.dims] : [1]);
     return {
@@ -38,6 +38,7 @@ export const gemm: OpModule = {
         return [alpha === 1 ? g : tf.mul(g, alpha)];
       },
       bias: bias && bias.length > 1 ? bias : undefined,
+      takes: [1, 2],
       tensors: biasT ? [b, biasT] : [b],
     };
   },

@@ -59,6 +59,8 @@ export interface NodeKernel {
   readonly saves?: { readonly inputs?: readonly number[]; readonly outputs?: boolean };
   /** The bias this op adds to its output (FullGrad's bias gradients). */
   readonly bias?: Float32Array;
+  /** Constant inputs (by index) the kernel copied when it was built (weights): the graph drops its own copy. */
+  readonly takes?: readonly number[];
   /** Tensors the kernel owns (prepared filters...), disposed with the graph. */
   readonly tensors?: readonly Tensor[];
 }

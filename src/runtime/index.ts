@@ -56,6 +56,14 @@ export interface Backend {
 }
 
 let backendReady: Promise<Omit<RuntimeInfo, 'heapKernels'>> | undefined;
+/** The backend the last successful startBackend returned (see runningBackend). */
+let running: Backend | undefined;
+
+/** The backend as last started, for callers that build models outside createExplainer; WasmInitError before any start. */
+export function runningBackend(): Backend {
+  if (!running) throw new WasmInitError('the wasm backend has not been started (createExplainer or startBackend first)');
+  return running;
+}
 let defaultHeapKernels: Promise<HeapKernelExports> | undefined;
 
 async function defaultThreads(): Promise<number> {
@@ -81,8 +89,8 @@ export async function startBackend(options: RuntimeOptions = {}): Promise<Backen
     throw new InvalidInputError(`threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
   }
   if (backendReady && threads !== undefined) {
-    const running = await backendReady;
-    if (running.threads !== threads) throw new InvalidInputError(`the wasm backend already runs with ${running.threads} threads; threads is fixed per process`);
+    const started = await backendReady;
+    if (started.threads !== threads) throw new InvalidInputError(`the wasm backend already runs with ${started.threads} threads; threads is fixed per process`);
   }
   backendReady ??= (async () => {
     checkTfjsWasmVersion();
@@ -109,11 +117,11 @@ export async function startBackend(options: RuntimeOptions = {}): Promise<Backen
     return { backend: 'wasm', simd, threads: getThreadsCount() };
   })();
   backendReady.catch(() => (backendReady = undefined));
-  const running = await backendReady;
+  const base = await backendReady;
   const source = options.heapKernels;
   let kernels: HeapKernelExports | undefined;
   if (source !== false) {
-    if (!running.simd) throw new WasmInitError('the heap kernels need WebAssembly SIMD, which this host lacks; pass heapKernels: false to run without them');
+    if (!base.simd) throw new WasmInitError('the heap kernels need WebAssembly SIMD, which this host lacks; pass heapKernels: false to run without them');
     if (source !== undefined) kernels = await attachHeapKernels(source);
     else {
       defaultHeapKernels ??= attachHeapKernels(undefined);
@@ -121,7 +129,8 @@ export async function startBackend(options: RuntimeOptions = {}): Promise<Backen
       kernels = await defaultHeapKernels;
     }
   }
-  return { info: { ...running, heapKernels: kernels !== undefined }, heap: wasmHeap(kernels) };
+  running = { info: { ...base, heapKernels: kernels !== undefined }, heap: wasmHeap(kernels) };
+  return running;
 }
 
 /**

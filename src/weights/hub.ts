@@ -1,5 +1,5 @@
 import { parseSafetensors } from './safetensors.js';
-import { checkResnet34Layout } from '../models/resnet34.js';
+import { checkResnet34Layout } from '../importers/torchvision-resnet.js';
 import { cachedDownload, type DownloadEvent } from './download.js';
 
 /** torchvision's ImageNet ResNet34 weights as timm publishes them in safetensors (BSD-3-Clause). */

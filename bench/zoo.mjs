@@ -20,48 +20,32 @@ function zooEntry(model) {
   return json.models?.[arch] ? { arch, seed: json.seed, layers: Object.keys(json.models[arch].layers) } : undefined;
 }
 
-/** Our explainer for an ONNX file, or undefined while createExplainer does not take ONNX models. */
-async function onnxExplainer(model, threads) {
-  try {
-    return await createExplainer({ model, threads });
-  } catch (e) {
-    if (/unknown model/.test(e.message)) return undefined;
-    throw e;
-  }
-}
-
 export async function benchOnnxModel({ opts, runs, input, time }) {
   const model = resolve(opts.model);
   const zoo = zooEntry(model);
   const layers = opts.layers?.split(',') ?? zoo?.layers;
   if (!layers) throw new Error('bench: give --layers for a model outside the zoo');
   const result = { model: basename(model), layers: layers.join(','), input: '224x224' };
-  const explainer = await onnxExplainer(model, opts.threads ? Number(opts.threads) : undefined);
+  const explainer = await createExplainer({ model, threads: opts.threads ? Number(opts.threads) : undefined });
   const explanation = () => explainer.explain(input, { layers, guided: true });
-  if (explainer) {
-    result.machine = { cpus: (await import('node:os')).cpus().length, node: process.version, simd: explainer.runtime.simd, threads: explainer.runtime.threads };
-    result.forwardMs = await time(() => explainer.predict(input));
-    result.explanationMs = await time(explanation);
-    result.peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
-  } else {
-    result.ours = 'not timed: createExplainer does not take ONNX models in this build';
-  }
+  result.machine = { cpus: (await import('node:os')).cpus().length, node: process.version, simd: explainer.runtime.simd, threads: explainer.runtime.threads };
+  result.forwardMs = await time(() => explainer.predict(input));
+  result.explanationMs = await time(explanation);
+  result.peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
   if (opts.torch) {
     const arch = opts['torch-arch'] ?? zoo?.arch;
     const seed = opts['torch-seed'] ?? zoo?.seed;
     if (arch === undefined || seed === undefined) throw new Error('bench: --torch needs --torch-arch and --torch-seed for a model outside the zoo');
     const script = join(here, 'zoo_pytorch.py');
     const args = ['--torch-arch', arch, '--torch-seed', String(seed), '--layers', layers.join(',')];
-    if (explainer) {
-      const paired = await pairedWithTorch(script, args, explanation, Math.max(runs, 11));
-      result.pairedMs = paired.oursMs;
-      result.pairedPytorchMs = paired.torchMs;
-      result.pairedOverPytorch = paired.ratio;
-    }
+    const paired = await pairedWithTorch(script, args, explanation, Math.max(runs, 11));
+    result.pairedMs = paired.oursMs;
+    result.pairedPytorchMs = paired.torchMs;
+    result.pairedOverPytorch = paired.ratio;
     const py = spawnSync('/usr/bin/python3', [script, ...args, '--runs', String(runs)], { encoding: 'utf8' });
     if (py.status !== 0) throw new Error(`bench: pytorch-grad-cam run failed:\n${py.stderr}`);
     result.pytorch = JSON.parse(py.stdout.trim().split('\n').at(-1));
   }
-  explainer?.dispose();
+  explainer.dispose();
   return result;
 }

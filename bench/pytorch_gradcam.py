@@ -4,19 +4,13 @@ Needs Debian's python3-torch/torchvision/opencv and a pytorch-grad-cam checkout 
 this project). The seed figure is what a pytorch-grad-cam user runs for it: one GradCAM call per layer
 (layer1..layer4) plus one GuidedBackpropReLUModel call, on one 224x224 input, torch with 2 threads.
 """
-import argparse, json, os, statistics, sys, time, types
+import argparse, json
 
 import torch
 
 from torch_resnet34 import load
 
-sys.path.insert(0, os.environ["PGC"])
-# ttach (test-time augmentation) is imported by pytorch-grad-cam but unused without aug_smooth.
-_tta = types.ModuleType("ttach")
-_tta.Compose = _tta.HorizontalFlip = _tta.Multiply = lambda *a, **k: None
-sys.modules.setdefault("ttach", _tta)
-from pytorch_grad_cam import GradCAM, GuidedBackpropReLUModel  # noqa: E402
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
+from pgc_common import ClassifierOutputTarget, GradCAM, GuidedBackpropReLUModel, serve, timed
 
 
 def main():
@@ -45,27 +39,10 @@ def main():
             cam(input_tensor=x, targets=targets)
         gb(x, target_category=281)
 
-    def timed(fn):
-        fn()
-        ms = []
-        for _ in range(args.runs):
-            t = time.perf_counter()
-            fn()
-            ms.append((time.perf_counter() - t) * 1000)
-        return round(statistics.median(ms), 1)
-
     if args.serve:
-        figure()
-        print("ready", flush=True)
-        for line in sys.stdin:
-            if line.strip() != "figure":
-                break
-            t = time.perf_counter()
-            figure()
-            print(round((time.perf_counter() - t) * 1000, 1), flush=True)
-        return
+        return serve(figure)
 
-    print(json.dumps({"threads": args.threads, "torch": torch.__version__, "forwardMs": timed(forward), "gradcamLayer4Ms": timed(layer4), "seedFigureMs": timed(figure)}))
+    print(json.dumps({"threads": args.threads, "torch": torch.__version__, "forwardMs": timed(forward, args.runs), "gradcamLayer4Ms": timed(layer4, args.runs), "seedFigureMs": timed(figure, args.runs)}))
 
 
 if __name__ == "__main__":

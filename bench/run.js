@@ -2,13 +2,13 @@
 // Benchmarks (never assertions): median milliseconds after warm-up on one 224x224 input.
 //   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool] [-- --native]
 // Weights: GRADCAM_BENCH_WEIGHTS, else the seeded ResNet34 in ../shared/reference. Timings do not depend on the values.
+// An ONNX model instead (bench/zoo.mjs): --model X.onnx [--layers a,b] [--torch --torch-arch NAME --torch-seed N].
 // --torch also times pytorch-grad-cam in the same run (needs python3 with torch, and PGC=<pytorch-grad-cam checkout>),
 // and alternates single seed figures of both for a paired ratio (pairedSeedFigureOverPytorch).
 // ROADCombined (bench/road.mjs, and with --torch bench/pytorch_road.py) runs in processes of its own on the chelsea
 // reference input and its Grad-CAM layer4 map from ../shared/reference, each with its peak RSS.
 import { existsSync, readFileSync } from 'node:fs';
-import { spawn, spawnSync } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,6 +21,8 @@ if (process.argv.includes('--native')) {
 const { createExplainer, createExplainerPool } = await import('../dist/index.js');
 import { referenceKernels } from '../dist/kernels/reference.js';
 import { loadKernels } from '../dist/runtime/index.js';
+import { pairedWithTorch } from './torch-pair.mjs';
+import { benchOnnxModel } from './zoo.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: opts } = parseArgs({
@@ -31,14 +33,13 @@ const { values: opts } = parseArgs({
     'compare-threads': { type: 'boolean', default: false },
     torch: { type: 'boolean', default: false },
     pool: { type: 'boolean', default: false },
+    model: { type: 'string' },
+    layers: { type: 'string' },
+    'torch-arch': { type: 'string' },
+    'torch-seed': { type: 'string' },
   },
 });
 const runs = Number(opts.runs);
-const weightsPath = process.env.GRADCAM_BENCH_WEIGHTS ?? resolve(here, '../../shared/reference/resnet34-seed1.safetensors');
-if (!existsSync(weightsPath)) {
-  console.error(`bench: weights not found at ${weightsPath}; set GRADCAM_BENCH_WEIGHTS`);
-  process.exit(2);
-}
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function time(fn, n = runs) {
@@ -52,6 +53,22 @@ async function time(fn, n = runs) {
   return +median(ms).toFixed(1);
 }
 
+const size = 224;
+let seed = 1;
+const tensor = Float32Array.from({ length: 3 * size * size }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 4 - 2);
+const input = { tensor, shape: [1, 3, size, size] };
+
+if (opts.model) {
+  print(await benchOnnxModel({ opts, runs, input, time }));
+  process.exit(0);
+}
+
+const weightsPath = process.env.GRADCAM_BENCH_WEIGHTS ?? resolve(here, '../../shared/reference/resnet34-seed1.safetensors');
+if (!existsSync(weightsPath)) {
+  console.error(`bench: weights not found at ${weightsPath}; set GRADCAM_BENCH_WEIGHTS`);
+  process.exit(2);
+}
+
 // Threads are fixed per process: the single-threaded figures come from a child process run first.
 let singleThread;
 if (opts['compare-threads']) {
@@ -60,10 +77,6 @@ if (opts['compare-threads']) {
   singleThread = JSON.parse(child.stdout.trim().split('\n').at(-1));
 }
 
-const size = 224;
-let seed = 1;
-const tensor = Float32Array.from({ length: 3 * size * size }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 4 - 2);
-const input = { tensor, shape: [1, 3, size, size] };
 const all = ['layer1', 'layer2', 'layer3', 'layer4'];
 
 // Runs before the explainer exists, so that its arrays are not part of the explainer's peak RSS.
@@ -99,30 +112,11 @@ const result = {
 
 result.peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
 if (opts.torch) {
-  // The machine is shared and its speed drifts: alternate one figure of ours with one of
-  // pytorch-grad-cam's (a python process kept warm) and take the median of the per-pair ratios.
-  const py = spawn('/usr/bin/python3', [join(here, 'pytorch_gradcam.py'), '--weights', weightsPath, '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: py.stdout })[Symbol.asyncIterator]();
-  const next = async () => (await lines.next()).value;
-  if ((await next()) !== 'ready') throw new Error('bench: pytorch-grad-cam did not start');
   const figure = () => explainer.explain(input, { layers: all, guided: true });
-  // A pause before each figure: OpenMP's worker threads spin for a while after torch's last op, and
-  // would otherwise eat into our next figure.
-  const settle = () => new Promise((r) => setTimeout(r, 300));
-  const pairs = [];
-  for (let i = 0; i < Math.max(runs, 11); i++) {
-    await settle();
-    const t = performance.now();
-    await figure();
-    const ours = performance.now() - t;
-    await settle();
-    py.stdin.write('figure\n');
-    pairs.push([ours, Number(await next())]);
-  }
-  py.stdin.end();
-  result.pairedSeedFigureMs = +median(pairs.map(([o]) => o)).toFixed(1);
-  result.pairedPytorchSeedFigureMs = +median(pairs.map(([, t]) => t)).toFixed(1);
-  result.pairedSeedFigureOverPytorch = +median(pairs.map(([o, t]) => o / t)).toFixed(3);
+  const paired = await pairedWithTorch(join(here, 'pytorch_gradcam.py'), ['--weights', weightsPath], figure, Math.max(runs, 11));
+  result.pairedSeedFigureMs = paired.oursMs;
+  result.pairedPytorchSeedFigureMs = paired.torchMs;
+  result.pairedSeedFigureOverPytorch = paired.ratio;
 }
 if (opts.pool) {
   // Throughput on a batch of 16 seed figures: one explainer (intra-op threads) vs a worker pool
@@ -176,13 +170,14 @@ if (existsSync(join(reference, 'inputs/chelsea.input.npy'))) {
   console.error(`bench: ROADCombined skipped (no ${reference})`);
 }
 
-if (opts.json) {
-  console.log(JSON.stringify(result));
-} else {
+print(result);
+
+function print(result) {
+  if (opts.json) return console.log(JSON.stringify(result));
   const rows = Object.entries(result).filter(([, v]) => typeof v !== 'object');
   for (const [k, v] of rows) console.log(`${k.padEnd(24)} ${v}`);
   for (const group of ['pytorch', 'singleThread', 'road', 'pytorchRoad']) {
     if (result[group]) for (const [k, v] of Object.entries(result[group])) console.log(`${group}.${k}`.padEnd(25) + ` ${v}`);
   }
-  console.log(`machine                  ${JSON.stringify(result.machine)}`);
+  if (result.machine) console.log(`machine                  ${JSON.stringify(result.machine)}`);
 }

@@ -1,6 +1,5 @@
 import { tf, type Tensor4D } from './tf.js';
 import { DisposedError, GradcamError, InvalidInputError, LayerNotFoundError, OutOfMemoryError, TargetOutOfRangeError } from './errors.js';
-import { ResNet34 } from './models/resnet34.js';
 import { KerasCnn } from './models/keras/model.js';
 import { artifactsFromLayersModel, isLayersModelLike, loadKerasArtifacts, type LayersModelLike } from './models/keras/loader.js';
 import type { ExplainableModel, Gradients } from './models/types.js';
@@ -8,22 +7,32 @@ import { CAM_METHODS, type CamMethodName } from './methods/index.js';
 import { rawCam } from './methods/types.js';
 import type { Kernels } from './kernels/types.js';
 import { nchwToNhwc, normalizePixels, type ModelInput, type Preprocessing } from './image/preprocess.js';
-import { initBackend, loadKernels, type RuntimeInfo, type RuntimeOptions } from './runtime/index.js';
+import { loadKernels, startBackend, type RuntimeInfo, type RuntimeOptions } from './runtime/index.js';
+import type { EngineContext } from './ops/types.js';
+import { OPS } from './ops/registry.js';
+import { GraphModel } from './graph/model.js';
+import { loadOnnx } from './importers/onnx/load.js';
+import { labelsBeside } from './models/labels.js';
+import { onnxGraph } from './importers/onnx/graph.js';
+import { resnetModel } from './models/resnet34.js';
+import { parseSafetensors } from './weights/safetensors.js';
 import { openLocalFile, readBytes, type BytesSource } from './runtime/io.js';
 import { CallQueue } from './engine/call-queue.js';
 import { measureCallMemory, MemoryBudget, type CallMemory } from './engine/memory-budget.js';
 
 export interface CreateExplainerOptions extends RuntimeOptions {
   /**
-   * 'resnet34' (torchvision layout, the default; needs `weights`), or the path/URL of a TF.js layers
+   * 'resnet34' (the default; needs `weights`: a torchvision ResNet 18/34/50/101/152, the depth read from
+   * the keys); an ONNX model (a '.onnx' path or URL,
+   * or its bytes; external-data files are read from beside it); or the path/URL of a TF.js layers
    * model's model.json (Keras CNNs such as MobileNet; weights come from its shards).
    */
-  readonly model?: 'resnet34' | string | URL | LayersModelLike;
+  readonly model?: 'resnet34' | string | URL | Uint8Array | LayersModelLike;
   /** For resnet34: safetensors weights with torchvision/timm key names, as a path, a URL or the bytes. */
   readonly weights?: BytesSource;
-  /** How RGB pixels are normalised: 'imagenet' (mean/std, default) or 'tf' (x/127.5 - 1). Tensor inputs are used as given. */
+  /** How RGB pixels are normalised: 'imagenet' (mean/std, default; what PyTorch models expect) or 'tf' (x/127.5 - 1). Tensor inputs are used as given. */
   readonly preprocess?: Preprocessing;
-  /** Class names for an in-memory layers model (file models read them from metadata.json). */
+  /** Class names: for an ONNX model or an in-memory layers model (default: ImageNet's for 1000 classes; file layers models read metadata.json). */
   readonly labels?: readonly string[];
   /**
    * Largest accepted input (H*W). Default: the largest whose call fits tfjs-wasm's 4 GB heap, measured
@@ -97,29 +106,42 @@ export async function createExplainer(options: CreateExplainerOptions): Promise<
   if (options === null || typeof options !== 'object') throw new InvalidInputError('createExplainer needs an options object');
   const { model = 'resnet34', preprocess = 'imagenet' } = options;
   if (preprocess !== 'imagenet' && preprocess !== 'tf') throw new InvalidInputError(`unknown preprocess '${String(preprocess)}'; use 'imagenet' or 'tf'`);
-  const inMemory = isLayersModelLike(model);
-  const isLayersModel = inMemory || model instanceof URL || (typeof model === 'string' && model.endsWith('.json'));
-  if (!isLayersModel && model !== 'resnet34') {
-    throw new GradcamError('UNSUPPORTED', `unknown model '${String(model)}'; use 'resnet34' or the path/URL of a TF.js model.json`);
+  const isOnnx = model instanceof Uint8Array || ((typeof model === 'string' || model instanceof URL) && /\.onnx$/i.test(model instanceof URL ? model.pathname : model));
+  const inMemory = !isOnnx && isLayersModelLike(model);
+  const isLayersModel = !isOnnx && (inMemory || model instanceof URL || (typeof model === 'string' && model.endsWith('.json')));
+  if (!isOnnx && !isLayersModel && model !== 'resnet34') {
+    throw new GradcamError('UNSUPPORTED', `unknown model '${String(model)}'; use 'resnet34', an ONNX model ('.onnx' path or URL, or bytes) or the path/URL of a TF.js model.json`);
   }
-  if (!isLayersModel && options.weights === undefined) throw new InvalidInputError('resnet34 needs weights (a safetensors path, URL or bytes)');
-  const [info, kernels] = await Promise.all([initBackend(options), loadKernels(options)]);
+  if (!isOnnx && !isLayersModel && options.weights === undefined) throw new InvalidInputError('resnet34 needs weights (a safetensors path, URL or bytes)');
+  const [backend, kernels] = await Promise.all([startBackend(options), loadKernels(options)]);
+  const info = backend.info;
   const heldBefore = tf.memory().numBytes;
-  const explainable = inMemory
+  const explainable = isOnnx
+    ? await loadOnnxModel(model as BytesSource, { heap: backend.heap, ops: OPS }, options.labels)
+    : inMemory
     ? new KerasCnn(await artifactsFromLayersModel(model, options.labels))
     : isLayersModel
     ? new KerasCnn(await loadKerasArtifacts(model as string | URL))
-    : await loadResnet34(options.weights!);
+    : await loadResnet(options.weights!, { heap: backend.heap, ops: OPS });
   const weightBytes = tf.memory().numBytes - heldBefore;
   return QueuedEngine.start(explainable, kernels, info, preprocess, weightBytes, options.maxInputPixels);
 }
 
+/** An ONNX model; its labels are the ones given, else `<model name>.labels.json` beside it (if any). */
+async function loadOnnxModel(source: BytesSource, ctx: EngineContext, given: readonly string[] | undefined): Promise<GraphModel> {
+  const { spec, requiredInputSize } = onnxGraph(await loadOnnx(source));
+  const beside = given === undefined && (typeof source === 'string' || source instanceof URL) ? await labelsBeside(source) : undefined;
+  return GraphModel.create(spec, ctx, { labels: given ?? beside, requiredInputSize });
+}
+
 /** A local weights file is read tensor by tensor, so the whole file is never in memory next to the model. */
-async function loadResnet34(weights: BytesSource): Promise<ResNet34> {
+async function loadResnet(weights: BytesSource, ctx: EngineContext): Promise<GraphModel> {
   const file = await openLocalFile(weights, 'weights');
-  if (!file) return ResNet34.fromSafetensors(await readBytes(weights, 'weights'));
+  const name = typeof weights === 'string' ? weights : weights instanceof URL ? weights.href : 'weights';
+  const build = (source: Uint8Array | NonNullable<typeof file>) => resnetModel(parseSafetensors(source), name, ctx);
+  if (!file) return build(await readBytes(weights, 'weights'));
   try {
-    return ResNet34.fromSafetensors(file);
+    return build(file);
   } finally {
     file.close();
   }
@@ -175,12 +197,13 @@ class Engine implements Explainer {
 
     const x = this.toTensor(input);
     const [, height, width] = x.shape;
-    const pass = this.model.forward(x);
+    const pass = this.model.forward(x, layers);
     const owned: Gradients[] = [];
     try {
       const logits = (await pass.logits.data()) as Float32Array;
       const target = options.target ?? argmax(logits);
-      const grads = method.needsGradients ? this.model.gradients(pass, { target, layers, guided: false, toInput: false }) : undefined;
+      const seed = oneHot(target, this.model.numClasses);
+      const grads = method.needsGradients ? this.model.gradients(pass, { seed, layers, guided: false, toInput: false }) : undefined;
       if (grads) owned.push(grads);
 
       const cams: Record<string, LayerCam> = {};
@@ -201,7 +224,7 @@ class Engine implements Explainer {
       const combined = layers.length === 1 ? cams[layers[0]!]!.map : this.aggregate(resized);
 
       if (!guided) return { target, logits, width, height, cams, combined };
-      const g = this.model.gradients(pass, { target, layers: [], guided: true, toInput: true });
+      const g = this.model.gradients(pass, { seed, layers: [], guided: true, toInput: true });
       owned.push(g);
       const gb = (await g.input!.data()) as Float32Array;
       const guidedGradCam = Object.fromEntries(layers.map((l) => [l, this.kernels.guidedProduct(gb, cams[l]!.map)]));
@@ -231,7 +254,8 @@ class Engine implements Explainer {
   private checkLayers(requested: readonly string[] | undefined): string[] {
     if (requested === undefined) return [...this.model.defaultLayers];
     if (!Array.isArray(requested) || requested.length === 0) throw new InvalidInputError('layers must be a non-empty array of layer names');
-    for (const l of requested) if (!this.model.layers.includes(l)) throw new LayerNotFoundError(String(l), this.model.layers);
+    const known = (l: string) => (this.model.hasLayer ? this.model.hasLayer(l) : this.model.layers.includes(l));
+    for (const l of requested) if (typeof l !== 'string' || !known(l)) throw new LayerNotFoundError(String(l), this.model.layers);
     return [...new Set(requested)];
   }
 
@@ -388,6 +412,12 @@ function probeInput(height: number, width: number): ModelInput {
   const tensor = new Float32Array(3 * height * width);
   for (let i = 0; i < tensor.length; i++) tensor[i] = Math.sin(i * 0.37);
   return { tensor, shape: [1, 3, height, width] };
+}
+
+function oneHot(index: number, n: number): Float32Array {
+  const v = new Float32Array(n);
+  v[index] = 1;
+  return v;
 }
 
 function argmax(values: Float32Array): number {

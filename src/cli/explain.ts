@@ -68,22 +68,40 @@ function parse(argv: readonly string[]): ExplainArgs | 'help' {
   };
 }
 
+/**
+ * Each layer's name as it appears in file names: characters outside [A-Za-z0-9._-] become '_'
+ * ('/features/norm5/BatchNormalization_output_0' -> '_features_norm5_BatchNormalization_output_0'); a name
+ * that would repeat another's gets a '-2', '-3', ... suffix.
+ */
+export function layerFileNames(layers: readonly string[]): Map<string, string> {
+  const names = new Map<string, string>();
+  const taken = new Set<string>();
+  for (const layer of layers) {
+    const safe = layer.replace(/[^A-Za-z0-9._-]/g, '_');
+    let name = safe;
+    for (let n = 2; taken.has(name); n++) name = `${safe}-${n}`;
+    taken.add(name);
+    names.set(layer, name);
+  }
+  return names;
+}
+
 /** Every picture file of an explanation, by file name. */
-function pictures(kernels: Kernels, e: Explanation, image: Pixels | undefined): Map<string, Pixels> {
+function pictures(kernels: Kernels, e: Explanation, image: Pixels | undefined, files: Map<string, string>): Map<string, Pixels> {
   const out = new Map<string, Pixels>();
   for (const [layer, cam] of Object.entries(e.cams)) {
-    if (image) out.set(`gradcam-${layer}.png`, renderOverlay(kernels, image, cam.map, e.width, e.height));
-    out.set(`heatmap-${layer}.png`, renderHeatmap(kernels, cam.map, e.width, e.height));
+    if (image) out.set(`gradcam-${files.get(layer)}.png`, renderOverlay(kernels, image, cam.map, e.width, e.height));
+    out.set(`heatmap-${files.get(layer)}.png`, renderHeatmap(kernels, cam.map, e.width, e.height));
   }
   if (e.guided) {
     out.set('guided-backprop.png', renderGuided(e.guided, e.width, e.height));
-    for (const [layer, g] of Object.entries(e.guidedGradCam ?? {})) out.set(`guided-gradcam-${layer}.png`, renderGuided(g, e.width, e.height));
+    for (const [layer, g] of Object.entries(e.guidedGradCam ?? {})) out.set(`guided-gradcam-${files.get(layer)}.png`, renderGuided(g, e.width, e.height));
   }
   return out;
 }
 
 /** The figure from the pictures already drawn; only the overlays are redrawn, at the model's input size. */
-async function figure(kernels: Kernels, e: Explanation, drawn: Map<string, Pixels>, modelImage: Pixels | undefined, target: Prediction): Promise<Uint8Array> {
+async function figure(kernels: Kernels, e: Explanation, drawn: Map<string, Pixels>, files: Map<string, string>, modelImage: Pixels | undefined, target: Prediction): Promise<Uint8Array> {
   const name = target.label ?? `class ${target.index}`;
   const header = `${name} (class ${target.index}, p = ${target.probability.toFixed(3)})`;
   const input = modelImage ?? renderHeatmap(kernels, new Float32Array(e.width * e.height), e.width, e.height);
@@ -91,22 +109,22 @@ async function figure(kernels: Kernels, e: Explanation, drawn: Map<string, Pixel
     { title: 'input', top: input, bottom: drawn.get('guided-backprop.png') },
     ...Object.entries(e.cams).map(([layer, cam]) => ({
       title: layer,
-      top: modelImage ? renderOverlay(kernels, modelImage, cam.map, e.width, e.height) : drawn.get(`heatmap-${layer}.png`)!,
-      bottom: drawn.get(`guided-gradcam-${layer}.png`),
+      top: modelImage ? renderOverlay(kernels, modelImage, cam.map, e.width, e.height) : drawn.get(`heatmap-${files.get(layer)}.png`)!,
+      bottom: drawn.get(`guided-gradcam-${files.get(layer)}.png`),
     })),
   ];
   return renderFigure(header, columns);
 }
 
-function rawArrays(e: Explanation): [string, Uint8Array][] {
+function rawArrays(e: Explanation, names: Map<string, string>): [string, Uint8Array][] {
   const files: [string, Uint8Array][] = [['logits.npy', encodeNpy(e.logits, [e.logits.length])]];
   for (const [layer, cam] of Object.entries(e.cams)) {
-    files.push([`cam-${layer}.npy`, encodeNpy(cam.map, [e.height, e.width])]);
-    files.push([`cam-${layer}-raw.npy`, encodeNpy(cam.raw, [cam.rawHeight, cam.rawWidth])]);
+    files.push([`cam-${names.get(layer)}.npy`, encodeNpy(cam.map, [e.height, e.width])]);
+    files.push([`cam-${names.get(layer)}-raw.npy`, encodeNpy(cam.raw, [cam.rawHeight, cam.rawWidth])]);
   }
   if (e.guided) {
     files.push(['guided.npy', encodeNpy(e.guided, [e.height, e.width, 3])]);
-    for (const [layer, g] of Object.entries(e.guidedGradCam ?? {})) files.push([`guided-gradcam-${layer}.npy`, encodeNpy(g, [e.height, e.width, 3])]);
+    for (const [layer, g] of Object.entries(e.guidedGradCam ?? {})) files.push([`guided-gradcam-${names.get(layer)}.npy`, encodeNpy(g, [e.height, e.width, 3])]);
   }
   return files;
 }
@@ -130,10 +148,11 @@ async function explainOne(path: string, dir: string, args: ExplainArgs, explaine
   const e = await explainer.explain(input, { layers, target: args.target, guided: args.guided, method: args.method });
   const ranked = topK(e.logits, e.logits.length, explainer.labels);
   const target = ranked.find((p) => p.index === e.target)!;
-  const drawn = pictures(kernels, e, image);
+  const names = layerFileNames(Object.keys(e.cams));
+  const drawn = pictures(kernels, e, image, names);
   const files: [string, Uint8Array][] = await Promise.all([...drawn].map(async ([name, px]) => [name, await encodePng(px)] as [string, Uint8Array]));
-  files.push(['figure.png', await figure(kernels, e, drawn, modelImage, target)]);
-  if (args.raw) files.push(...rawArrays(e));
+  files.push(['figure.png', await figure(kernels, e, drawn, names, modelImage, target)]);
+  if (args.raw) files.push(...rawArrays(e, names));
   await writeFolder(dir, files);
   return { input: path, ok: true, outDir: dir, target, top5: ranked.slice(0, 5), files: files.map(([n]) => n), ms: performance.now() - start };
 }

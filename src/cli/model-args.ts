@@ -12,11 +12,13 @@ import { resizeRgbPillowBilinear } from '../image/resize.js';
 import type { ModelInput, Pixels, Preprocessing } from '../image/preprocess.js';
 import { InvalidInputError } from '../errors.js';
 import { defaultResnet34WeightsFile } from '../weights/hub.js';
+import { readLabels } from '../models/labels.js';
 
 /** The options every command that runs the model takes: which model, how inputs become its input, which class. */
 export const MODEL_OPTIONS = {
   weights: { type: 'string' },
   model: { type: 'string' },
+  labels: { type: 'string' },
   preprocess: { type: 'string' },
   target: { type: 'string' },
   size: { type: 'string', default: '224' },
@@ -29,8 +31,11 @@ export const MODEL_OPTIONS = {
 
 export const MODEL_USAGE = `      --weights FILE|URL  ResNet34 safetensors (torchvision/timm names); default: torchvision's ImageNet
                           weights (timm/resnet34.tv_in1k), downloaded once into the cache
-      --model FILE|URL    a TF.js layers model.json instead of ResNet34 (e.g. MobileNet)
-      --preprocess P      imagenet (mean/std; ResNet34 default) or tf (x/127.5 - 1; --model default)
+      --model FILE|URL    an ONNX model (.onnx, e.g. exported from PyTorch) or a TF.js layers model.json
+                          instead of ResNet34
+      --labels FILE       an ONNX model's class names, a JSON array of strings (default: <model
+                          name>.labels.json beside the model, else ImageNet's names for 1000 classes)
+      --preprocess P      imagenet (mean/std; ResNet34 and .onnx default) or tf (x/127.5 - 1; model.json default)
       --target N          class index to explain (default: the top-1 class)
       --size S            model input: 224 (default, 224x224), native, or N (shorter side N)
       --offline           never download; use the cache or --weights
@@ -41,6 +46,7 @@ export const MODEL_USAGE = `      --weights FILE|URL  ResNet34 safetensors (torc
 export interface ModelArgs {
   readonly weights: string | undefined;
   readonly model: string | undefined;
+  readonly labels: string | undefined;
   readonly preprocess: Preprocessing;
   readonly target: number | undefined;
   readonly size: number | 'native' | 'square224';
@@ -80,6 +86,7 @@ export const integer = (flag: string, value: string, min: number, max = Number.M
 export function parseModelArgs(v: {
   weights?: string;
   model?: string;
+  labels?: string;
   preprocess?: string;
   target?: string;
   size: string;
@@ -88,7 +95,11 @@ export function parseModelArgs(v: {
   threads?: string;
 }): ModelArgs {
   if (v.weights && v.model) throw new UsageError('--weights is for ResNet34; a --model brings its own weights');
-  const preprocess = (v.preprocess ?? (v.model ? 'tf' : 'imagenet')) as Preprocessing;
+  if (v.labels !== undefined && !/\.onnx($|[?#])/i.test(v.model ?? '')) {
+    throw new UsageError('--labels is for ONNX models (ResNet34 has ImageNet\'s names, a model.json the labels of its metadata.json)');
+  }
+  // TF.js layers models (Keras MobileNet) expect 'tf'; PyTorch's ONNX exports and ResNet34 expect 'imagenet'.
+  const preprocess = (v.preprocess ?? (v.model !== undefined && /\.json($|[?#])/i.test(v.model) ? 'tf' : 'imagenet')) as Preprocessing;
   if (preprocess !== 'imagenet' && preprocess !== 'tf') throw new UsageError(`--preprocess must be imagenet or tf, got '${preprocess}'`);
   let size: ModelArgs['size'];
   if (v.size === '224') size = 'square224';
@@ -97,6 +108,7 @@ export function parseModelArgs(v: {
   return {
     weights: v.weights,
     model: v.model,
+    labels: v.labels,
     preprocess,
     target: v.target === undefined ? undefined : integer('target', v.target, 0),
     size,
@@ -139,7 +151,8 @@ export async function loadExplainer(args: ModelArgs, io: CliIO): Promise<Explain
       },
     });
   }
-  return createExplainer({ model: args.model ?? 'resnet34', weights, preprocess: args.preprocess, threads: args.threads });
+  const labels = args.labels === undefined ? undefined : await readLabels(args.labels);
+  return createExplainer({ model: args.model ?? 'resnet34', weights, preprocess: args.preprocess, threads: args.threads, labels });
 }
 
 /** A comma-separated list option (--layers, --methods); undefined when not given. */

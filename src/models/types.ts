@@ -10,17 +10,23 @@ export interface ForwardPass {
 }
 
 export interface GradientRequest {
-  readonly target: number;
+  /** d(score)/d(logits) of batch item 0, length numClasses: a class's logit is the one-hot vector;
+   *  softmax or a custom score differentiate only the head (tf.grad on the logits) to get it. */
+  readonly seed: Float32Array;
   readonly layers: readonly string[];
   readonly guided: boolean;
   /** Also return the gradient with respect to the (normalised) input. */
   readonly toInput: boolean;
+  /** FullGrad: also return, for every op with a bias (conv/dense with bias, BatchNorm shift; ResNet's folded
+   *  BN biases), the gradient at that op's output and the bias vector. */
+  readonly biasGradients?: boolean;
 }
 
 export interface Gradients {
-  /** d(logit[target]) / d(activation of each requested layer), NHWC. */
+  /** d(score) / d(activation of each requested layer), NHWC. */
   readonly layers: Record<string, Tensor4D>;
   readonly input: Tensor4D | undefined;
+  readonly biases?: readonly { readonly bias: Float32Array; readonly grad: Tensor4D }[];
 }
 
 /**
@@ -37,7 +43,13 @@ export interface ExplainableModel {
   readonly minInputSize: number;
   /** [height, width] when the model accepts only that input size. */
   readonly requiredInputSize?: readonly [number, number];
-  forward(input: Tensor4D): ForwardPass;
+  /** Whether `name` is a layer, including names not listed in `layers` (an ONNX graph's raw value names). */
+  hasLayer?(name: string): boolean;
+  /** One forward pass; `layers` are the layers whose activations the caller will read (default: the listed ones). */
+  forward(input: Tensor4D, layers?: readonly string[]): ForwardPass;
   gradients(pass: ForwardPass, request: GradientRequest): Gradients;
+  /** Logits [N, numClasses] computed from a target layer's activations [N, h, w, C]: only the network above
+   *  that layer runs (AblationCAM). The caller disposes the result. */
+  logitsFrom(layer: string, activations: Tensor4D): Tensor2D;
   dispose(): void;
 }

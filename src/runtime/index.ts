@@ -6,8 +6,8 @@ import { referenceKernels } from '../kernels/reference.js';
 import type { Kernels } from '../kernels/types.js';
 import { readBytes } from './io.js';
 import { runtime } from './env.js';
-import { setHeapKernels } from '../backward/heap-kernels.js';
-import { compileLocalTfjsWasm, MAX_THREADS, registerPrecompiledWasmBackend, registerThreadedWasmBackend } from './wasm-backend.js';
+import { asHeapKernels, type HeapKernelExports, type WasmHeap } from '../ops/kernels/heap.js';
+import { backendMemory, checkTfjsWasmVersion, compileLocalTfjsWasm, MAX_THREADS, registerPrecompiledWasmBackend, registerThreadedWasmBackend, wasmHeap } from './wasm-backend.js';
 
 /**
  * Everything that differs between runtimes lives here: where the tfjs .wasm binaries and our
@@ -26,10 +26,11 @@ export interface RuntimeOptions {
   /**
    * The engine's kernels on tfjs-wasm's heap (Winograd convolutions, gradient kernels): build/heap.wasm,
    * or build/heap-shared.wasm for the threaded backend; a directory URL ending in '/' holding both, a
-   * file, bytes or a compiled module. Default: this package's build/. Hosts that cannot read or compile
-   * them (workerd without this option) fall back to direct convolutions and tfjs ops.
+   * file, bytes or a compiled module. Default: this package's build/. When they cannot be loaded, start-up
+   * fails with a WasmInitError; `false` runs without them (tfjs ops and TypeScript loops: slower, and
+   * 3x3 convolutions round differently).
    */
-  readonly heapKernels?: KernelSource | string | URL;
+  readonly heapKernels?: KernelSource | string | URL | false;
   /** 'wasm' (default) or 'js' to use the plain TypeScript kernels. */
   readonly kernelBackend?: 'wasm' | 'js';
   /**
@@ -48,7 +49,22 @@ export interface RuntimeInfo {
   readonly heapKernels: boolean;
 }
 
-let backendReady: Promise<RuntimeInfo> | undefined;
+/** The running backend as the engine uses it: what it is, and its heap (with or without our kernels). */
+export interface Backend {
+  readonly info: RuntimeInfo;
+  readonly heap: WasmHeap;
+}
+
+let backendReady: Promise<Omit<RuntimeInfo, 'heapKernels'>> | undefined;
+/** The backend the last successful startBackend returned (see runningBackend). */
+let running: Backend | undefined;
+
+/** The backend as last started, for callers that build models outside createExplainer; WasmInitError before any start. */
+export function runningBackend(): Backend {
+  if (!running) throw new WasmInitError('the wasm backend has not been started (createExplainer or startBackend first)');
+  return running;
+}
+let defaultHeapKernels: Promise<HeapKernelExports> | undefined;
 
 async function defaultThreads(): Promise<number> {
   const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
@@ -57,19 +73,27 @@ async function defaultThreads(): Promise<number> {
   return Math.min(MAX_THREADS, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 
-/** Selects tfjs's wasm backend once per process. */
-export function initBackend(options: RuntimeOptions = {}): Promise<RuntimeInfo> {
+/** Selects tfjs's wasm backend once per process; see startBackend. */
+export async function initBackend(options: RuntimeOptions = {}): Promise<RuntimeInfo> {
+  return (await startBackend(options)).info;
+}
+
+/**
+ * Starts tfjs's wasm backend (once per process: its threads are fixed by the first call) and attaches
+ * the heap kernels (unless `heapKernels: false`). Throws WasmInitError when the installed tfjs-backend-wasm
+ * is not the version whose internals the engine uses, or the kernels cannot be attached.
+ */
+export async function startBackend(options: RuntimeOptions = {}): Promise<Backend> {
   const { threads } = options;
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)) {
     throw new InvalidInputError(`threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
   }
   if (backendReady && threads !== undefined) {
-    return backendReady.then((info) => {
-      if (info.threads !== threads) throw new InvalidInputError(`the wasm backend already runs with ${info.threads} threads; threads is fixed per process`);
-      return info;
-    });
+    const started = await backendReady;
+    if (started.threads !== threads) throw new InvalidInputError(`the wasm backend already runs with ${started.threads} threads; threads is fixed per process`);
   }
   backendReady ??= (async () => {
+    checkTfjsWasmVersion();
     if (options.tfjsWasmPaths !== undefined) setWasmPaths(options.tfjsWasmPaths);
     // tfjs would run single-threaded in Node and cap threads elsewhere; start its threaded build
     // ourselves where threads can run: Node, and cross-origin isolated pages and workers.
@@ -88,11 +112,25 @@ export function initBackend(options: RuntimeOptions = {}): Promise<RuntimeInfo> 
       throw new WasmInitError(`TensorFlow.js wasm backend failed to start: ${(cause as Error).message}`, { cause });
     }
     if (!ok || tf.getBackend() !== 'wasm') throw new WasmInitError('TensorFlow.js wasm backend failed to start');
+    backendMemory(); // every internal the heap needs is there
     const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
-    return { backend: 'wasm', simd, threads: getThreadsCount(), heapKernels: simd && (await attachHeapKernels(options.heapKernels)) };
+    return { backend: 'wasm', simd, threads: getThreadsCount() };
   })();
   backendReady.catch(() => (backendReady = undefined));
-  return backendReady;
+  const base = await backendReady;
+  const source = options.heapKernels;
+  let kernels: HeapKernelExports | undefined;
+  if (source !== false) {
+    if (!base.simd) throw new WasmInitError('the heap kernels need WebAssembly SIMD, which this host lacks; pass heapKernels: false to run without them');
+    if (source !== undefined) kernels = await attachHeapKernels(source);
+    else {
+      defaultHeapKernels ??= attachHeapKernels(undefined);
+      defaultHeapKernels.catch(() => (defaultHeapKernels = undefined));
+      kernels = await defaultHeapKernels;
+    }
+  }
+  running = { info: { ...base, heapKernels: kernels !== undefined }, heap: wasmHeap(kernels) };
+  return running;
 }
 
 /**
@@ -103,13 +141,11 @@ const buildFile = (name: string): URL => new URL(`../../build/${name}`, import.m
 
 /**
  * Instantiates the heap kernels on tfjs-wasm's own memory: heap-shared.wasm when the backend is
- * threaded (shared memory), heap.wasm otherwise. Given kernels that do not fit are an error; default
- * ones that cannot be read or compiled here leave tfjs's own ops in use.
+ * threaded (shared memory), heap.wasm otherwise. Kernels that cannot be read, compiled or do not fit
+ * are a WasmInitError.
  */
-async function attachHeapKernels(source: RuntimeOptions['heapKernels']): Promise<boolean> {
-  const wasm = (tf.backend() as unknown as { wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } } }).wasm;
-  const memory = wasm.wasmMemory ?? wasm.asm?.memory;
-  if (!memory) return false;
+async function attachHeapKernels(source: KernelSource | string | URL | undefined): Promise<HeapKernelExports> {
+  const memory = backendMemory();
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   const file = `heap${shared ? '-shared' : ''}.wasm`;
   const isDir = (typeof source === 'string' || source instanceof URL) && String(source).endsWith('/');
@@ -117,11 +153,10 @@ async function attachHeapKernels(source: RuntimeOptions['heapKernels']): Promise
     const where = source === undefined ? buildFile(file) : isDir ? (typeof source === 'string' ? source + file : new URL(file, source as URL)) : source;
     const bytes = where instanceof WebAssembly.Module ? where : await readBytes(where, 'heapKernels');
     const module = bytes instanceof WebAssembly.Module ? bytes : await WebAssembly.compile(bytes as BufferSource);
-    setHeapKernels((await WebAssembly.instantiate(module, { env: { memory } })).exports);
-    return true;
+    return asHeapKernels((await WebAssembly.instantiate(module, { env: { memory } })).exports);
   } catch (cause) {
-    if (source === undefined) return false;
-    throw new WasmInitError(`heapKernels could not be loaded for the ${shared ? 'threaded' : 'single-threaded'} backend (it needs ${file}): ${(cause as Error).message}`, { cause });
+    const hint = source === undefined ? '; pass heapKernels (where they are) or heapKernels: false (run without them)' : '';
+    throw new WasmInitError(`heapKernels could not be loaded for the ${shared ? 'threaded' : 'single-threaded'} backend (it needs ${file}): ${(cause as Error).message}${hint}`, { cause });
   }
 }
 

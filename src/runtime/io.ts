@@ -100,6 +100,7 @@ async function fetchBytes(url: URL, what: string): Promise<Uint8Array> {
   } catch (cause) {
     throw new GradcamError('INVALID_INPUT', `cannot fetch ${what} from ${url.href}: ${(cause as Error).message}`, { cause });
   }
+  if (res.status === 404 || res.status === 410) throw new FileNotFoundError(url.href);
   if (!res.ok) throw new GradcamError('INVALID_INPUT', `cannot fetch ${what} from ${url.href}: HTTP ${res.status}`);
   return new Uint8Array(await res.arrayBuffer());
 }

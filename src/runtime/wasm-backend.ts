@@ -1,10 +1,59 @@
-import { tf } from '../tf.js';
-import { BackendWasm, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { tf, type Tensor } from '../tf.js';
+import { BackendWasm, setThreadsCount, version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import threadedFactory from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js';
 import singleThreadFactory from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.js';
 import { wasmWorkerContents } from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js';
 import { runtime } from './env.js';
 import { readBytes } from './io.js';
+import { WasmInitError } from '../errors.js';
+import type { HeapKernelExports, WasmHeap } from '../ops/kernels/heap.js';
+
+// This file is the only one that uses tfjs-backend-wasm's private internals: BackendWasm's construction,
+// the Emscripten module and its imports, dataIdMap and the wasm memory. They are checked at start-up.
+
+/** The tfjs-backend-wasm release whose internals this file uses (package.json pins it). */
+export const TFJS_WASM_VERSION = '4.22.0';
+
+/** Throws WasmInitError unless the installed tfjs-backend-wasm is the one whose internals we use. */
+export function checkTfjsWasmVersion(installed: string = version_wasm): void {
+  if (installed !== TFJS_WASM_VERSION) {
+    throw new WasmInitError(`@tensorflow/tfjs-backend-wasm ${installed} is installed, but this engine uses the internals of ${TFJS_WASM_VERSION}; install exactly ${TFJS_WASM_VERSION}`);
+  }
+}
+
+interface BackendInternals {
+  wasm?: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
+  dataIdMap?: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput?: BackendWasm['makeOutput'];
+  typedArrayFromHeap?: BackendWasm['typedArrayFromHeap'];
+}
+
+/** The running wasm backend's memory, checking every internal the heap needs; WasmInitError names a missing one. */
+export function backendMemory(backend: unknown = tf.backend()): WebAssembly.Memory {
+  const b = backend as BackendInternals;
+  const missing = [
+    typeof b.makeOutput !== 'function' && 'BackendWasm.makeOutput',
+    typeof b.typedArrayFromHeap !== 'function' && 'BackendWasm.typedArrayFromHeap',
+    typeof b.dataIdMap?.get !== 'function' && 'BackendWasm.dataIdMap',
+  ].filter(Boolean);
+  const memory = b.wasm?.wasmMemory ?? b.wasm?.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) missing.push('the Emscripten module\'s wasmMemory');
+  if (missing.length) throw new WasmInitError(`tfjs-backend-wasm ${version_wasm} lacks internals this engine needs: ${missing.join(', ')}`);
+  return memory!;
+}
+
+/** The engine's view of the running backend's heap (see WasmHeap), with our kernels on it when given. */
+export function wasmHeap(kernels: HeapKernelExports | undefined, backend: unknown = tf.backend()): WasmHeap {
+  backendMemory(backend);
+  const b = backend as BackendWasm;
+  return {
+    kernels,
+    // The same path as a kernel's output: tracked by tidy, freed by dispose.
+    output: (shape) => tf.engine().makeTensorFromTensorInfo(b.makeOutput([...shape], 'float32'), b),
+    offset: (t: Tensor) => b.dataIdMap.get(t.dataId)!.memoryOffset,
+    view: (t: Tensor) => b.typedArrayFromHeap(t) as Float32Array,
+  };
+}
 
 /**
  * tfjs-backend-wasm's multithreaded SIMD build, started by us instead of by tfjs:

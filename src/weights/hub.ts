@@ -1,6 +1,6 @@
 import { InvalidInputError } from '../errors.js';
 import { parseSafetensors } from './safetensors.js';
-import { checkResnet34Layout } from '../models/resnet34.js';
+import { checkResnet34Layout } from '../importers/torchvision-resnet.js';
 import { cachedDownload, type DownloadEvent } from './download.js';
 
 /**

@@ -1,5 +1,5 @@
 import { encodeSafetensors, type FloatDtype } from '../../src/weights/safetensors.js';
-import { resnet34Keys } from '../../src/models/resnet34.js';
+import { resnetKeys } from '../../src/importers/torchvision-resnet.js';
 
 /** Deterministic PRNG (mulberry32), so generated fixtures are the same on every run. */
 export function rng(seed: number): () => number {
@@ -24,7 +24,7 @@ export type TensorMap = Record<string, { dtype: FloatDtype | 'I64'; shape: numbe
 export function randomResnet34Tensors(seed = 1): TensorMap {
   const tensors: TensorMap = {};
   let s = seed;
-  for (const [key, shape] of resnet34Keys()) {
+  for (const [key, shape] of resnetKeys(34)) {
     const n = shape.reduce((a, b) => a * b, 1);
     const fanIn = shape.length === 4 ? shape[1]! * shape[2]! * shape[3]! : shape.at(-1)!;
     let data: Float32Array;

@@ -139,9 +139,11 @@ describe('Keras graph runner: forward and input gradients against tfjs-layers', 
       const target = 3;
       const xt = tf.tensor4d(x, [1, 32, 32, 3]);
       const pass = ours.forward(xt);
-      const g = ours.gradients(pass, { target, layers: [c.layer], guided: false, toInput: true });
+      const seed = new Float32Array(ours.numClasses);
+      seed[target] = 1;
+      const g = ours.gradients(pass, { seed, layers: [c.layer], guided: false, toInput: true });
       const [logits, dInput, dLayer] = [pass.logits.dataSync().slice(), g.input!.dataSync().slice(), g.layers[c.layer]!.dataSync().slice()];
-      const guided = ours.gradients(pass, { target, layers: [], guided: true, toInput: true });
+      const guided = ours.gradients(pass, { seed, layers: [], guided: true, toInput: true });
       const dGuided = guided.input!.dataSync().slice();
       tf.dispose([xt, g.input!, guided.input!, ...Object.values(g.layers)]);
       pass.dispose();

@@ -1,12 +1,16 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { tf, type Tensor } from '../../src/tf.js';
-import { initBackend } from '../../src/runtime/index.js';
-import { backwardFilter, convInputGrad, explicitPad, type ConvGeometry } from '../../src/backward/conv.js';
-import { gemmConv, gemmConvInputGrad, xnnpackConv } from '../../src/backward/gemm-conv.js';
+import { startBackend } from '../../src/runtime/index.js';
+import type { WasmHeap } from '../../src/ops/kernels/heap.js';
+import { backwardFilter, convInputGrad, explicitPad, type ConvGeometry } from '../../src/ops/kernels/conv-grad.js';
+import { gemmConv, gemmConvInputGrad, xnnpackConv } from '../../src/ops/kernels/gemm-conv.js';
 import { randomArray } from '../helpers/random-weights.js';
 import { maxAbs, maxAbsDiff } from '../helpers/metrics.js';
 
-beforeAll(() => initBackend());
+let heap: WasmHeap;
+beforeAll(async () => {
+  heap = (await startBackend()).heap;
+});
 
 /** The input gradient as forward convolutions must equal tfjs's own (autodiff) gradient. */
 describe('convolution input gradient as a forward sub-pixel convolution', () => {
@@ -58,8 +62,8 @@ describe('gemmConv', () => {
       const before = tf.memory().numTensors;
       const pad = explicitPad(g.pad);
       const pairs = [
-        [xnnpackConv(x, W, g.stride, pad, bias, 'relu'), gemmConv(x, W, g.stride, pad, bias, 'relu')],
-        [xnnpackConv(x, W, g.stride, pad), gemmConv(x, W, g.stride, pad)],
+        [xnnpackConv(x, W, g.stride, pad, bias, 'relu'), gemmConv(heap, x, W, g.stride, pad, bias, 'relu')],
+        [xnnpackConv(x, W, g.stride, pad), gemmConv(heap, x, W, g.stride, pad)],
       ];
       const dy = tf.tensor4d(randomArray(pairs[1]![0]!.size, 14), pairs[1]![0]!.shape);
       for (const [a, b] of pairs) {
@@ -67,7 +71,7 @@ describe('gemmConv', () => {
         expect(maxAbsDiff(b!.dataSync(), a!.dataSync())).toBe(0);
       }
       const expected = tf.conv2dTranspose(dy, W, [1, h, w, cin], g.stride, g.pad);
-      const dx = gemmConvInputGrad(dy, W, g.stride, pad, h, w);
+      const dx = gemmConvInputGrad(heap, dy, W, g.stride, pad, h, w);
       expect(dx.shape).toEqual(expected.shape);
       const e = expected.dataSync();
       expect(maxAbsDiff(dx.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));

@@ -1,27 +1,29 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { tf } from '../../src/tf.js';
-import { initBackend, type RuntimeInfo } from '../../src/runtime/index.js';
-import { explicitPad } from '../../src/backward/conv.js';
-import { xnnpackConv } from '../../src/backward/gemm-conv.js';
-import { winogradConv, winogradFilter, winogradUsable } from '../../src/backward/winograd.js';
-import { reluGrad } from '../../src/backward/relu.js';
+import { startBackend, type RuntimeInfo } from '../../src/runtime/index.js';
+import type { WasmHeap } from '../../src/ops/kernels/heap.js';
+import { explicitPad } from '../../src/ops/kernels/conv-grad.js';
+import { xnnpackConv } from '../../src/ops/kernels/gemm-conv.js';
+import { winogradConv, winogradFilter, winogradUsable } from '../../src/ops/kernels/winograd.js';
+import { reluGrad } from '../../src/ops/kernels/relu.js';
 import { randomArray } from '../helpers/random-weights.js';
 import { maxAbs, maxAbsDiff } from '../helpers/metrics.js';
 
 let info: RuntimeInfo;
+let heap: WasmHeap;
 beforeAll(async () => {
-  info = await initBackend();
+  ({ info, heap } = await startBackend());
 });
 
 /** Winograd F(2x2, 3x3) must give the 3x3 / stride 1 / pad 1 convolution, up to float32 rounding. */
 describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradient', () => {
   test('Node loads the kernels onto the backend (threaded or not) and reports it', () => {
     expect(info.heapKernels).toBe(true);
-    expect(winogradUsable(64, 64)).toBe(true);
+    expect(winogradUsable(heap, 64, 64)).toBe(true);
     // The kernels work on 4 channels at a time.
-    expect(winogradUsable(6, 8)).toBe(false);
-    expect(winogradUsable(8, 6)).toBe(false);
+    expect(winogradUsable(heap, 6, 8)).toBe(false);
+    expect(winogradUsable(heap, 8, 6)).toBe(false);
   });
 
   const cases: [number, number, number, number][] = [
@@ -40,7 +42,7 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
       const planes = winogradFilter(hwio, cin, cout);
       for (const activation of ['linear', 'relu'] as const) {
         const expected = xnnpackConv(x, filter, 1, explicitPad(1), bias, activation);
-        const ours = winogradConv(x, planes, bias, activation);
+        const ours = winogradConv(heap, x, planes, bias, activation);
         expect(ours.shape).toEqual(expected.shape);
         const e = expected.dataSync();
         expect(maxAbsDiff(ours.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));
@@ -51,7 +53,7 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
       const dy = tf.tensor4d(randomArray(h * w * cout, 3), [1, h, w, cout]);
       const expected = tf.conv2dTranspose(dy, filter, [1, h, w, cin], 1, 1);
       const back = winogradFilter(hwio, cin, cout, true);
-      const ours = winogradConv(dy, back);
+      const ours = winogradConv(heap, dy, back);
       expect(ours.shape).toEqual([1, h, w, cin]);
       const e = expected.dataSync();
       expect(maxAbsDiff(ours.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));
@@ -65,7 +67,7 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
       const out = tf.relu(tf.tensor4d(randomArray(n, n + 1), [1, 1, 1, n]));
       for (const mode of ['plain', 'guided'] as const) {
         const expected = tf.mul(mode === 'guided' ? tf.relu(dy) : dy, tf.step(out));
-        const ours = reluGrad(dy as tf.Tensor4D, out as tf.Tensor4D, mode);
+        const ours = reluGrad(heap, dy as tf.Tensor4D, out as tf.Tensor4D, mode);
         // Equal values (-0 and 0 compare equal: masked negatives may keep their sign in tfjs).
         expect(maxAbsDiff(ours.dataSync(), expected.dataSync())).toBe(0);
         tf.dispose([expected, ours]);
@@ -78,7 +80,7 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
     const x = tf.tensor4d(randomArray(8 * 8 * 4, 1), [1, 8, 8, 4]);
     const planes = winogradFilter(randomArray(9 * 4 * 4, 2), 4, 4);
     const before = tf.memory().numTensors;
-    tf.dispose(winogradConv(x, planes));
+    tf.dispose(winogradConv(heap, x, planes));
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, ...planes]);
   });

@@ -1,22 +1,25 @@
 import { beforeAll, expect, test } from 'vitest';
 import { tf } from '../../src/tf.js';
-import { initBackend } from '../../src/runtime/index.js';
-import { maxPoolGrad, maxPoolGradTs } from '../../src/backward/maxpool.js';
-import { heapKernels } from '../../src/backward/heap-kernels.js';
+import { startBackend } from '../../src/runtime/index.js';
+import type { WasmHeap } from '../../src/ops/kernels/heap.js';
+import { maxPoolGrad, maxPoolGradTs } from '../../src/ops/kernels/maxpool.js';
 import { randomArray } from '../helpers/random-weights.js';
 
-beforeAll(() => initBackend());
+let heap: WasmHeap;
+beforeAll(async () => {
+  heap = (await startBackend()).heap;
+});
 const G = { size: 3, stride: 2, pad: 1 };
 const pool = (x: tf.Tensor4D) => tf.maxPool(x, G.size, G.stride, G.pad);
 
 /** Both versions: the heap kernel (when loaded, as in Node) and the TypeScript one. */
 const versions = [
-  ['heap kernel', (dy: tf.Tensor4D, x: tf.Tensor4D) => maxPoolGrad(dy, x, pool(x), G)],
-  ['TypeScript', (dy: tf.Tensor4D, x: tf.Tensor4D) => maxPoolGradTs(dy, x, G)],
+  ['heap kernel', (dy: tf.Tensor4D, x: tf.Tensor4D) => maxPoolGrad(heap, dy, x, pool(x), G)],
+  ['TypeScript', (dy: tf.Tensor4D, x: tf.Tensor4D) => maxPoolGradTs(heap, dy, x, G)],
 ] as const;
 
 test('the heap kernel is loaded in Node, and agrees exactly with the TypeScript version on random input with ties', () => {
-  expect(heapKernels()).toBeDefined();
+  expect(heap.kernels).toBeDefined();
   // Quantised values: many equal maxima per window; odd sizes leave partial windows at the edges.
   const x = tf.tensor4d(randomArray(37 * 29 * 8, 5).map((v) => Math.round(v * 2)), [1, 37, 29, 8]);
   const dy = tf.tensor4d(randomArray(19 * 15 * 8, 6), [1, 19, 15, 8]);

@@ -1,10 +1,10 @@
 import { tf, type Tensor, type Tensor2D, type Tensor4D } from '../../tf.js';
 import { GradcamError, InvalidInputError, LayerNotFoundError } from '../../errors.js';
-import { backwardFilter, convInputGrad } from '../../backward/conv.js';
-import { depthwiseInputGrad } from '../../backward/depthwise.js';
-import { spatialMeanGrad } from '../../backward/mean.js';
-import type { Pads } from '../../backward/gemm-conv.js';
-import type { GradMode } from '../../backward/relu.js';
+import { backwardFilter, convInputGrad } from '../../ops/kernels/conv-grad.js';
+import { depthwiseInputGrad } from '../../ops/kernels/depthwise.js';
+import { spatialMeanGrad } from '../../ops/kernels/mean.js';
+import type { Pads } from '../../ops/kernels/gemm-conv.js';
+import type { GradMode } from '../../ops/kernels/relu.js';
 import type { ExplainableModel, ForwardPass, GradientRequest, Gradients } from '../types.js';
 import type { KerasArtifacts, KerasLayerSpec } from './loader.js';
 
@@ -292,7 +292,7 @@ export class KerasCnn implements ExplainableModel {
     return tf.tidy(() => {
       const grads = new Map<string, Tensor>();
       const logitsOut = this.logitsFromPre ? p.pres.get(this.logitsLayer)! : p.outputs.get(this.logitsLayer)!;
-      grads.set(this.logitsLayer, tf.reshape(tf.cast(tf.oneHot(tf.tensor1d([req.target], 'int32'), this.numClasses), 'float32'), logitsOut.shape));
+      grads.set(this.logitsLayer, tf.reshape(tf.tensor1d(req.seed), logitsOut.shape));
       const layers: Record<string, Tensor4D> = {};
       let input: Tensor4D | undefined;
       // Frees a gradient as soon as nothing refers to it (an Add passes one tensor to both inputs), so a
@@ -325,6 +325,31 @@ export class KerasCnn implements ExplainableModel {
       }
       if (req.toInput && !input) throw new InvalidInputError('the model input is not reachable from the target');
       return { layers, input };
+    });
+  }
+
+  /** Logits from a layer's output [N, h, w, C]: the layers after it run, one batch item at a time. */
+  logitsFrom(layer: string, activations: Tensor4D): Tensor2D {
+    const start = this.ops.findIndex((o) => o.spec.name === layer);
+    if (start < 0 || !this.layers.includes(layer)) throw new LayerNotFoundError(layer, this.layers);
+    return tf.tidy(() => {
+      const items = tf.split(activations, activations.shape[0], 0).map((item) => {
+        const outputs = new Map<string, Tensor>([[layer, item]]);
+        const pres = new Map<string, Tensor>();
+        for (const op of this.ops.slice(start + 1)) {
+          const inputs = op.spec.inbound.map((n) => outputs.get(n));
+          if (inputs.length === 0 || inputs.some((x) => !x)) {
+            throw new GradcamError('UNSUPPORTED', `layer ${op.spec.name} reads a layer below '${layer}'; logits cannot be computed from that layer alone`);
+          }
+          const { out, pre } = op.forward(inputs as Tensor[]);
+          outputs.set(op.spec.name, out);
+          if (pre) pres.set(op.spec.name, pre);
+          if (op.spec.name === this.logitsLayer) break;
+        }
+        const raw = this.logitsFromPre ? pres.get(this.logitsLayer)! : outputs.get(this.logitsLayer)!;
+        return tf.reshape(raw, [1, -1]);
+      });
+      return tf.concat(items, 0) as Tensor2D;
     });
   }
 

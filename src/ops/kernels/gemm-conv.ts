@@ -1,14 +1,11 @@
-import { tf, type Tensor1D, type Tensor2D, type Tensor4D } from '../tf.js';
-import { wasmHeapKernel } from './wasm-kernel.js';
+import { tf, type Tensor1D, type Tensor2D, type Tensor4D } from '../../tf.js';
+import type { WasmHeap } from './heap.js';
 
 export type Pads = [[0, 0], [number, number], [number, number], [0, 0]];
 export type Activation = 'relu' | 'linear';
 
-/** Runs one convolution (square kernel, equal strides, explicit padding), optionally with bias and activation. */
-export type ConvRunner = (x: Tensor4D, filter: Tensor4D, stride: number, pad: Pads, bias?: Tensor1D, activation?: Activation) => Tensor4D;
-
 /** tfjs-wasm's Conv2D on XNNPACK: no per-call overhead, but its cached operator holds two packed copies of the filter. */
-export const xnnpackConv: ConvRunner = (x, filter, stride, pad, bias, activation = 'linear') =>
+export const xnnpackConv = (x: Tensor4D, filter: Tensor4D, stride: number, pad: Pads, bias?: Tensor1D, activation: Activation = 'linear'): Tensor4D =>
   bias ? tf.fused.conv2d({ x, filter, strides: stride, pad, bias, activation }) : tf.conv2d(x, filter, stride, pad);
 
 /**
@@ -17,11 +14,11 @@ export const xnnpackConv: ConvRunner = (x, filter, stride, pad, bias, activation
  * tensor, a matMul operator 1.0x. The columns are in (ky, kx, channel) order, so the matMul adds the
  * terms in XNNPACK's conv order: results are bit-identical to xnnpackConv.
  */
-export const gemmConv: ConvRunner = (x, filter, stride, pad, bias, activation = 'linear') =>
+export const gemmConv = (heap: WasmHeap, x: Tensor4D, filter: Tensor4D, stride: number, pad: Pads, bias?: Tensor1D, activation: Activation = 'linear'): Tensor4D =>
   tf.tidy(() => {
     const [k, , cin, cout] = filter.shape;
     const attrs: Im2ColAttrs = { k, stride, pad: [pad[1][0], pad[1][1], pad[2][0], pad[2][1]] };
-    const a = im2col({ x }, attrs) as Tensor2D;
+    const a = im2col(heap, x, attrs);
     const b = tf.reshape(filter, [k * k * cin, cout]); // shares the filter's data: matMul caches its operator on it
     const y = bias ? tf.fused.matMul({ a, b, bias, activation }) : tf.matMul(a, b);
     const [, h, w] = x.shape;
@@ -62,19 +59,19 @@ function windowPixels(h: number, w: number, c: number, k: number, stride: number
  * im2col on the wasm heap (tfjs-wasm's slice and concat would cost 0.3-1.5 ms each): row p holds the
  * k x k input window of output position p (NHWC, batch 1), zeros where it overhangs.
  */
-const im2col = wasmHeapKernel<Im2ColAttrs>('GradcamIm2Col', (backend, { x }, { k, stride, pad: [top, bottom, left, right] }) => {
-  const [, h, w, c] = x!.shape as [number, number, number, number];
+function im2col(heap: WasmHeap, x: Tensor4D, { k, stride, pad: [top, bottom, left, right] }: Im2ColAttrs): Tensor2D {
+  const [, h, w, c] = x.shape;
   const oh = outSize(h, k, stride, top, bottom);
   const ow = outSize(w, k, stride, left, right);
-  const out = backend.makeOutput([oh * ow, k * k * c], 'float32');
-  const src = backend.typedArrayFromHeap(x!) as Float32Array; // views taken after makeOutput, which may grow the heap
-  const cols = backend.typedArrayFromHeap(out) as Float32Array;
+  const out = heap.output([oh * ow, k * k * c]) as Tensor2D;
+  const src = heap.view(x); // views taken after output(), which may grow the heap
+  const cols = heap.view(out);
   windowPixels(h, w, c, k, stride, top, left, oh, ow).forEach((at, i) => {
     if (at >= 0) cols.set(src.subarray(at, at + c), i * c);
     else cols.fill(0, i * c, (i + 1) * c);
   });
   return out;
-});
+}
 
 /**
  * The input gradient of a gemmConv from its own filter, with no second (flipped) filter: the
@@ -83,13 +80,13 @@ const im2col = wasmHeapKernel<Im2ColAttrs>('GradcamIm2Col', (backend, { x }, { k
  * the input (col2im, im2col's adjoint). For layer4 this saves the backward filters and their packed
  * copies (~110 MB of the wasm heap).
  */
-export function gemmConvInputGrad(dy: Tensor4D, filter: Tensor4D, stride: number, pad: Pads, inH: number, inW: number): Tensor4D {
+export function gemmConvInputGrad(heap: WasmHeap, dy: Tensor4D, filter: Tensor4D, stride: number, pad: Pads, inH: number, inW: number): Tensor4D {
   return tf.tidy(() => {
     const [k, , cin, cout] = filter.shape;
     const [, oh, ow] = dy.shape;
     const dyT = tf.transpose(tf.reshape(dy, [oh * ow, cout]));
     const cols = tf.transpose(tf.matMul(tf.reshape(filter, [k * k * cin, cout]), dyT)) as Tensor2D;
-    return col2im({ cols }, { k, stride, top: pad[1][0], left: pad[2][0], inH, inW, oh, ow }) as Tensor4D;
+    return col2im(heap, cols, { k, stride, top: pad[1][0], left: pad[2][0], inH, inW, oh, ow });
   });
 }
 
@@ -105,14 +102,14 @@ interface Col2ImAttrs {
 }
 
 /** im2col's adjoint: each row's k x k window (the columns' gradient) is added back onto the input's pixels. */
-const col2im = wasmHeapKernel<Col2ImAttrs>('GradcamCol2Im', (backend, { cols }, { k, stride, top, left, inH, inW, oh, ow }) => {
-  const c = cols!.shape[1]! / (k * k);
-  const out = backend.makeOutput([1, inH, inW, c], 'float32');
-  const src = backend.typedArrayFromHeap(cols!) as Float32Array; // views taken after makeOutput, which may grow the heap
-  const dx = (backend.typedArrayFromHeap(out) as Float32Array).fill(0);
+function col2im(heap: WasmHeap, cols: Tensor2D, { k, stride, top, left, inH, inW, oh, ow }: Col2ImAttrs): Tensor4D {
+  const c = cols.shape[1] / (k * k);
+  const out = heap.output([1, inH, inW, c]) as Tensor4D;
+  const src = heap.view(cols); // views taken after output(), which may grow the heap
+  const dx = heap.view(out).fill(0);
   windowPixels(inH, inW, c, k, stride, top, left, oh, ow).forEach((at, i) => {
     if (at < 0) return;
     for (let j = 0, o = i * c; j < c; j++) dx[at + j] = dx[at + j]! + src[o + j]!;
   });
   return out;
-});
+}

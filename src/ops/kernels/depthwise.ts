@@ -1,4 +1,4 @@
-import { tf, type Tensor4D } from '../tf.js';
+import { tf, type Tensor4D } from '../../tf.js';
 
 /**
  * d(loss)/d(input) of a 'valid' depthwise convolution (channel multiplier 1, square kernel): a

@@ -1,4 +1,4 @@
-import { tf, type Tensor4D } from '../tf.js';
+import { tf, type Tensor4D } from '../../tf.js';
 
 /**
  * Gradient of a global average pool: each channel's gradient spread evenly over h x w, NHWC.

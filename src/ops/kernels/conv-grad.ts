@@ -1,4 +1,4 @@
-import { tf, type Tensor4D } from '../tf.js';
+import { tf, type Tensor4D } from '../../tf.js';
 import { xnnpackConv, type Pads } from './gemm-conv.js';
 
 /** A convolution's geometry: square kernel, symmetric padding, equal strides (all ResNet needs). */

@@ -1,0 +1,152 @@
+import { tf, type Tensor2D, type Tensor4D } from '../tf.js';
+import { GradcamError, InvalidInputError, LayerNotFoundError } from '../errors.js';
+import { chooseLabels } from '../models/labels.js';
+import type { ExplainableModel, ForwardPass, GradientRequest, Gradients } from '../models/types.js';
+import type { EngineContext } from '../ops/types.js';
+import { Graph, type GraphSpec } from './graph.js';
+import { forward, gradients, logitsFrom, type GraphPass } from './executor.js';
+
+export interface GraphModelOptions {
+  /** Class names; ImageNet's when omitted and the model has 1000 classes. */
+  readonly labels?: readonly string[];
+  /** [height, width] when the model takes only that size (static input dims). */
+  readonly requiredInputSize?: readonly [number, number];
+  /** The default layer, when the importer knows it; otherwise the last named layer with a spatial 4-D output. */
+  readonly defaultLayer?: string;
+  /** Smallest input side accepted (default 1). */
+  readonly minInputSize?: number;
+}
+
+class Pass implements ForwardPass {
+  constructor(
+    readonly pass: GraphPass,
+    private readonly valueOf: (layer: string) => string,
+  ) {}
+  get input(): Tensor4D {
+    return this.pass.input;
+  }
+  get logits(): Tensor2D {
+    return this.pass.logits;
+  }
+  activation(layer: string): Tensor4D {
+    const v = this.pass.values.get(this.valueOf(layer));
+    if (!(v instanceof tf.Tensor) || v.rank !== 4) throw new InvalidInputError(`layer '${layer}' is not a 4-D activation in this pass`);
+    return v as Tensor4D;
+  }
+  dispose(): void {
+    this.pass.dispose();
+  }
+}
+
+/** Any network as a graph of typed ops (src/ops), explained by one forward pass and gradient passes that reuse it. */
+export class GraphModel implements ExplainableModel {
+  readonly layers: readonly string[];
+  readonly defaultLayers: readonly string[];
+  readonly numClasses: number;
+  readonly labels: readonly string[] | undefined;
+  readonly minInputSize: number;
+  readonly requiredInputSize: readonly [number, number] | undefined;
+  private readonly byName: ReadonlyMap<string, string>;
+  /** Layers whose CAM activation is another value than their gradient's. */
+  private readonly activationOf: ReadonlyMap<string, string>;
+
+  /** Builds the graph and probes it once (a blank input) for the number of classes and the default layer. */
+  constructor(
+    private readonly graph: Graph,
+    spec: GraphSpec,
+    options: GraphModelOptions = {},
+  ) {
+    this.layers = spec.layers.map((l) => l.name);
+    this.byName = new Map(spec.layers.map((l) => [l.name, l.value]));
+    this.activationOf = new Map(spec.layers.filter((l) => l.activation).map((l) => [l.name, l.activation!]));
+    this.requiredInputSize = options.requiredInputSize;
+    this.minInputSize = options.minInputSize ?? 1;
+    const [h, w] = options.requiredInputSize ?? [224, 224];
+    const x = tf.zeros([1, h, w, 3]) as Tensor4D;
+    let pass: GraphPass | undefined;
+    try {
+      pass = forward(graph, x, new Set(this.byName.values()));
+      this.numClasses = pass.logits.shape[1];
+      this.defaultLayers = [options.defaultLayer ?? this.lastSpatialLayer(pass, spec.source)];
+    } finally {
+      pass?.dispose();
+      x.dispose();
+    }
+    this.labels = chooseLabels(options.labels, this.numClasses);
+  }
+
+  /**
+   * The last named layer with a spatial 4-D output (before global pooling). Of the names a value has, the
+   * shortest that is not a top-level module: pytorch-grad-cam's `layer4[-1]`, `features[-1]`.
+   */
+  private lastSpatialLayer(pass: GraphPass, source: string): string {
+    const spatial = (name: string) => {
+      const v = pass.values.get(this.byName.get(name)!);
+      return v instanceof tf.Tensor && v.rank === 4 && (v.shape[1]! > 1 || v.shape[2]! > 1);
+    };
+    const last = [...this.layers].reverse().find(spatial);
+    if (!last) throw new GradcamError('UNSUPPORTED', `${source}: no named layer has a spatial 4-D output to explain`);
+    const value = this.byName.get(last);
+    const names = this.layers.filter((l) => this.byName.get(l) === value).sort((a, b) => a.length - b.length);
+    return names.find((n) => n.includes('.')) ?? names[0]!;
+  }
+
+  static create(spec: GraphSpec, ctx: EngineContext, options?: GraphModelOptions): GraphModel {
+    const graph = new Graph(spec, ctx);
+    try {
+      return new GraphModel(graph, spec, options);
+    } catch (err) {
+      graph.dispose();
+      throw err;
+    }
+  }
+
+  /** A named layer, or any value of the graph by its own (e.g. ONNX) name. */
+  hasLayer(name: string): boolean {
+    return this.byName.has(name) || (this.graph.producer.has(name) && name !== this.graph.input);
+  }
+
+  private valueOf = (layer: string): string => {
+    const v = this.byName.get(layer) ?? (this.hasLayer(layer) ? layer : undefined);
+    if (v === undefined) throw new LayerNotFoundError(layer, this.layers);
+    return v;
+  };
+
+  forward(input: Tensor4D, layers: readonly string[] = this.defaultLayers): Pass {
+    const keep = new Set([...this.byName.values(), ...this.activationOf.values(), ...layers.map(this.valueOf)]);
+    return new Pass(forward(this.graph, input, keep), (l) => this.activationOf.get(l) ?? this.valueOf(l));
+  }
+
+  gradients(pass: ForwardPass, req: GradientRequest): Gradients {
+    const p = (pass as Pass).pass;
+    const values = req.layers.map(this.valueOf);
+    if (req.seed.length !== this.numClasses) throw new InvalidInputError(`the gradient seed has ${req.seed.length} values; the model has ${this.numClasses} classes`);
+    const g = gradients(this.graph, p, {
+      seed: req.seed,
+      values: req.toInput ? [...values, this.graph.input] : values,
+      guided: req.guided,
+      biasGradients: req.biasGradients === true,
+    });
+    // A layer the score does not depend on has a zero gradient.
+    const of = (v: string) => (g.values.get(v) as Tensor4D | undefined) ?? (tf.zeros(p.shapes.get(v)! as [number, number, number, number]) as Tensor4D);
+    const layers: Record<string, Tensor4D> = {};
+    req.layers.forEach((l, i) => {
+      layers[l] = of(values[i]!);
+    });
+    const seen = new Set<unknown>();
+    for (const l of req.layers) {
+      // Two names of one value share a tensor: each gets its own handle.
+      if (seen.has(layers[l])) layers[l] = tf.clone(layers[l]!);
+      seen.add(layers[l]);
+    }
+    return { layers, input: req.toInput ? of(this.graph.input) : undefined, biases: req.biasGradients ? g.biases : undefined };
+  }
+
+  logitsFrom(layer: string, activations: Tensor4D): Tensor2D {
+    return logitsFrom(this.graph, this.valueOf(layer), activations);
+  }
+
+  dispose(): void {
+    this.graph.dispose();
+  }
+}

@@ -1,0 +1,64 @@
+import { tf, type Tensor, type Tensor2D } from '../tf.js';
+import type { OpModule } from './types.js';
+import { attr, constantInput, isHost, onlyAttributes, tensorOf, unsupported } from './util.js';
+
+/**
+ * Gemm / MatMul with a constant right operand (a classifier's weights): y = alpha * A B + beta * C.
+ * The gradient goes to A only.
+ */
+export const gemm: OpModule = {
+  create(spec) {
+    const isGemm = spec.node.opType === 'Gemm';
+    onlyAttributes(spec, isGemm ? ['alpha', 'beta', 'transA', 'transB'] : []);
+    if (attr<number>(spec, 'transA', 0) !== 0) throw unsupported(spec, 'transA 1');
+    const w = constantInput(spec, 1, 'the weight (B)');
+    if (w.dims.length !== 2) throw unsupported(spec, `a weight of rank ${w.dims.length}`);
+    const transB = attr<number>(spec, 'transB', 0) === 1;
+    const alpha = attr<number>(spec, 'alpha', 1);
+    const beta = attr<number>(spec, 'beta', 1);
+    const c = spec.node.inputs[2] ? constantInput(spec, 2, 'C') : undefined;
+    // C broadcasts over the rows: [], [1], [N], [1, 1] or [1, N].
+    const n = w.dims[transB ? 0 : 1]!;
+    if (c && (c.dims.length > 2 || c.dims.some((d, i) => d !== 1 && (i !== c.dims.length - 1 || d !== n)))) {
+      throw unsupported(spec, `C of shape [${c.dims.join(', ')}] for ${n} outputs`);
+    }
+    const b = tf.tensor2d(w.data instanceof Float32Array ? w.data : new Float32Array(w.data), w.dims as [number, number]);
+    const bias = c && Float32Array.from(c.data, (v) => v * beta);
+    const biasT = bias && tf.tensor(bias, c!.dims.length ? [...c!.dims] : [1]);
+    return {
+      forward: ([a]) => {
+        const x = tensorOf(a!);
+        if (x.rank !== 2) throw unsupported(spec, `an input of rank ${x.rank} (only 2-D)`);
+        const y = tf.matMul(x as Tensor2D, b, false, transB);
+        const scaled = alpha === 1 ? y : tf.mul(y, alpha);
+        return [biasT ? tf.add(scaled, biasT) : scaled];
+      },
+      backward: ([dy]) => {
+        const g = tf.matMul(dy as Tensor2D, b, false, !transB);
+        return [alpha === 1 ? g : tf.mul(g, alpha)];
+      },
+      bias: bias && bias.length > 1 ? bias : undefined,
+      takes: [1, 2],
+      tensors: biasT ? [b, biasT] : [b],
+    };
+  },
+};
+
+/** MatMul: a constant right operand (as Gemm), or two tensors of rank 2. */
+export const matMul: OpModule = {
+  create(spec, ctx) {
+    if (spec.constants[1]) return gemm.create(spec, ctx);
+    onlyAttributes(spec, []);
+    return {
+      forward: ([a, b]) => {
+        if (isHost(a) && isHost(b)) throw unsupported(spec, 'host operands');
+        return [tf.matMul(tensorOf(a!) as Tensor2D, tensorOf(b!) as Tensor2D)];
+      },
+      backward: ([dy], saved) => {
+        const [a, b] = saved.inputs.map((v) => tensorOf(v!)) as [Tensor2D, Tensor2D];
+        return [tf.matMul(dy as Tensor2D, b, false, true), tf.matMul(a, dy as Tensor2D, true, false)] as Tensor[];
+      },
+      saves: { inputs: [0, 1] },
+    };
+  },
+};

@@ -1,0 +1,36 @@
+import type { Tensor } from '../../tf.js';
+
+/**
+ * The exports of our AssemblyScript module (assembly/heap.ts): a data-free wasm module that imports
+ * tfjs-wasm's memory, so tensors are read and written in place, by byte offset.
+ */
+export interface HeapKernelExports {
+  winogradInput(x: number, h: number, w: number, c: number, ...planes: number[]): void;
+  winogradOutput(y: number, h: number, w: number, c: number, bias: number, relu: number, ...planes: number[]): void;
+  reluGrad(dy: number, out: number, dx: number, n: number, guided: number): void;
+  maxPoolGrad(x: number, pooled: number, dy: number, dx: number, h: number, w: number, c: number, oh: number, ow: number, size: number, stride: number, pad: number): void;
+}
+
+export const HEAP_KERNEL_NAMES = ['winogradInput', 'winogradOutput', 'reluGrad', 'maxPoolGrad'] as const;
+
+/**
+ * tfjs-wasm's heap as the engine's kernels see it (implemented over tfjs internals in
+ * src/runtime/wasm-backend.ts, the one file that touches them).
+ */
+export interface WasmHeap {
+  /** A new float32 tensor, tracked like any op's output (tidy, dispose); its contents are undefined. */
+  output(shape: readonly number[]): Tensor;
+  /** Byte offset of a tensor's data on the heap. */
+  offset(t: Tensor): number;
+  /** A view of a float32 tensor's data; take views after the last output() of a kernel (the heap may grow). */
+  view(t: Tensor): Float32Array;
+  /** Our AssemblyScript kernels on this heap; undefined only when asked for (`heapKernels: false`). */
+  readonly kernels: HeapKernelExports | undefined;
+}
+
+/** Checks an instantiated module's exports against HeapKernelExports. */
+export function asHeapKernels(exports: WebAssembly.Exports): HeapKernelExports {
+  const missing = HEAP_KERNEL_NAMES.filter((n) => typeof exports[n] !== 'function');
+  if (missing.length) throw new Error(`not the heap kernels (missing exports: ${missing.join(', ')})`);
+  return exports as unknown as HeapKernelExports;
+}

@@ -1,0 +1,223 @@
+import { beforeAll, describe, expect, test } from 'vitest';
+// The reference: tfjs's CPU backend and its autodiff (test-only imports).
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { tf, type Tensor, type Tensor4D } from '../../src/tf.js';
+import { startBackend } from '../../src/runtime/index.js';
+import { OPS } from '../../src/ops/registry.js';
+import { GraphModel } from '../../src/graph/model.js';
+import type { GraphSpec } from '../../src/graph/graph.js';
+import type { Attribute, EngineContext, HostTensor, OpNode } from '../../src/ops/types.js';
+import { randomArray } from '../helpers/random-weights.js';
+import { maxAbs, maxAbsDiff } from '../helpers/metrics.js';
+
+let ctx: EngineContext;
+beforeAll(async () => {
+  ctx = { heap: (await startBackend()).heap, ops: OPS };
+});
+
+// Hand-built graphs (ONNX op vocabulary, NCHW semantics) against the same network written with tfjs ops
+// in NCHW terms and differentiated by tfjs's autodiff on the CPU backend.
+
+let seq = 0;
+const node = (opType: string, inputs: string[], outputs: string[], attrs: Record<string, Attribute> = {}, guided = false): OpNode => ({
+  name: `/${opType}_${seq++}`,
+  opType,
+  inputs,
+  outputs,
+  attributes: new Map(Object.entries(attrs)),
+  guided,
+});
+const weights = (dims: number[], seed: number, scale = 0.3): HostTensor => ({ dims, data: randomArray(dims.reduce((a, b) => a * b, 1), seed).map((v) => v * scale), int: false });
+const ints = (values: number[]): HostTensor => ({ dims: [values.length], data: Float64Array.from(values), int: true });
+
+/** NCHW conv via tfjs's NHWC conv. */
+const convRef = (x: Tensor, w: HostTensor, b: HostTensor | undefined, stride: number, pads: number[], groups = 1, dilation = 1): Tensor => {
+  const [cout, cinG, k] = w.dims as [number, number, number];
+  // Dilation written out as zeros in the filter (tfjs has no gradient for dilated convs).
+  const ke = (k - 1) * dilation + 1;
+  const oihw = new Float32Array(cout * cinG * ke * ke);
+  for (let oi = 0; oi < cout * cinG; oi++) for (let y = 0; y < k; y++) for (let z = 0; z < k; z++) oihw[(oi * ke + y * dilation) * ke + z * dilation] = w.data[(oi * k + y) * k + z]!;
+  const xs = tf.transpose(x, [0, 2, 3, 1]);
+  const filter = tf.transpose(tf.tensor4d(oihw, [cout, cinG, ke, ke]), [2, 3, 1, 0]);
+  const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [pads[0]!, pads[2]!], [pads[1]!, pads[3]!], [0, 0]];
+  const xg = groups === 1 ? [xs] : tf.split(xs, groups, 3);
+  const fg = groups === 1 ? [filter] : tf.split(filter, groups, 3);
+  const parts = xg.map((xi, i) => tf.conv2d(xi as Tensor4D, fg[i] as Tensor4D, stride, pad));
+  const y = groups === 1 ? parts[0]! : tf.concat(parts, 3);
+  const out = tf.transpose(y, [0, 3, 1, 2]);
+  return b ? tf.add(out, tf.reshape(tf.tensor1d(b.data as Float32Array), [1, cout, 1, 1])) : out;
+};
+
+const guidedRelu = tf.customGrad((x: Tensor, save: (t: Tensor[]) => void) => {
+  const y = tf.relu(x);
+  save([y]);
+  return { value: y, gradFunc: (dy: Tensor, [out]: Tensor[]) => tf.mul(tf.mul(tf.relu(dy), tf.step(out!)), 1) };
+}) as (x: Tensor) => Tensor;
+
+interface Case {
+  readonly name: string;
+  readonly size: [number, number];
+  readonly nodes: OpNode[];
+  readonly constants: Record<string, HostTensor>;
+  readonly layers?: { name: string; value: string }[];
+  /** The same network in NCHW terms with tfjs ops. */
+  readonly ref: (x: Tensor, guided: boolean) => Tensor;
+}
+
+async function check(c: Case, guided: boolean): Promise<void> {
+  const [h, w] = c.size;
+  const spec: GraphSpec = {
+    source: 'test.onnx',
+    nodes: c.nodes,
+    constants: new Map(Object.entries(c.constants)),
+    input: 'input',
+    output: 'logits',
+    layers: c.layers ?? [{ name: 'first', value: c.nodes[0]!.outputs[0]! }],
+  };
+  const model = GraphModel.create(spec, ctx, { requiredInputSize: c.size });
+  const xData = randomArray(3 * h * w, h * 7 + w);
+  const nhwc = tf.tensor4d(xData, [1, h, w, 3]);
+  const before = tf.memory().numTensors;
+  const pass = model.forward(nhwc);
+  const logits = Array.from(await pass.logits.data());
+  const seed = randomArray(logits.length, 99);
+  const g = model.gradients(pass, { seed, layers: [], guided, toInput: true });
+  const ours = Array.from(await g.input!.data());
+  tf.dispose([g.input!, ...Object.values(g.layers)]);
+  pass.dispose();
+  expect(tf.memory().numTensors).toBe(before);
+  nhwc.dispose();
+  model.dispose();
+
+  await tf.setBackend('cpu');
+  let refLogits: number[];
+  let refGrad: number[];
+  try {
+    const x = tf.tensor4d(xData, [1, h, w, 3]);
+    const f = (t: Tensor) => c.ref(tf.transpose(t, [0, 3, 1, 2]), guided);
+    refLogits = Array.from(f(x).dataSync());
+    refGrad = Array.from(tf.grad((t: Tensor) => tf.sum(tf.mul(f(t), tf.tensor1d(seed))))(x).dataSync());
+  } finally {
+    await tf.setBackend('wasm');
+  }
+  expect(maxAbsDiff(logits, refLogits), 'logits').toBeLessThanOrEqual(1e-4 * maxAbs(refLogits));
+  expect(maxAbsDiff(ours, refGrad), 'input gradient').toBeLessThanOrEqual(1e-4 * maxAbs(refGrad));
+}
+
+/** A head: global average pool, flatten, Gemm to 5 classes. */
+function head(from: string, channels: number, seedBase: number) {
+  const fc = weights([5, channels], seedBase);
+  const fb = weights([5], seedBase + 1);
+  return {
+    nodes: [node('GlobalAveragePool', [from], ['gap']), node('Flatten', ['gap'], ['flat'], { axis: 1 }), node('Gemm', ['flat', 'fc.w', 'fc.b'], ['logits'], { transB: 1 })],
+    constants: { 'fc.w': fc, 'fc.b': fb },
+    ref: (x: Tensor) => tf.add(tf.matMul(tf.mean(x, [2, 3]), tf.tensor2d(fc.data as Float32Array, [5, channels]), false, true), tf.tensor1d(fb.data as Float32Array)),
+  };
+}
+
+function convCase(name: string, size: [number, number], cout: number, k: number, stride: number, pads: number[], opts: { groups?: number; dilation?: number; cin?: number; relu?: boolean } = {}): Case {
+  const { groups = 1, dilation = 1, cin = 3 } = opts;
+  // A first conv brings the image to `cin` channels when the tested conv needs more than 3.
+  const pre = cin === 3 ? undefined : { w: weights([cin, 3, 1, 1], 5), b: weights([cin], 6) };
+  const w = weights([cout, cin / groups, k, k], 7, 1 / Math.sqrt(k * k * cin / groups));
+  const b = weights([cout], 8);
+  const hd = head('y', cout, 20);
+  const nodes = [
+    ...(pre ? [node('Conv', ['input', 'pre.w', 'pre.b'], ['x0'], { kernel_shape: [1, 1] }), node('Relu', ['x0'], ['x1'], {}, true)] : []),
+    node('Conv', [pre ? 'x1' : 'input', 'w', 'b'], ['c'], { kernel_shape: [k, k], strides: [stride, stride], pads, group: groups, dilations: [dilation, dilation] }),
+    node('Relu', ['c'], ['y'], {}, true),
+    ...hd.nodes,
+  ];
+  return {
+    name,
+    size,
+    nodes,
+    constants: { w, b, ...(pre ? { 'pre.w': pre.w, 'pre.b': pre.b } : {}), ...hd.constants },
+    ref: (x, guided) => {
+      const act = guided ? guidedRelu : tf.relu;
+      const x1 = pre ? act(convRef(x, pre.w, pre.b, 1, [0, 0, 0, 0])) : x;
+      return hd.ref(act(convRef(x1, w, b, stride, pads, groups, dilation)));
+    },
+  };
+}
+
+const convCases: Case[] = [
+  convCase('3x3 stride 1 (Winograd)', [13, 11], 8, 3, 1, [1, 1, 1, 1], { cin: 8 }),
+  convCase('3x3 stride 2 (sub-pixel input gradient)', [15, 12], 8, 3, 2, [1, 1, 1, 1]),
+  convCase('7x7 stride 2 pad 3 (stem)', [33, 30], 4, 7, 2, [3, 3, 3, 3]),
+  convCase('1x1 stride 2', [9, 10], 6, 1, 2, [0, 0, 0, 0]),
+  convCase('3x3 dilation 2', [12, 13], 5, 3, 1, [2, 2, 2, 2], { dilation: 2 }),
+  convCase('asymmetric pads', [10, 9], 4, 3, 2, [1, 1, 0, 0]),
+  convCase('grouped (2 groups)', [10, 10], 8, 3, 1, [1, 1, 1, 1], { cin: 8, groups: 2 }),
+  convCase('depthwise stride 2', [11, 12], 8, 3, 2, [1, 1, 1, 1], { cin: 8, groups: 8 }),
+  convCase('depthwise, multiplier 2', [9, 9], 16, 5, 1, [2, 2, 2, 2], { cin: 8, groups: 8 }),
+  convCase('large filter (im2col + matMul)', [7, 6], 512, 3, 1, [1, 1, 1, 1], { cin: 64 }),
+];
+
+describe('graph convolutions: every fast path against tfjs autodiff', () => {
+  for (const c of convCases) {
+    test(`${c.name}: logits and input gradient, plain and guided`, async () => {
+      await check(c, false);
+      await check(c, true);
+    });
+  }
+});
+
+const conv1 = (from: string, to: string, w: string, b: string, k = 3, stride = 1, pad = 1) =>
+  node('Conv', [from, w, b], [to], { kernel_shape: [k, k], strides: [stride, stride], pads: [pad, pad, pad, pad] });
+
+function mixedCases(): Case[] {
+  const w1 = weights([8, 3, 3, 3], 31), b1 = weights([8], 32);
+  const w2 = weights([8, 8, 3, 3], 33, 0.15), b2 = weights([8], 34);
+  const bn = { s: weights([16], 35), t: weights([16], 36), m: weights([16], 37), v: { dims: [16], data: randomArray(16, 38).map((x) => 0.5 + Math.abs(x)), int: false } as HostTensor };
+  const fcT = weights([96, 5], 41, 0.2), fcb = weights([5], 40);
+  const bnRef = (x: Tensor) => {
+    const r = (h: HostTensor) => tf.reshape(tf.tensor1d(h.data as Float32Array), [1, 16, 1, 1]);
+    return tf.add(tf.mul(tf.div(tf.sub(x, r(bn.m)), tf.sqrt(tf.add(r(bn.v), 1e-5))), r(bn.s)), r(bn.t));
+  };
+  const poolPads: [number, number][] = [[0, 0], [1, 1], [1, 1], [0, 0]];
+  const dense = {
+    name: 'DenseNet-like: MaxPool (ceil_mode, pads), Concat, BatchNormalization, Relu, Pad, AveragePool (count_include_pad 0), Flatten (torch order), Gemm',
+    size: [17, 14] as [number, number],
+    nodes: [
+      conv1('input', 'c1', 'w1', 'b1'),
+      node('MaxPool', ['c1'], ['p1'], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], ceil_mode: 1 }),
+      conv1('p1', 'c2', 'w2', 'b2'),
+      node('Concat', ['p1', 'c2'], ['cat'], { axis: 1 }),
+      node('BatchNormalization', ['cat', 'bn.s', 'bn.t', 'bn.m', 'bn.v'], ['bn'], { epsilon: 1e-5 }),
+      node('Relu', ['bn'], ['r'], {}, true),
+      node('Pad', ['r', 'pads'], ['rp'], { mode: 'constant' }),
+      node('AveragePool', ['rp'], ['ap'], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 0 }),
+      node('ReduceMean', ['ap'], ['rm'], { axes: [2], keepdims: 1 }),
+      node('Flatten', ['rm'], ['flat'], { axis: 1 }),
+      node('MatMul', ['flat', 'fcT'], ['mm']),
+      node('Add', ['mm', 'fcb'], ['logits']),
+    ],
+    constants: { w1, b1, w2, b2, 'bn.s': bn.s, 'bn.t': bn.t, 'bn.m': bn.m, 'bn.v': bn.v, pads: ints([0, 0, 0, 1, 0, 0, 0, 2]), fcb, fcT },
+    ref: (x: Tensor, guided: boolean) => {
+      const c1 = convRef(x, w1, b1, 1, [1, 1, 1, 1]);
+      // ceil mode on 17x14 with pad 1: 9x8 outputs (the last window starts inside the padded input).
+      const p1 = tf.transpose(tf.maxPool(tf.pad(tf.transpose(c1, [0, 2, 3, 1]) as Tensor4D, [[0, 0], [1, 1], [1, 2], [0, 0]], -1e30), 3, 2, 'valid'), [0, 3, 1, 2]);
+      const c2 = convRef(p1, w2, b2, 1, [1, 1, 1, 1]);
+      const r = (guided ? guidedRelu : tf.relu)(bnRef(tf.concat([p1, c2], 1)));
+      const rp = tf.pad(r, [[0, 0], [0, 0], [0, 0], [1, 2]]); // 9x11
+      // count_include_pad 0: sums over the padded input divided by the valid counts.
+      const sums = tf.mul(tf.avgPool(tf.pad(tf.transpose(rp, [0, 2, 3, 1]) as Tensor4D, poolPads), 3, 2, 'valid'), 9);
+      const counts = tf.mul(tf.avgPool(tf.pad(tf.ones([1, 9, 11, 1]) as Tensor4D, [[0, 0], [1, 1], [1, 1], [0, 0]]), 3, 2, 'valid'), 9);
+      const ap = tf.transpose(tf.div(sums, counts), [0, 3, 1, 2]); // [1, 16, 5, 6]
+      const rm = tf.mean(ap, 2, true); // [1, 16, 1, 6]
+      return tf.add(tf.matMul(tf.reshape(rm, [1, -1]), tf.tensor2d(fcT.data as Float32Array, [96, 5])), tf.tensor1d(fcb.data as Float32Array));
+    },
+  };
+  return [dense];
+}
+
+describe('graph ops: layout, pooling, normalisation', () => {
+  for (const c of mixedCases()) {
+    test(`${c.name}`, async () => {
+      await check(c, false);
+      await check(c, true);
+    });
+  }
+});

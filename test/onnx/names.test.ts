@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { decodeOnnx } from '../../src/importers/onnx/decode.js';
+import type { OnnxModel } from '../../src/importers/onnx/ir.js';
+import { modulePaths } from '../../src/importers/onnx/layers.js';
+import { hasZoo, ZOO_ARCHS, zooManifest, zooModelBytes, zooMissingReason, type ZooArch } from '../helpers/zoo.js';
+
+describe('torch module paths from node-name scopes', () => {
+  it('named children, indexed children and repeated calls', () => {
+    expect(modulePaths('/layer4/layer4.2/relu_1/Relu')).toEqual(['layer4', 'layer4.2', 'layer4.2.relu_1']);
+    expect(modulePaths('/features/features.18/features.18.2/Clip')).toEqual(['features', 'features.18', 'features.18.2']);
+    expect(modulePaths('/features/denseblock3/Concat')).toEqual(['features', 'features.denseblock3']);
+    expect(modulePaths('/features/features.1/features.1.0/block/block.0/block.0.0/Conv'))
+      .toEqual(['features', 'features.1', 'features.1.0', 'features.1.0.block', 'features.1.0.block.0', 'features.1.0.block.0.0']);
+    expect(modulePaths('/Flatten')).toEqual([]);
+    expect(modulePaths('Conv_12')).toEqual([]);
+    expect(modulePaths('')).toEqual([]);
+    // a scope that merely starts like its parent's is a named child
+    expect(modulePaths('/fc/fc.x/Gemm')).toEqual(['fc', 'fc.fc.x']);
+  });
+});
+
+describe.skipIf(!hasZoo)(`zoo layer names (${hasZoo ? 'reference/zoo' : zooMissingReason})`, () => {
+  const manifest = hasZoo ? zooManifest() : undefined;
+  const decoded = new Map<string, OnnxModel>();
+  const decode = (arch: ZooArch): OnnxModel => decoded.get(arch) ?? decoded.set(arch, decodeOnnx(zooModelBytes(arch), { source: `${arch}.onnx` })).get(arch)!;
+  for (const arch of ZOO_ARCHS) {
+    it(`${arch}: every manifest layer maps to its onnx_value; op counts and opset match`, () => {
+      const entry = manifest!.models[arch];
+      const model = decode(arch);
+      expect(model.opset).toBe(entry.opset);
+      const ops: Record<string, number> = {};
+      for (const n of model.nodes) ops[n.opType] = (ops[n.opType] ?? 0) + 1;
+      expect(ops).toEqual(entry.ops);
+      const layers = new Map(model.layers.map((l) => [l.name, l.value]));
+      expect(layers.size).toBe(model.layers.length);
+      for (const [name, { onnx_value }] of Object.entries(entry.layers)) expect(layers.get(name), name).toBe(onnx_value);
+      // every layer's value is a node output, listed in the order of the modules' first nodes
+      const outputs = new Set(model.nodes.flatMap((n) => n.outputs));
+      for (const l of model.layers) expect(outputs.has(l.value), l.name).toBe(true);
+      expect(model.layers[0]!.name).toBe(arch === 'resnet18' ? 'conv1' : 'features');
+    });
+  }
+
+  it('resnet18 lists the modules pytorch-grad-cam users name, in model order', () => {
+    const names = decode('resnet18').layers.map((l) => l.name);
+    expect(names.filter((n) => !n.includes('.'))).toEqual(['conv1', 'relu', 'maxpool', 'layer1', 'layer2', 'layer3', 'layer4', 'avgpool', 'fc']);
+    expect(names).toContain('layer4.1.relu_1');
+    expect(names.indexOf('layer3.1')).toBeLessThan(names.indexOf('layer4.0'));
+  });
+});

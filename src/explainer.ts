@@ -81,6 +81,8 @@ export interface Explainer {
   readonly layers: readonly string[];
   /** The layers explain() uses by default. */
   readonly defaultLayers: readonly string[];
+  /** Whether explain() takes this layer name: one of `layers`, or (ONNX models) a raw value name. */
+  hasLayer(name: string): boolean;
   readonly numClasses: number;
   /** Class names, when the model has them (ImageNet names for resnet34, metadata.json labels otherwise). */
   readonly labels: readonly string[] | undefined;
@@ -173,6 +175,9 @@ class Engine implements Explainer {
   get defaultLayers(): readonly string[] {
     return this.model.defaultLayers;
   }
+  hasLayer(name: string): boolean {
+    return this.model.hasLayer ? this.model.hasLayer(name) : this.model.layers.includes(name);
+  }
 
   async predict(input: ModelInput): Promise<Float32Array> {
     this.checkAlive();
@@ -254,8 +259,7 @@ class Engine implements Explainer {
   private checkLayers(requested: readonly string[] | undefined): string[] {
     if (requested === undefined) return [...this.model.defaultLayers];
     if (!Array.isArray(requested) || requested.length === 0) throw new InvalidInputError('layers must be a non-empty array of layer names');
-    const known = (l: string) => (this.model.hasLayer ? this.model.hasLayer(l) : this.model.layers.includes(l));
-    for (const l of requested) if (typeof l !== 'string' || !known(l)) throw new LayerNotFoundError(String(l), this.model.layers);
+    for (const l of requested) if (typeof l !== 'string' || !this.hasLayer(l)) throw new LayerNotFoundError(String(l), this.model.layers);
     return [...new Set(requested)];
   }
 

@@ -170,7 +170,7 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
   for (const note of notes) io.stderr(`gradcam: note: ${note}\n`);
   const explainer = await loadExplainer(args, io);
   try {
-    for (const layer of args.layers ?? []) if (!explainer.layers.includes(layer)) throw new LayerNotFoundError(layer, explainer.layers);
+    for (const layer of args.layers ?? []) if (!explainer.hasLayer(layer)) throw new LayerNotFoundError(layer, explainer.layers);
     const kernels = await loadKernels();
     const results: Result[] = [];
     const bar = args.inputs.length > 1 ? createProgress(io.stderr, io.isTTY ?? false, 'explaining', 'items') : undefined;

@@ -4,21 +4,19 @@ import { basename, extname, join } from 'node:path';
 import { UsageError } from './errors.js';
 import type { CliIO } from './main.js';
 import { createProgress } from './progress.js';
+import { integer, MODEL_OPTIONS, parseModelArgs, resizeForModel, resnet34Weights, type ModelArgs } from './model-options.js';
 import { createExplainer, type Explainer, type Explanation } from '../explainer.js';
 import { CAM_METHODS, type CamMethodName } from '../methods/index.js';
 import { decodeNpy, encodeNpy } from '../io/npy.js';
 import { readBytes } from '../runtime/io.js';
 import { decodeImage, DEFAULT_MAX_IMAGE_PIXELS } from '../image/decode.js';
-import { resizeRgbPillowBilinear } from '../image/resize.js';
-import type { ModelInput, Pixels, Preprocessing } from '../image/preprocess.js';
+import type { ModelInput, Pixels } from '../image/preprocess.js';
 import { GradcamError, InvalidInputError } from '../errors.js';
 import { loadKernels } from '../runtime/index.js';
 import type { Kernels } from '../kernels/types.js';
-import { renderGuided, renderHeatmap, renderOverlay } from '../image/render.js';
 import { encodePng } from '../image/encode.js';
-import { renderFigure } from '../image/figure.js';
+import { explanationFigure, explanationPictures } from '../image/pictures.js';
 import { topK, type Prediction } from '../predictions.js';
-import { defaultResnet34WeightsFile } from '../weights/hub.js';
 
 export const EXPLAIN_USAGE = `  gradcam explain <input...> [options]
       <input>             PNG/JPEG image(s), or .npy float32 tensors [1,3,H,W] / [3,H,W] (already normalised)
@@ -41,49 +39,29 @@ export const EXPLAIN_USAGE = `  gradcam explain <input...> [options]
       --verbose           stack traces on errors`;
 
 const OPTIONS = {
-  weights: { type: 'string' },
-  model: { type: 'string' },
-  preprocess: { type: 'string' },
+  ...MODEL_OPTIONS,
   out: { type: 'string', default: 'gradcam-out' },
   layers: { type: 'string' },
   target: { type: 'string' },
   method: { type: 'string', default: 'gradcam' },
   guided: { type: 'boolean', default: true },
   'no-guided': { type: 'boolean', default: false },
-  size: { type: 'string', default: '224' },
   raw: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
-  offline: { type: 'boolean', default: false },
-  'max-pixels': { type: 'string' },
-  threads: { type: 'string' },
   verbose: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-interface ExplainArgs {
+interface ExplainArgs extends ModelArgs {
   readonly inputs: string[];
-  readonly weights: string | undefined;
-  readonly model: string | undefined;
-  readonly preprocess: Preprocessing;
   readonly out: string;
   readonly layers: string[] | undefined;
   readonly target: number | undefined;
   readonly method: CamMethodName;
   readonly guided: boolean;
-  readonly size: number | 'native' | 'square224';
   readonly raw: boolean;
   readonly json: boolean;
-  readonly offline: boolean;
-  readonly maxPixels: number;
-  readonly threads: number | undefined;
 }
-
-const integer = (flag: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new UsageError(`--${flag} must be an integer${max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : ` >= ${min}`}, got '${value}'`);
-  }
-  return Number(value);
-};
 
 function parse(argv: readonly string[]): ExplainArgs | 'help' {
   let parsed;
@@ -95,33 +73,20 @@ function parse(argv: readonly string[]): ExplainArgs | 'help' {
   const { values: v, positionals } = parsed;
   if (v.help) return 'help';
   if (positionals.length === 0) throw new UsageError('explain needs at least one input file');
-  if (v.weights && v.model) throw new UsageError('--weights is for ResNet34; a --model brings its own weights');
   const method = v.method as CamMethodName;
   if (!Object.hasOwn(CAM_METHODS, method)) throw new UsageError(`unknown --method '${method}'; available: ${Object.keys(CAM_METHODS).join(', ')}`);
-  const preprocess = (v.preprocess ?? (v.model ? 'tf' : 'imagenet')) as Preprocessing;
-  if (preprocess !== 'imagenet' && preprocess !== 'tf') throw new UsageError(`--preprocess must be imagenet or tf, got '${preprocess}'`);
-  let size: ExplainArgs['size'];
-  if (v.size === '224') size = 'square224';
-  else if (v.size === 'native') size = 'native';
-  else size = integer('size', v.size, 32);
   const layers = v.layers?.split(',').map((s) => s.trim()).filter(Boolean);
   if (layers && layers.length === 0) throw new UsageError('--layers is empty');
   return {
+    ...parseModelArgs(v),
     inputs: positionals,
-    weights: v.weights,
-    model: v.model,
-    preprocess,
     out: v.out,
     layers,
     target: v.target === undefined ? undefined : integer('target', v.target, 0),
     method,
     guided: v.guided && !v['no-guided'],
-    size,
     raw: v.raw,
     json: v.json,
-    offline: v.offline,
-    maxPixels: v['max-pixels'] === undefined ? DEFAULT_MAX_IMAGE_PIXELS : integer('max-pixels', v['max-pixels'], 1),
-    threads: v.threads === undefined ? undefined : integer('threads', v.threads, 1, 8),
   };
 }
 
@@ -136,43 +101,6 @@ async function loadInput(path: string, args: ExplainArgs): Promise<{ input: Mode
   const image = await decodeImage(bytes, args.maxPixels);
   const modelImage = resizeForModel(image, args.size);
   return { input: modelImage, image, modelImage };
-}
-
-function resizeForModel(px: Pixels, size: ExplainArgs['size']): Pixels {
-  if (size === 'native') return px;
-  if (size === 'square224') return resizeRgbPillowBilinear(px, 224, 224);
-  const scale = size / Math.min(px.width, px.height);
-  return resizeRgbPillowBilinear(px, Math.max(1, Math.round(px.width * scale)), Math.max(1, Math.round(px.height * scale)));
-}
-
-/** Every picture file of an explanation, by file name. */
-function pictures(kernels: Kernels, e: Explanation, image: Pixels | undefined): Map<string, Pixels> {
-  const out = new Map<string, Pixels>();
-  for (const [layer, cam] of Object.entries(e.cams)) {
-    if (image) out.set(`gradcam-${layer}.png`, renderOverlay(kernels, image, cam.map, e.width, e.height));
-    out.set(`heatmap-${layer}.png`, renderHeatmap(kernels, cam.map, e.width, e.height));
-  }
-  if (e.guided) {
-    out.set('guided-backprop.png', renderGuided(e.guided, e.width, e.height));
-    for (const [layer, g] of Object.entries(e.guidedGradCam ?? {})) out.set(`guided-gradcam-${layer}.png`, renderGuided(g, e.width, e.height));
-  }
-  return out;
-}
-
-/** The figure from the pictures already drawn; only the overlays are redrawn, at the model's input size. */
-async function figure(kernels: Kernels, e: Explanation, drawn: Map<string, Pixels>, modelImage: Pixels | undefined, target: Prediction): Promise<Uint8Array> {
-  const name = target.label ?? `class ${target.index}`;
-  const header = `${name} (class ${target.index}, p = ${target.probability.toFixed(3)})`;
-  const input = modelImage ?? renderHeatmap(kernels, new Float32Array(e.width * e.height), e.width, e.height);
-  const columns = [
-    { title: 'input', top: input, bottom: drawn.get('guided-backprop.png') },
-    ...Object.entries(e.cams).map(([layer, cam]) => ({
-      title: layer,
-      top: modelImage ? renderOverlay(kernels, modelImage, cam.map, e.width, e.height) : drawn.get(`heatmap-${layer}.png`)!,
-      bottom: drawn.get(`guided-gradcam-${layer}.png`),
-    })),
-  ];
-  return renderFigure(header, columns);
 }
 
 function rawArrays(e: Explanation): [string, Uint8Array][] {
@@ -209,26 +137,16 @@ async function explainOne(path: string, args: ExplainArgs, explainer: Explainer,
   const target = ranked.find((p) => p.index === e.target)!;
   const dir = join(args.out, basename(path, extname(path)));
   await mkdir(dir, { recursive: true });
-  const drawn = pictures(kernels, e, image);
+  const drawn = explanationPictures(kernels, e, image);
   const files: [string, Uint8Array][] = await Promise.all([...drawn].map(async ([name, px]) => [name, await encodePng(px)] as [string, Uint8Array]));
-  files.push(['figure.png', await figure(kernels, e, drawn, modelImage, target)]);
+  files.push(['figure.png', await explanationFigure(kernels, e, drawn, modelImage, target)]);
   if (args.raw) files.push(...rawArrays(e));
   await Promise.all(files.map(([name, bytes]) => writeFile(join(dir, name), bytes)));
   return { input: path, ok: true, outDir: dir, target, top5: ranked.slice(0, 5), files: files.map(([n]) => n), ms: performance.now() - start };
 }
 
 async function loadExplainer(args: ExplainArgs, io: CliIO): Promise<Explainer> {
-  let weights: string | Uint8Array | undefined = args.weights;
-  if (!args.model && weights === undefined) {
-    const bar = createProgress(io.stderr, io.isTTY ?? false, 'downloading ResNet34 weights', 'bytes');
-    weights = await defaultResnet34WeightsFile({
-      offline: args.offline,
-      onProgress: (ev) => {
-        if (ev.type === 'progress') bar.update(ev.loaded, ev.total);
-        if (ev.type === 'done') bar.finish(`cached ${ev.path}`);
-      },
-    });
-  }
+  const weights = await resnet34Weights(args, io);
   return createExplainer({ model: args.model ?? 'resnet34', weights, preprocess: args.preprocess, threads: args.threads });
 }
 

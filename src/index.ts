@@ -1,5 +1,5 @@
 export { createExplainer } from './explainer.js';
-export { createExplainerPool, type ExplainerPool, type ExplainerPoolOptions } from './pool/index.js';
+export { createExplainerPool, type ExplainerPool, type ExplainerPoolOptions, type PoolCallOptions, type PoolStats } from './pool/index.js';
 export type { CreateExplainerOptions, ExplainOptions, Explanation, Explainer, LayerCam } from './explainer.js';
 export type { ModelInput, Pixels, NchwTensor, Preprocessing } from './image/preprocess.js';
 export { CAM_METHODS, type CamMethodName, type CamMethod, type LayerArrays } from './methods/index.js';

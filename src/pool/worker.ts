@@ -1,28 +1,28 @@
 import { parentPort } from 'node:worker_threads';
 import { createExplainer, type Explainer } from '../explainer.js';
-import { GradcamError } from '../errors.js';
+import { WorkerExitedError } from '../errors.js';
+import { serializeError } from './errors.js';
 import { transferables, type FromWorker, type ToWorker } from './protocol.js';
 
-// One explainer per worker thread; requests run one at a time, in arrival order.
+// One explainer per worker thread. The pool sends one call at a time; the explainer queues anyway.
 let explainer: Explainer | undefined;
 const port = parentPort!;
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
-const fail = (id: number | null, err: unknown) =>
-  send({ type: 'error', id, code: err instanceof GradcamError ? err.code : undefined, message: (err as Error)?.message ?? String(err) });
 
-let queue = Promise.resolve();
-port.on('message', (m: ToWorker) => {
-  queue = queue.then(async () => {
-    try {
-      if (m.type === 'init') {
-        explainer = await createExplainer(m.options);
-        send({ type: 'ready', threads: explainer.runtime.threads });
-      } else {
-        const explanation = await explainer!.explain(m.input, m.options);
-        send({ type: 'result', id: m.id, explanation }, transferables(explanation));
-      }
-    } catch (err) {
-      fail(m.type === 'init' ? null : m.id, err);
+/** A wasm abort (a trap, or Emscripten's Aborted()) leaves tfjs-wasm unusable: the worker must go. */
+const isFatal = (err: unknown) => err instanceof WebAssembly.RuntimeError || (err instanceof Error && err.message.startsWith('Aborted('));
+
+port.on('message', async (m: ToWorker) => {
+  try {
+    if (m.type === 'init') {
+      explainer = await createExplainer(m.options);
+      return send({ type: 'ready' });
     }
-  });
+    const value = m.type === 'explain' ? await explainer!.explain(m.input, m.options) : await explainer!.predict(m.input);
+    send({ type: 'result', value }, transferables(value));
+  } catch (err) {
+    if (!isFatal(err)) return send({ type: 'error', error: serializeError(err) });
+    send({ type: 'error', error: serializeError(new WorkerExitedError(`the worker's wasm runtime failed (${(err as Error).message}); the worker is replaced`)) });
+    process.exit(1);
+  }
 });

@@ -1,45 +1,172 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import type { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 // The pool starts worker threads from the built files, so this test uses the build (npm run build).
-import { createExplainer, createExplainerPool, GradcamError, type ExplainerPool } from '../../dist/index.js';
+import {
+  AbortError,
+  createExplainer,
+  createExplainerPool,
+  DisposedError,
+  FileNotFoundError,
+  InvalidInputError,
+  LayerNotFoundError,
+  TimeoutError,
+  WorkerExitedError,
+  type ExplainerPool,
+  type ExplainOptions,
+} from '../../dist/index.js';
+import { shareBytes } from '../../dist/pool/index.js';
 import { randomArray, randomResnet34Weights } from '../helpers/random-weights.js';
 import { maxAbsDiff } from '../helpers/metrics.js';
+import { ASSETS, hasMobilenet, missingReason } from '../helpers/assets.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'gradcam-pool-'));
-const weights = join(dir, 'w.safetensors');
-let pool: ExplainerPool;
-beforeAll(async () => {
-  writeFileSync(weights, randomResnet34Weights());
-  pool = await createExplainerPool({ size: 2, weights });
-});
-afterAll(async () => {
-  await pool?.dispose();
-  rmSync(dir, { recursive: true, force: true });
+const tensor = (side: number, seed: number) => ({ tensor: randomArray(3 * side * side, seed), shape: [1, 3, side, side] });
+/** The pool's worker threads, through a hook that is not part of the public types. */
+const threadsOf = (pool: ExplainerPool) => (pool as unknown as Record<symbol, () => (Worker | undefined)[]>)[Symbol.for('gradcam-wasm/pool-threads')]!();
+const until = async (ok: () => boolean) => {
+  for (let i = 0; i < 2000 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(ok()).toBe(true);
+};
+
+describe('a pool of ResNet34 workers sharing one copy of the weights bytes', () => {
+  const weights = randomResnet34Weights();
+  let pool: ExplainerPool;
+  beforeAll(async () => {
+    pool = await createExplainerPool({ size: 2, weights });
+  });
+  afterAll(() => pool?.dispose());
+
+  test('concurrent calls give exactly the explanations and logits of one explainer called in sequence', async () => {
+    const inputs = [1, 2, 3, 4].map((s) => tensor(64, s));
+    const options = { layers: ['layer3', 'layer4'], guided: true };
+    const [fromPool, logits] = await Promise.all([Promise.all(inputs.map((x) => pool.explain(x, options))), pool.predict(inputs[0]!)]);
+    const single = await createExplainer({ weights, threads: 1 });
+    for (const [i, x] of inputs.entries()) {
+      const e = await single.explain(x, options);
+      expect(fromPool[i]!.target).toBe(e.target);
+      expect(maxAbsDiff(fromPool[i]!.cams.layer4!.map, e.cams.layer4!.map)).toBe(0);
+      expect(maxAbsDiff(fromPool[i]!.guided!, e.guided!)).toBe(0);
+    }
+    expect(maxAbsDiff(logits, await single.predict(inputs[0]!))).toBe(0);
+    single.dispose();
+    expect(pool.stats()).toEqual({ size: 2, busy: 0, queued: 0, restarts: 0 });
+  });
+
+  test('errors keep their class and fields across the thread', async () => {
+    const err = await pool.explain(tensor(64, 1), { layers: ['layer9'] }).catch((e) => e);
+    expect(err).toBeInstanceOf(LayerNotFoundError);
+    expect(err).toMatchObject({ name: 'LayerNotFoundError', code: 'LAYER_NOT_FOUND', layer: 'layer9' });
+    expect(err.available).toContain('layer4');
+    expect(err.message).toMatch(/unknown layer 'layer9'/);
+    const missing = await createExplainerPool({ size: 1, weights: '/nonexistent/w.safetensors' }).catch((e) => e);
+    expect(missing).toBeInstanceOf(FileNotFoundError);
+    expect(missing.path).toBe('/nonexistent/w.safetensors');
+  });
+
+  test('an option that cannot be cloned is refused with a typed error and leaves nothing behind', async () => {
+    const bad = { layers: ['layer4'], extra: () => 1 } as unknown as ExplainOptions;
+    await expect(pool.explain(tensor(64, 1), bad)).rejects.toBeInstanceOf(InvalidInputError);
+    expect(pool.stats()).toMatchObject({ busy: 0, queued: 0 });
+    expect((await pool.explain(tensor(64, 1), { layers: ['layer4'] })).cams.layer4).toBeDefined();
+    const badPool = await createExplainerPool({ size: 1, weights, labels: [Symbol('x')] as unknown as string[] }).catch((e) => e);
+    expect(badPool).toBeInstanceOf(InvalidInputError);
+  });
+
+  test('byte options are copied once into shared memory', () => {
+    const bytes = new Uint8Array([1, 2, 3]);
+    const shared = shareBytes({ weights: bytes, model: 'resnet34', other: new Uint8Array(new SharedArrayBuffer(2)) });
+    expect(shared.weights.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect([...shared.weights]).toEqual([1, 2, 3]);
+    expect(shared.model).toBe('resnet34');
+    expect(shared.other.buffer).toBeInstanceOf(SharedArrayBuffer);
+  });
 });
 
-test('a pool of worker threads gives the same explanations as one explainer, in parallel', async () => {
-  const inputs = [1, 2, 3, 4].map((s) => ({ tensor: randomArray(3 * 64 * 64, s), shape: [1, 3, 64, 64] }));
-  const options = { layers: ['layer3', 'layer4'], guided: true };
-  const fromPool = await Promise.all(inputs.map((x) => pool.explain(x, options)));
-  const single = await createExplainer({ weights, threads: 1 });
-  for (const [i, x] of inputs.entries()) {
-    const e = await single.explain(x, options);
-    expect(fromPool[i]!.target).toBe(e.target);
-    expect(maxAbsDiff(fromPool[i]!.cams.layer4!.map, e.cams.layer4!.map)).toBeLessThanOrEqual(1e-6);
-    expect(maxAbsDiff(fromPool[i]!.guided!, e.guided!)).toBeLessThanOrEqual(1e-6 * Math.max(...Array.from(e.guided!, Math.abs)));
-  }
-  single.dispose();
-});
+describe.skipIf(!hasMobilenet)(`faults, on a pool of MobileNet workers${hasMobilenet ? '' : ` (${missingReason})`}`, () => {
+  const model = join(ASSETS, 'models/mobilenet_v1_0.75_224/model.json');
+  // Big enough that a call is still running when the test interrupts it.
+  const slow = () => tensor(384, 7);
+  let pool: ExplainerPool;
+  beforeAll(async () => {
+    pool = await createExplainerPool({ size: 2, model, preprocess: 'tf' });
+  });
+  afterAll(() => pool?.dispose());
+  // Every worker started (replacements included) and idle.
+  beforeEach(() => until(() => threadsOf(pool).every(Boolean) && pool.stats().busy === 0));
+  const works = async () => expect((await pool.explain(tensor(64, 3))).combined.length).toBe(64 * 64);
 
-test('errors come back typed; a disposed pool refuses work', async () => {
-  const err = await pool.explain({ tensor: randomArray(3 * 64 * 64, 1), shape: [1, 3, 64, 64] }, { layers: ['layer9'] }).catch((e) => e);
-  expect(err).toBeInstanceOf(GradcamError);
-  expect(err.code).toBe('LAYER_NOT_FOUND');
-  expect(err.message).toMatch(/unknown layer 'layer9'/);
-  const other = await createExplainerPool({ size: 1, weights });
-  await other.dispose();
-  await expect(other.explain({ tensor: randomArray(3 * 64 * 64, 1), shape: [1, 3, 64, 64] })).rejects.toThrow(/disposed/);
-  await expect(createExplainerPool({ size: 1, weights: join(dir, 'missing.safetensors') })).rejects.toThrow(/file not found/);
+  test('a worker terminated mid-call rejects it with WorkerExitedError and is replaced', async () => {
+    const call = pool.explain(slow(), { guided: true }).catch((e) => e);
+    await until(() => pool.stats().busy === 1);
+    await Promise.all(threadsOf(pool).map((w) => w?.terminate()));
+    expect(await call).toBeInstanceOf(WorkerExitedError);
+    expect(pool.stats().restarts).toBe(2);
+    await works();
+  });
+
+  test('a worker that fails (error event) mid-call rejects it with WorkerExitedError and is replaced', async () => {
+    const restarts = pool.stats().restarts;
+    const call = pool.explain(slow(), { guided: true }).catch((e) => e);
+    await until(() => pool.stats().busy === 1);
+    threadsOf(pool).forEach((w) => w?.emit('error', new Error('boom')));
+    const err = await call;
+    expect(err).toBeInstanceOf(WorkerExitedError);
+    expect(err.message).toMatch(/boom/);
+    expect(pool.stats().restarts).toBe(restarts + 2);
+    await works();
+  });
+
+  test('timeoutMs stops a running call with TimeoutError and replaces its worker; queue time does not count', async () => {
+    const restarts = pool.stats().restarts;
+    // Queued behind two long calls for longer than its limit, then run within it.
+    await Promise.all([pool.explain(slow(), { guided: true }), pool.explain(slow(), { guided: true })]); // both workers warm
+    let t = performance.now();
+    await pool.explain(slow(), { guided: true });
+    const limit = (performance.now() - t) / 3;
+    const blockers = Promise.all([pool.explain(slow(), { guided: true }), pool.explain(slow(), { guided: true })]);
+    t = performance.now();
+    await pool.explain(tensor(64, 4), {}, { timeoutMs: limit });
+    expect(performance.now() - t).toBeGreaterThan(limit);
+    await blockers;
+    const timedOut = await pool.explain(slow(), { guided: true }, { timeoutMs: 50 }).catch((e) => e);
+    expect(timedOut).toBeInstanceOf(TimeoutError);
+    expect(timedOut.timeoutMs).toBe(50);
+    expect(pool.stats().restarts).toBe(restarts + 1);
+    await works();
+  });
+
+  test('an AbortSignal stops a running call (worker replaced) or a queued one (no restart)', async () => {
+    const restarts = pool.stats().restarts;
+    const pre = new AbortController();
+    pre.abort();
+    await expect(pool.explain(tensor(64, 1), {}, { signal: pre.signal })).rejects.toBeInstanceOf(AbortError);
+    const running = new AbortController();
+    const queued = new AbortController();
+    const calls = Promise.allSettled([
+      pool.explain(slow(), { guided: true }, { signal: running.signal }),
+      pool.explain(slow(), { guided: true }),
+      pool.explain(tensor(64, 2), {}, { signal: queued.signal }),
+    ]);
+    await until(() => pool.stats().busy === 2 && pool.stats().queued === 1);
+    queued.abort();
+    expect(pool.stats().queued).toBe(0);
+    expect(pool.stats().restarts).toBe(restarts);
+    running.abort(new Error('user left'));
+    const [a, b, c] = await calls;
+    expect(a).toMatchObject({ status: 'rejected', reason: expect.any(AbortError) });
+    expect((a as PromiseRejectedResult).reason.message).toMatch(/user left/);
+    expect(b.status).toBe('fulfilled');
+    expect(c).toMatchObject({ status: 'rejected', reason: expect.any(AbortError) });
+    expect(pool.stats().restarts).toBe(restarts + 1);
+    await works();
+  });
+
+  test('dispose() rejects what is running or queued with DisposedError, then resolves', async () => {
+    const calls = Promise.allSettled([1, 2, 3, 4].map((s) => pool.explain(slow(), { guided: true, target: s })));
+    await until(() => pool.stats().busy === 2);
+    await pool.dispose();
+    for (const r of await calls) expect(r).toMatchObject({ status: 'rejected', reason: expect.any(DisposedError) });
+    await expect(pool.explain(tensor(64, 1))).rejects.toBeInstanceOf(DisposedError);
+    expect(threadsOf(pool).every((w) => w === undefined)).toBe(true);
+  });
 });

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Benchmarks (never assertions): median milliseconds after warm-up on one 224x224 input.
 //   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool]
+//   npm run bench -- --serve [--duration S]: gradcam serve under load (bench/serve.js)
 // Weights: GRADCAM_BENCH_WEIGHTS, else the seeded ResNet34 in ../shared/reference. Timings do not depend on the values.
 // --torch also times pytorch-grad-cam in the same run (needs python3 with torch, and PGC=<pytorch-grad-cam checkout>),
 // and alternates single seed figures of both for a paired ratio (pairedSeedFigureOverPytorch).
@@ -23,8 +24,15 @@ const { values: opts } = parseArgs({
     'compare-threads': { type: 'boolean', default: false },
     torch: { type: 'boolean', default: false },
     pool: { type: 'boolean', default: false },
+    serve: { type: 'boolean', default: false },
+    duration: { type: 'string', default: '60' },
   },
 });
+if (opts.serve) {
+  const { benchServe } = await import('./serve.js');
+  await benchServe({ duration: Number(opts.duration), json: opts.json });
+  process.exit(0);
+}
 const runs = Number(opts.runs);
 const weightsPath = process.env.GRADCAM_BENCH_WEIGHTS ?? resolve(here, '../../shared/reference/resnet34-seed1.safetensors');
 if (!existsSync(weightsPath)) {

@@ -1,13 +1,15 @@
 import { GradcamError } from '../errors.js';
 import { UsageError } from './errors.js';
 import { explainCommand, EXPLAIN_USAGE } from './explain.js';
+import { serveCommand, SERVE_USAGE } from './serve.js';
 
 const USAGE = `gradcam: Grad-CAM and Guided Grad-CAM on the CPU (TensorFlow.js wasm)
 
 Commands:
 ${EXPLAIN_USAGE}
+${SERVE_USAGE}
 
-Run 'gradcam explain --help' for the options.`;
+Run 'gradcam explain --help' or 'gradcam serve --help' for the options.`;
 
 export interface CliIO {
   readonly stdout: (text: string) => void;
@@ -32,6 +34,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
       return command === undefined ? 2 : 0;
     }
     if (command === 'explain') return await explainCommand(rest, io);
+    if (command === 'serve') return await serveCommand(rest, io);
     throw new UsageError(`unknown command '${command}'`);
   } catch (err) {
     if (err instanceof UsageError) {

@@ -10,7 +10,6 @@ export type HttpErrorCode =
   | 'BAD_REQUEST'
   | 'BODY_TIMEOUT'
   | 'QUEUE_FULL'
-  | 'SHUTTING_DOWN'
   | 'INTERNAL';
 
 /** A failure with its HTTP status, answered as `{ error: { code, message } }`. */

@@ -42,8 +42,10 @@ export async function readExplainRequest(req: IncomingMessage, query: URLSearchP
   if (files.length > 1 || params.has('image')) throw new HttpError(400, 'BAD_REQUEST', "the form field 'image' must be one file");
   const image = files[0]?.[1];
   if (!image) throw new HttpError(400, 'BAD_REQUEST', "the form has no file field 'image'");
+  // A part without a type arrives as text/plain (undici's default), so only another image type is refused here;
+  // the bytes themselves must be a PNG or JPEG either way.
   const partType = mediaType(image.type);
-  if (partType && partType !== 'application/octet-stream' && !IMAGE_TYPES.has(partType)) {
+  if (partType.startsWith('image/') && !IMAGE_TYPES.has(partType)) {
     throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `unsupported image type '${partType}'; send image/png or image/jpeg`);
   }
   return { image: new Uint8Array(await image.arrayBuffer()), params };

@@ -28,8 +28,9 @@ export async function benchServe({ duration = 60, json = false } = {}) {
   for (const m of models) {
     const r = {};
     const server = await startServer([...m.args, '--workers', String(workers), '--queue', '16']);
+    const warmUp = (port) => load(port, png, path, workers, Math.min(duration, 5));
     try {
-      await load(server.port, png, path, 2, Math.min(duration, 5)); // warm-up
+      await warmUp(server.port);
       r.rssStartMB = await rssMB(server.port);
       for (const clients of [1, 4, 16]) r[`clients${clients}`] = await load(server.port, png, path, clients, duration);
       r.rssEndMB = await rssMB(server.port);
@@ -38,6 +39,7 @@ export async function benchServe({ duration = 60, json = false } = {}) {
     }
     const overloaded = await startServer([...m.args, '--workers', String(workers), '--queue', '8']);
     try {
+      await warmUp(overloaded.port);
       r.overload = { queue: 8, ...(await load(overloaded.port, png, path, 32, duration)) };
     } finally {
       await overloaded.stop();

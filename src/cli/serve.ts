@@ -141,7 +141,7 @@ export async function serveCommand(argv: readonly string[], io: CliIO): Promise<
     });
     const address = await server.listen(args.port, args.host);
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    io.stderr(`gradcam serve: listening on http://${host}:${address.port}/ (${pool.size} workers, queue ${args.queue})\n`);
+    io.stderr(`gradcam serve: listening on http://${host}:${address.port}/ (${pool.size} worker${pool.size === 1 ? "" : "s"}, queue ${args.queue})\n`);
     const signal = await stopped;
     io.stderr(`gradcam serve: ${signal}: answering the requests already accepted, then stopping\n`);
     await server.close();
@@ -152,9 +152,13 @@ export async function serveCommand(argv: readonly string[], io: CliIO): Promise<
   }
 }
 
-/** One forward pass: the model answers, and its number of classes is known. */
+/**
+ * One explanation on each worker, so that the first requests do not pay for the kernels' first use;
+ * it also tells the number of classes.
+ */
 async function warmUp(pool: ExplainerPool): Promise<number> {
   const side = 224;
-  const logits = await pool.predict({ data: new Uint8Array(side * side * 3).fill(128), width: side, height: side });
-  return logits.length;
+  const gray = { data: new Uint8Array(side * side * 3).fill(128), width: side, height: side };
+  const [e] = await Promise.all(Array.from({ length: pool.size }, () => pool.explain(gray, { guided: true })));
+  return e!.logits.length;
 }

@@ -81,22 +81,29 @@ export function createGradcamServer(o: ServeOptions): GradcamServer {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const start = performance.now();
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = KNOWN_ROUTE.test(url.pathname) ? url.pathname : 'other';
+    let url: URL | undefined;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      // answered 400 below
+    }
+    const path = url?.pathname ?? String(req.url);
+    const route = KNOWN_ROUTE.test(path) ? path : 'other';
     const gone = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) gone.abort();
       const status = res.writableFinished ? res.statusCode : 499; // 499: the client closed first (nginx's code)
       metrics.observe(route, status, (performance.now() - start) / 1000);
       const code = res.getHeader('x-error-code');
-      o.log?.(`${new Date().toISOString()} ${req.socket.remoteAddress ?? '-'} ${req.method} ${url.pathname} ${status} ${Math.round(performance.now() - start)}ms ${res.getHeader('content-length') ?? 0}B${code ? ` ${code}` : ''}`);
+      o.log?.(`${new Date().toISOString()} ${req.socket.remoteAddress ?? '-'} ${req.method} ${path} ${status} ${Math.round(performance.now() - start)}ms ${res.getHeader('content-length') ?? 0}B${code ? ` ${code}` : ''}`);
     });
     let reply: Reply;
     try {
-      const methods = routes[url.pathname];
+      if (!url) throw new HttpError(400, 'BAD_REQUEST', `malformed request target '${req.url}'`);
+      const methods = routes[path];
       const handler = methods?.[req.method === 'HEAD' ? 'GET' : req.method ?? ''];
-      if (!methods) throw new HttpError(404, 'NOT_FOUND', `no such endpoint: ${url.pathname}`);
-      if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}`, { Allow: Object.keys(methods).join(', ') });
+      if (!methods) throw new HttpError(404, 'NOT_FOUND', `no such endpoint: ${path}`);
+      if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}`, { Allow: Object.keys(methods).join(', ') });
       reply = await handler(req, url, gone.signal);
     } catch (err) {
       if (err instanceof ClientGoneError || gone.signal.aborted) {
@@ -121,7 +128,8 @@ export function createGradcamServer(o: ServeOptions): GradcamServer {
     res.end(body);
   }
 
-  const http = createServer((req, res) => void handle(req, res));
+  // handle() answers every error itself; a failure in answering (a socket gone) must not end the process.
+  const http = createServer((req, res) => void handle(req, res).catch(() => res.destroy()));
   // Our own body timer answers a slow upload with 408 first; Node's are the backstop.
   http.requestTimeout = bodyTimeoutMs + 10_000;
   http.headersTimeout = Math.min(60_000, http.requestTimeout);

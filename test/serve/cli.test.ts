@@ -43,7 +43,7 @@ describe.skipIf(!hasMobilenet)(`gradcam serve, the command (${missingReason})`, 
     const coffee = readFileSync(join(ASSETS, 'images/coffee.png'));
     const n = 6;
     const requests = Array.from({ length: n }, (_, i) =>
-      send({ port, method: 'POST', path: `/explain?format=json&guided=${i % 2}`, headers: { 'content-type': 'image/png' }, body: coffee }),
+      send({ port, method: 'POST', path: `/explain?format=json&maps=${i % 2 ? 'png' : 'f32'}`, headers: { 'content-type': 'image/png' }, body: coffee }),
     );
     // Every request is accepted (running or queued) before the signal; bounded wait.
     for (let i = 0; i < 2000; i++) {

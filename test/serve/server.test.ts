@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Worker } from 'node:worker_threads';
+import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -20,8 +21,8 @@ describe.skipIf(!hasMobilenet)(`gradcam serve on a pool of one MobileNet worker 
   let pool: ExplainerPool;
   let labels: readonly string[];
   const log: string[] = [];
-  // Two servers on one pool: `fast` resizes to 224x224 as by default; `slow` explains at 512 (a few
-  // seconds each), so that a request is surely still running while the test looks at the queue.
+  // Two servers on one pool: `fast` resizes to 224x224 as by default; `slow` explains at 384 (about a
+  // second with guided on), so that a request is surely still running while the test looks at the queue.
   let fast: GradcamServer;
   let slow: GradcamServer;
   let fastPort: number;
@@ -33,7 +34,7 @@ describe.skipIf(!hasMobilenet)(`gradcam serve on a pool of one MobileNet worker 
     const kernels = await loadKernels();
     const model = { labels, numClasses: 1000 };
     fast = createGradcamServer({ pool, kernels, model, queue: 2, maxBodyBytes: 2_000_000, bodyTimeoutMs: 1500, log: (l) => log.push(l) });
-    slow = createGradcamServer({ pool, kernels, model, queue: 1, size: 512, timeoutMs: 120_000 });
+    slow = createGradcamServer({ pool, kernels, model, queue: 1, size: 384 });
     fastPort = (await fast.listen(0, '127.0.0.1')).port;
     slowPort = (await slow.listen(0, '127.0.0.1')).port;
   });
@@ -70,6 +71,17 @@ describe.skipIf(!hasMobilenet)(`gradcam serve on a pool of one MobileNet worker 
     expectError(wrong, 405, 'METHOD_NOT_ALLOWED');
     expect(wrong.headers.allow).toBe('POST');
     expectError(await post('/healthz', 'x'), 405, 'METHOD_NOT_ALLOWED');
+    // Malformed HTTP: a request target that is no URL, and a request line that is no HTTP.
+    for (const raw of ['GET http://[x/ HTTP/1.1\r\nHost: a\r\n\r\n', 'NOT HTTP AT ALL\r\n\r\n']) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        const socket = connect(fastPort, '127.0.0.1', () => socket.end(raw));
+        socket.on('data', (d) => (text += d)).on('end', () => resolve(text)).on('error', reject);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error.code).toBe('BAD_REQUEST');
+    }
+    expect((await get('/healthz')).status).toBe(200);
   });
 
   test('format=json: top-5, target and the maps, equal to the pool explaining the same resized image', async () => {

@@ -31,9 +31,22 @@ export async function benchServe({ duration = 60, json = false } = {}) {
     const warmUp = (port) => load(port, png, path, workers, Math.min(duration, 5));
     try {
       await warmUp(server.port);
-      r.rssStartMB = await rssMB(server.port);
-      for (const clients of [1, 4, 16]) r[`clients${clients}`] = await load(server.port, png, path, clients, duration);
-      r.rssEndMB = await rssMB(server.port);
+      r.rssMB = [await rssMB(server.port)]; // after the warm-up, then after each run
+      for (const clients of [1, 4, 16]) {
+        r[`clients${clients}`] = await load(server.port, png, path, clients, duration);
+        r.rssMB.push(await rssMB(server.port));
+      }
+      // The shared machine's speed drifts, so server and in-process pool alternate in short windows
+      // (16 clients / 16 callers each) and the ratio is the median of the per-pair ratios.
+      const pool = await createExplainerPool({ size: workers, ...m.pool });
+      try {
+        await poolLoad(pool, image, workers, Math.min(duration, 5)); // warm-up
+        const pairs = [];
+        for (let i = 0; i < PAIRS; i++) pairs.push([(await load(server.port, png, path, 16, duration / PAIRS)).imagesPerSec, (await poolLoad(pool, image, 16, duration / PAIRS)).imagesPerSec]);
+        r.paired16 = { serverImagesPerSec: pairs.map(([s]) => s), poolImagesPerSec: pairs.map(([, p]) => p), serverOverPool: median(pairs.map(([s, p]) => s / p)) };
+      } finally {
+        await pool.dispose();
+      }
     } finally {
       await server.stop();
     }
@@ -44,8 +57,6 @@ export async function benchServe({ duration = 60, json = false } = {}) {
     } finally {
       await overloaded.stop();
     }
-    r.inProcessPool16 = await poolLoad({ size: workers, ...m.pool }, image, 16, duration);
-    r.serverOverPool16 = +(r.clients16.imagesPerSec / r.inProcessPool16.imagesPerSec).toFixed(3);
     result.models[m.name] = r;
     if (!json) report(m.name, r);
   }
@@ -59,8 +70,9 @@ function report(name, r) {
     console.log(`${name} ${label.padEnd(22)} ${String(x.imagesPerSec).padStart(7)} images/s  p50 ${x.p50Ms} ms  p95 ${x.p95Ms} ms  p99 ${x.p99Ms} ms  status ${JSON.stringify(x.status)}`);
   for (const c of [1, 4, 16]) row(`${c} clients`, r[`clients${c}`]);
   row('32 clients, queue 8', r.overload);
-  console.log(`${name} in-process pool, 16 callers ${r.inProcessPool16.imagesPerSec} images/s; server / pool ${r.serverOverPool16}`);
-  console.log(`${name} RSS start ${r.rssStartMB} MB, end ${r.rssEndMB} MB`);
+  const p = r.paired16;
+  console.log(`${name} 16 clients vs in-process pool, ${PAIRS} alternating pairs: server ${p.serverImagesPerSec.join(', ')}; pool ${p.poolImagesPerSec.join(', ')} images/s; median server / pool ${p.serverOverPool}`);
+  console.log(`${name} RSS after the warm-up and after each run: ${r.rssMB.join(', ')} MB`);
 }
 
 /** `gradcam serve` as a child process on a free port. */
@@ -98,6 +110,8 @@ function post(agent, port, path, body) {
   });
 }
 
+const PAIRS = 4;
+const median = (xs) => +[...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(3);
 const percentile = (sorted, p) => (sorted.length ? +sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(1) : null);
 
 /** `clients` closed-loop clients for `seconds`: successful images/s, latency percentiles (of 200s), answers by status. */
@@ -138,23 +152,17 @@ async function rssMB(port) {
 }
 
 /** The same work on the in-process pool: `callers` closed loops of pool.explain on the decoded 224x224 image. */
-async function poolLoad(options, image, callers, seconds) {
-  const pool = await createExplainerPool(options);
-  try {
-    await Promise.all(Array.from({ length: pool.size }, () => pool.explain(image))); // warm-up
-    const end = performance.now() + seconds * 1000;
-    let done = 0;
-    const start = performance.now();
-    await Promise.all(
-      Array.from({ length: callers }, async () => {
-        while (performance.now() < end) {
-          await pool.explain(image);
-          done++;
-        }
-      }),
-    );
-    return { imagesPerSec: +((done * 1000) / (performance.now() - start)).toFixed(2) };
-  } finally {
-    await pool.dispose();
-  }
+async function poolLoad(pool, image, callers, seconds) {
+  const end = performance.now() + seconds * 1000;
+  let done = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (performance.now() < end) {
+        await pool.explain(image);
+        done++;
+      }
+    }),
+  );
+  return { imagesPerSec: +((done * 1000) / (performance.now() - start)).toFixed(2) };
 }

@@ -119,7 +119,6 @@ export async function serveCommand(argv: readonly string[], io: CliIO): Promise<
     io.stdout(`${SERVE_USAGE}\n`);
     return 0;
   }
-  const stopped = stopSignal();
   // The weights are read once here and shared by every worker; a layers model's workers read its files.
   const weightsPath = await resnet34Weights(args, io);
   const weights = weightsPath === undefined ? undefined : await readBytes(weightsPath, 'weights');
@@ -139,9 +138,11 @@ export async function serveCommand(argv: readonly string[], io: CliIO): Promise<
       size: args.size,
       log: args.quiet ? undefined : (line) => io.stderr(`${line}\n`),
     });
+    // A signal while the model loads ends the process at once (nothing was accepted yet); from here on it is graceful.
+    const stopped = stopSignal();
     const address = await server.listen(args.port, args.host);
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    io.stderr(`gradcam serve: listening on http://${host}:${address.port}/ (${pool.size} worker${pool.size === 1 ? "" : "s"}, queue ${args.queue})\n`);
+    io.stderr(`gradcam serve: listening on http://${host}:${address.port}/ (${pool.size} worker${pool.size === 1 ? '' : 's'}, queue ${args.queue})\n`);
     const signal = await stopped;
     io.stderr(`gradcam serve: ${signal}: answering the requests already accepted, then stopping\n`);
     await server.close();

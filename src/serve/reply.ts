@@ -4,7 +4,7 @@ import { encodePng } from '../image/encode.js';
 import { explanationFigure, explanationPictures } from '../image/pictures.js';
 import type { Pixels } from '../image/preprocess.js';
 import { renderGuided, renderHeatmap, renderOverlay } from '../image/render.js';
-import { topK, type Prediction } from '../predictions.js';
+import { softmax, topK, type Prediction } from '../predictions.js';
 import type { ExplainParams } from './params.js';
 
 /** A response: status, media type and body. */
@@ -39,8 +39,8 @@ const prediction = (p: Prediction) => ({ index: p.index, label: p.label ?? null,
 /** The answer to POST /explain in the format asked for. */
 export async function explanationReply(kernels: Kernels, x: ExplainedImage, params: ExplainParams): Promise<Reply> {
   const e = x.explanation;
-  const ranked = topK(e.logits, e.logits.length, x.labels);
-  const target = ranked.find((p) => p.index === e.target)!;
+  const top5 = topK(e.logits, 5, x.labels);
+  const target = top5.find((p) => p.index === e.target) ?? { index: e.target, label: x.labels?.[e.target], logit: e.logits[e.target]!, probability: softmax(e.logits)[e.target]! };
   if (params.format === 'png') {
     const png = params.figure
       ? await explanationFigure(kernels, e, explanationPictures(kernels, e, undefined), x.modelImage, target)
@@ -52,7 +52,7 @@ export async function explanationReply(kernels: Kernels, x: ExplainedImage, para
   const each = async <T>(record: Readonly<Record<string, T>>, f: (v: T) => Promise<string>) =>
     Object.fromEntries(await Promise.all(Object.entries(record).map(async ([k, v]) => [k, await f(v)] as const)));
   return json(200, {
-    top5: ranked.slice(0, 5).map(prediction),
+    top5: top5.map(prediction),
     target: prediction(target),
     ms: Math.round(x.ms),
     width: e.width,

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, test } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ASSETS, hasMobilenet, missingReason } from '../helpers/assets.js';
 import { send } from './http.js';
@@ -27,7 +28,11 @@ function serve(args: string[]): { child: ChildProcess; port: Promise<number>; st
 
 describe.skipIf(!hasMobilenet)(`gradcam serve, the command (${missingReason})`, () => {
   const children: ChildProcess[] = [];
-  afterAll(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
+  const dir = mkdtempSync(join(tmpdir(), 'gradcam-serve-'));
+  afterAll(() => {
+    children.forEach((c) => c.exitCode === null && c.kill('SIGKILL'));
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   test('usage errors exit 2 before loading anything', async () => {
     const s = serve(['--queue', 'x']);
@@ -37,7 +42,11 @@ describe.skipIf(!hasMobilenet)(`gradcam serve, the command (${missingReason})`, 
   });
 
   test('SIGTERM during load: it stops accepting, answers every accepted request completely, exits 0', async () => {
-    const s = serve(['--model', MODEL, '--workers', '1', '--queue', '8']);
+    // --labels: one name per line, the model's own with class 967 renamed.
+    const labels = JSON.parse(readFileSync(join(ASSETS, 'models/mobilenet_v1_0.75_224/metadata.json'), 'utf8')).labels;
+    labels[967] = 'served espresso';
+    writeFileSync(join(dir, 'labels.txt'), labels.join('\n'));
+    const s = serve(['--model', MODEL, '--workers', '1', '--queue', '8', '--labels', join(dir, 'labels.txt')]);
     children.push(s.child);
     const port = await s.port;
     const coffee = readFileSync(join(ASSETS, 'images/coffee.png'));
@@ -63,7 +72,7 @@ describe.skipIf(!hasMobilenet)(`gradcam serve, the command (${missingReason})`, 
     for (const a of answers) {
       expect(a.status).toBe(200);
       expect(Number(a.headers['content-length'])).toBe(a.body.length);
-      expect(a.json().target.label).toBe('espresso');
+      expect(a.json().target).toMatchObject({ index: 967, label: 'served espresso' });
     }
     expect(await s.exit).toBe(0);
     const lines = s.stderr().split('\n');

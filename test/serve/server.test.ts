@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 // The pool starts worker threads from the built files, so the server is tested from the build too (npm run build).
-import { createExplainerPool, decodeImage, loadKernels, resizeRgbPillowBilinear, topK, type ExplainerPool } from '../../dist/index.js';
+import { createExplainerPool, decodeImage, loadKernels, resizeRgbPillowBilinear, softmax, topK, type ExplainerPool } from '../../dist/index.js';
 import { createGradcamServer, type GradcamServer } from '../../dist/serve/server.js';
 import { ASSETS, hasMobilenet, missingReason } from '../helpers/assets.js';
 import { multipart, send, type TestResponse } from './http.js';
@@ -106,6 +106,9 @@ describe.skipIf(!hasMobilenet)(`gradcam serve on a pool of one MobileNet worker 
     const heat = PNG.sync.read(Buffer.from(png.maps[layer!], 'base64'));
     expect([heat.width, heat.height]).toEqual([224, 224]);
     expect(png.guided).toBeUndefined();
+    // A target outside the top-5 gets its own probability.
+    const goldfish = (await post('/explain?format=json&target=1', coffee)).json().target;
+    expect(goldfish).toEqual({ index: 1, label: 'goldfish, Carassius auratus', probability: softmax(expected.logits)[1] });
   });
 
   test('format=png: the overlay at the upload size; figure=1 the figure; multipart as raw; target by name or index', async () => {

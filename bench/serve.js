@@ -1,6 +1,7 @@
 // `npm run bench -- --serve [--duration S] [--json]`: gradcam serve under load on 127.0.0.1, for MobileNet and
 // ResNet34 at 224x224. Throughput and latency at 1, 4 and 16 concurrent clients, 503s under overload (queue 8,
-// 32 clients), RSS at start and end, and throughput at 16 clients against the in-process worker pool.
+// 32 clients), the server's RSS after each run, and throughput at 16 clients against the in-process worker pool
+// (alternating windows, median ratio). Each run lasts --duration seconds (default 60; the pairs share one).
 // A bounded load generator of our own: each client sends one request, waits for the answer, sends the next,
 // until the duration is over.
 import { spawn } from 'node:child_process';
@@ -31,7 +32,7 @@ export async function benchServe({ duration = 60, json = false } = {}) {
     const warmUp = (port) => load(port, png, path, workers, Math.min(duration, 5));
     try {
       await warmUp(server.port);
-      r.rssMB = [await rssMB(server.port)]; // after the warm-up, then after each run
+      r.rssMB = [await rssMB(server.port)]; // after the warm-up, then after each run and after the pairs
       for (const clients of [1, 4, 16]) {
         r[`clients${clients}`] = await load(server.port, png, path, clients, duration);
         r.rssMB.push(await rssMB(server.port));
@@ -44,6 +45,7 @@ export async function benchServe({ duration = 60, json = false } = {}) {
         const pairs = [];
         for (let i = 0; i < PAIRS; i++) pairs.push([(await load(server.port, png, path, 16, duration / PAIRS)).imagesPerSec, (await poolLoad(pool, image, 16, duration / PAIRS)).imagesPerSec]);
         r.paired16 = { serverImagesPerSec: pairs.map(([s]) => s), poolImagesPerSec: pairs.map(([, p]) => p), serverOverPool: median(pairs.map(([s, p]) => s / p)) };
+        r.rssMB.push(await rssMB(server.port));
       } finally {
         await pool.dispose();
       }
@@ -72,7 +74,7 @@ function report(name, r) {
   row('32 clients, queue 8', r.overload);
   const p = r.paired16;
   console.log(`${name} 16 clients vs in-process pool, ${PAIRS} alternating pairs: server ${p.serverImagesPerSec.join(', ')}; pool ${p.poolImagesPerSec.join(', ')} images/s; median server / pool ${p.serverOverPool}`);
-  console.log(`${name} RSS after the warm-up and after each run: ${r.rssMB.join(', ')} MB`);
+  console.log(`${name} server RSS after the warm-up, after each run and after the pairs: ${r.rssMB.join(', ')} MB`);
 }
 
 /** `gradcam serve` as a child process on a free port. */

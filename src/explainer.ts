@@ -1,5 +1,5 @@
 import { tf, type Tensor4D } from './tf.js';
-import { DisposedError, GradcamError, InvalidInputError, LayerNotFoundError, TargetOutOfRangeError } from './errors.js';
+import { DisposedError, GradcamError, InvalidInputError, LayerNotFoundError, OutOfMemoryError, TargetOutOfRangeError } from './errors.js';
 import { ResNet34 } from './models/resnet34.js';
 import { KerasCnn } from './models/keras/model.js';
 import { artifactsFromLayersModel, isLayersModelLike, loadKerasArtifacts, type LayersModelLike } from './models/keras/loader.js';
@@ -10,6 +10,8 @@ import type { Kernels } from './kernels/types.js';
 import { nchwToNhwc, normalizePixels, type ModelInput, type Preprocessing } from './image/preprocess.js';
 import { initBackend, loadKernels, type RuntimeInfo, type RuntimeOptions } from './runtime/index.js';
 import { openLocalFile, readBytes, type BytesSource } from './runtime/io.js';
+import { CallQueue } from './engine/call-queue.js';
+import { measureCallMemory, MemoryBudget, type CallMemory } from './engine/memory-budget.js';
 
 export interface CreateExplainerOptions extends RuntimeOptions {
   /**
@@ -23,7 +25,11 @@ export interface CreateExplainerOptions extends RuntimeOptions {
   readonly preprocess?: Preprocessing;
   /** Class names for an in-memory layers model (file models read them from metadata.json). */
   readonly labels?: readonly string[];
-  /** Largest accepted input (H*W); default 1536*1536. Activations grow with it (about 600 bytes per pixel). */
+  /**
+   * Largest accepted input (H*W). Default: the largest whose call fits tfjs-wasm's 4 GB heap, measured
+   * for the model at load (2.2 million pixels for MobileNet, 3.8 million for ResNet34); a
+   * larger value is still capped by the heap.
+   */
   readonly maxInputPixels?: number;
 }
 
@@ -70,13 +76,22 @@ export interface Explainer {
   /** Class names, when the model has them (ImageNet names for resnet34, metadata.json labels otherwise). */
   readonly labels: readonly string[] | undefined;
   readonly runtime: RuntimeInfo;
+  /**
+   * The largest input (H*W) a call accepts: maxInputPixels, or what fits the wasm heap beside this
+   * model when it was loaded. Larger calls, and calls that do not fit what is free at the time, are
+   * refused before any compute with OutOfMemoryError (whose maxPixels says what fits then).
+   */
+  readonly maxInputPixels: number;
+  /** Calls run one at a time, in order (concurrent calls queue); results equal those of sequential calls. */
   explain(input: ModelInput, options?: ExplainOptions): Promise<Explanation>;
   /** Logits only (one forward pass). */
   predict(input: ModelInput): Promise<Float32Array>;
+  /**
+   * Queued calls reject with DisposedError; the running one finishes, and the model's memory is freed
+   * after it.
+   */
   dispose(): void;
 }
-
-const DEFAULT_MAX_PIXELS = 1536 * 1536;
 
 export async function createExplainer(options: CreateExplainerOptions): Promise<Explainer> {
   if (options === null || typeof options !== 'object') throw new InvalidInputError('createExplainer needs an options object');
@@ -89,12 +104,14 @@ export async function createExplainer(options: CreateExplainerOptions): Promise<
   }
   if (!isLayersModel && options.weights === undefined) throw new InvalidInputError('resnet34 needs weights (a safetensors path, URL or bytes)');
   const [info, kernels] = await Promise.all([initBackend(options), loadKernels(options)]);
+  const heldBefore = tf.memory().numBytes;
   const explainable = inMemory
     ? new KerasCnn(await artifactsFromLayersModel(model, options.labels))
     : isLayersModel
     ? new KerasCnn(await loadKerasArtifacts(model as string | URL))
     : await loadResnet34(options.weights!);
-  return new Engine(explainable, kernels, info, preprocess, options.maxInputPixels ?? DEFAULT_MAX_PIXELS);
+  const weightBytes = tf.memory().numBytes - heldBefore;
+  return QueuedEngine.start(explainable, kernels, info, preprocess, weightBytes, options.maxInputPixels);
 }
 
 /** A local weights file is read tensor by tensor, so the whole file is never in memory next to the model. */
@@ -115,8 +132,12 @@ class Engine implements Explainer {
     private readonly kernels: Kernels,
     readonly runtime: RuntimeInfo,
     private readonly preprocess: Preprocessing,
-    private readonly maxPixels: number,
+    protected maxPixels: number,
   ) {}
+
+  get maxInputPixels(): number {
+    return this.maxPixels;
+  }
 
   get layers(): readonly string[] {
     return this.model.layers;
@@ -242,6 +263,131 @@ class Engine implements Explainer {
     }
     return tf.tensor4d(data, [1, height, width, 3]);
   }
+}
+
+/**
+ * The explainer users get: Engine's calls one at a time (a queue), each admitted by a memory budget
+ * before any compute. A call's memory is measured by probe calls at two small sizes: at load for the
+ * default layers (which sets maxInputPixels), on first use for other layers or methods.
+ */
+class QueuedEngine extends Engine {
+  private readonly calls = new CallQueue();
+  private readonly budget: MemoryBudget;
+  /** Measured memory per (method, layers), at most PROFILES entries. */
+  private readonly profiles = new Map<string, CallMemory>();
+  private closing = false;
+  /** Whether maxInputPixels is the heap's limit (rather than the user's). */
+  private heapLimited = false;
+
+  private constructor(
+    model: ExplainableModel,
+    kernels: Kernels,
+    runtime: RuntimeInfo,
+    preprocess: Preprocessing,
+    weightBytes: number,
+    userMax: number | undefined,
+    private readonly probeSizes: readonly (readonly [number, number])[],
+  ) {
+    super(model, kernels, runtime, preprocess, userMax ?? Number.POSITIVE_INFINITY);
+    this.budget = new MemoryBudget(weightBytes);
+  }
+
+  static async start(
+    model: ExplainableModel,
+    kernels: Kernels,
+    runtime: RuntimeInfo,
+    preprocess: Preprocessing,
+    weightBytes: number,
+    userMax: number | undefined,
+  ): Promise<QueuedEngine> {
+    const [rh, rw] = model.requiredInputSize ?? [];
+    const side = Math.max(64, model.minInputSize);
+    const sizes = rh && rw ? [[rh, rw] as const] : [[side, side] as const, [2 * side, 2 * side] as const];
+    const engine = new QueuedEngine(model, kernels, runtime, preprocess, weightBytes, userMax, sizes);
+    try {
+      const fits = Math.min(engine.budget.maxPixels(await engine.profile({})), rh && rw ? rh * rw : Number.POSITIVE_INFINITY);
+      engine.heapLimited = fits < (userMax ?? Number.POSITIVE_INFINITY);
+      engine.maxPixels = Math.min(userMax ?? fits, fits);
+    } catch (err) {
+      engine.dispose();
+      throw err;
+    }
+    return engine;
+  }
+
+  override explain(input: ModelInput, options: ExplainOptions = {}): Promise<Explanation> {
+    return this.calls.run(async () => {
+      await this.admit(input, options);
+      return super.explain(input, options);
+    });
+  }
+
+  override predict(input: ModelInput): Promise<Float32Array> {
+    return this.calls.run(async () => {
+      await this.admit(input, {});
+      return super.predict(input);
+    });
+  }
+
+  override dispose(): void {
+    if (this.closing) return;
+    this.closing = true;
+    void this.calls.close(() => new DisposedError('this explainer')).then(() => super.dispose());
+  }
+
+  /** Refuses, before any compute, a call over maxInputPixels or one that would not fit the heap now. */
+  private async admit(input: ModelInput, options: ExplainOptions): Promise<void> {
+    const size = declaredSize(input);
+    if (!size || (options.layers !== undefined && !Array.isArray(options.layers))) return; // the call itself reports what is wrong
+    const { width, height } = size;
+    if (width * height > this.maxPixels && !this.heapLimited) return; // over the user's maxInputPixels: InvalidInputError from the call
+    const call = await this.profile(options);
+    if (width * height > this.maxPixels) {
+      const fits = Math.min(this.maxPixels, this.budget.maxPixels(call));
+      throw new OutOfMemoryError(
+        `input ${width}x${height} has more than the ${this.maxPixels} pixels whose call fits tfjs-wasm's 4 GB heap beside this model ` +
+          `(${fits} fit now); resize it`,
+        fits,
+      );
+    }
+    this.budget.check(call, width, height);
+  }
+
+  /** The memory profile of calls with these options' method and layers (probe runs with guided on: the larger). */
+  private async profile(options: ExplainOptions): Promise<CallMemory> {
+    const layers = [...new Set(options.layers ?? this.defaultLayers)].sort();
+    const key = `${options.method ?? 'gradcam'}:${layers.join('\u0000')}`;
+    let found = this.profiles.get(key);
+    if (!found) {
+      const probe = { layers, method: options.method, guided: true };
+      const limit = this.maxPixels; // probes may be larger than the user's maxInputPixels; calls run one at a time
+      this.maxPixels = Number.POSITIVE_INFINITY;
+      try {
+        found = await measureCallMemory((h, w) => super.explain(probeInput(h, w), probe), this.probeSizes);
+      } finally {
+        this.maxPixels = limit;
+      }
+      if (this.profiles.size >= PROFILES) this.profiles.delete(this.profiles.keys().next().value!);
+      this.profiles.set(key, found);
+    }
+    return found;
+  }
+}
+
+const PROFILES = 64;
+
+/** The input size a call declares (validated later, by the call itself). */
+function declaredSize(input: ModelInput): { width: number; height: number } | undefined {
+  if (input === null || typeof input !== 'object') return undefined;
+  const [height, width] = 'tensor' in input ? (input.shape ?? []).slice(-2) : [input.height, input.width];
+  return Number.isSafeInteger(width) && Number.isSafeInteger(height) && width! > 0 && height! > 0 ? { width: width!, height: height! } : undefined;
+}
+
+/** A smooth, deterministic probe image (values in [-1, 1]). */
+function probeInput(height: number, width: number): ModelInput {
+  const tensor = new Float32Array(3 * height * width);
+  for (let i = 0; i < tensor.length; i++) tensor[i] = Math.sin(i * 0.37);
+  return { tensor, shape: [1, 3, height, width] };
 }
 
 function argmax(values: Float32Array): number {

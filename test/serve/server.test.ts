@@ -152,6 +152,20 @@ describe.skipIf(!hasMobilenet)(`gradcam serve on a pool of one MobileNet worker 
     expectError(await post('/explain', jpeg, 'image/jpeg'), 413, 'IMAGE_TOO_LARGE');
   });
 
+  test('an image explained at its own size beyond what fits the wasm heap: 413 OUT_OF_MEMORY, before any compute', async () => {
+    const native = createGradcamServer({ pool, kernels: await loadKernels(), model: { labels, numClasses: 1000 }, size: 'native' });
+    const port = (await native.listen(0, '127.0.0.1')).port;
+    try {
+      const big = new PNG({ width: 2400, height: 1800 }); // 4.3 MP; a MobileNet call fits about 2.4 MP
+      big.data.fill(200);
+      const r = await post('/explain', PNG.sync.write(big), 'image/png', port);
+      expectError(r, 413, 'OUT_OF_MEMORY');
+      expect((await post('/explain?format=json', coffee)).status).toBe(200);
+    } finally {
+      await native.close();
+    }
+  });
+
   test('a full queue answers 503 with Retry-After; every queued request is served; /readyz says not ready meanwhile', async () => {
     const running = post('/explain?guided=1', coffee, 'image/png', slowPort);
     await until(async () => (await readyz(slowPort)).running === 1);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Benchmarks (never assertions): median milliseconds after warm-up on one 224x224 input.
 //   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool] [-- --native]
+//   npm run bench -- --serve [--duration S]: gradcam serve under load (bench/serve.js)
 // Weights: GRADCAM_BENCH_WEIGHTS, else the seeded ResNet34 in ../shared/reference. Timings do not depend on the values.
 // An ONNX model instead (bench/zoo.mjs): --model X.onnx [--layers a,b] [--torch --torch-arch NAME --torch-seed N].
 // --torch also times pytorch-grad-cam in the same run (needs python3 with torch, and PGC=<pytorch-grad-cam checkout>),
@@ -37,8 +38,15 @@ const { values: opts } = parseArgs({
     layers: { type: 'string' },
     'torch-arch': { type: 'string' },
     'torch-seed': { type: 'string' },
+    serve: { type: 'boolean', default: false },
+    duration: { type: 'string', default: '60' },
   },
 });
+if (opts.serve) {
+  const { benchServe } = await import('./serve.js');
+  await benchServe({ duration: Number(opts.duration), json: opts.json });
+  process.exit(0);
+}
 const runs = Number(opts.runs);
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -11,6 +11,7 @@ export { decodeNpy, encodeNpy, type NpyArray } from './io/npy.js';
 export { deprocessImage } from './image/deprocess.js';
 export { topK, softmax, type Prediction } from './predictions.js';
 export { IMAGENET_CLASSES } from './models/imagenet-classes.js';
+export { matchClass } from './labels/match.js';
 export { decodeImage } from './image/decode.js';
 export { encodePng } from './image/encode.js';
 export { resizeRgbPillowBilinear } from './image/resize.js';

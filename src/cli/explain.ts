@@ -6,14 +6,12 @@ import { loadExplainer, loadInput, MODEL_OPTIONS, MODEL_USAGE, parseCommandLine,
 import type { Explainer, Explanation } from '../explainer.js';
 import { CAM_METHODS, type CamMethodName } from '../methods/index.js';
 import { encodeNpy } from '../io/npy.js';
-import type { Pixels } from '../image/preprocess.js';
 import { GradcamError, LayerNotFoundError } from '../errors.js';
 import { checkInputs, outputFolders, prepareOutDir, writeFolder } from './output.js';
 import { loadKernels } from '../runtime/index.js';
 import type { Kernels } from '../kernels/types.js';
-import { renderGuided, renderHeatmap, renderOverlay } from '../image/render.js';
 import { encodePng } from '../image/encode.js';
-import { renderFigure } from '../image/figure.js';
+import { explanationFigure, explanationPictures } from '../image/pictures.js';
 import { topK, type Prediction } from '../predictions.js';
 
 export const EXPLAIN_USAGE = `  gradcam explain <input...> [options]
@@ -86,36 +84,6 @@ export function layerFileNames(layers: readonly string[]): Map<string, string> {
   return names;
 }
 
-/** Every picture file of an explanation, by file name. */
-function pictures(kernels: Kernels, e: Explanation, image: Pixels | undefined, files: Map<string, string>): Map<string, Pixels> {
-  const out = new Map<string, Pixels>();
-  for (const [layer, cam] of Object.entries(e.cams)) {
-    if (image) out.set(`gradcam-${files.get(layer)}.png`, renderOverlay(kernels, image, cam.map, e.width, e.height));
-    out.set(`heatmap-${files.get(layer)}.png`, renderHeatmap(kernels, cam.map, e.width, e.height));
-  }
-  if (e.guided) {
-    out.set('guided-backprop.png', renderGuided(e.guided, e.width, e.height));
-    for (const [layer, g] of Object.entries(e.guidedGradCam ?? {})) out.set(`guided-gradcam-${files.get(layer)}.png`, renderGuided(g, e.width, e.height));
-  }
-  return out;
-}
-
-/** The figure from the pictures already drawn; only the overlays are redrawn, at the model's input size. */
-async function figure(kernels: Kernels, e: Explanation, drawn: Map<string, Pixels>, files: Map<string, string>, modelImage: Pixels | undefined, target: Prediction): Promise<Uint8Array> {
-  const name = target.label ?? `class ${target.index}`;
-  const header = `${name} (class ${target.index}, p = ${target.probability.toFixed(3)})`;
-  const input = modelImage ?? renderHeatmap(kernels, new Float32Array(e.width * e.height), e.width, e.height);
-  const columns = [
-    { title: 'input', top: input, bottom: drawn.get('guided-backprop.png') },
-    ...Object.entries(e.cams).map(([layer, cam]) => ({
-      title: layer,
-      top: modelImage ? renderOverlay(kernels, modelImage, cam.map, e.width, e.height) : drawn.get(`heatmap-${files.get(layer)}.png`)!,
-      bottom: drawn.get(`guided-gradcam-${files.get(layer)}.png`),
-    })),
-  ];
-  return renderFigure(header, columns);
-}
-
 function rawArrays(e: Explanation, names: Map<string, string>): [string, Uint8Array][] {
   const files: [string, Uint8Array][] = [['logits.npy', encodeNpy(e.logits, [e.logits.length])]];
   for (const [layer, cam] of Object.entries(e.cams)) {
@@ -149,9 +117,9 @@ async function explainOne(path: string, dir: string, args: ExplainArgs, explaine
   const ranked = topK(e.logits, e.logits.length, explainer.labels);
   const target = ranked.find((p) => p.index === e.target)!;
   const names = layerFileNames(Object.keys(e.cams));
-  const drawn = pictures(kernels, e, image, names);
+  const drawn = explanationPictures(kernels, e, image, names);
   const files: [string, Uint8Array][] = await Promise.all([...drawn].map(async ([name, px]) => [name, await encodePng(px)] as [string, Uint8Array]));
-  files.push(['figure.png', await figure(kernels, e, drawn, names, modelImage, target)]);
+  files.push(['figure.png', await explanationFigure(kernels, e, drawn, modelImage, target, names)]);
   if (args.raw) files.push(...rawArrays(e, names));
   await writeFolder(dir, files);
   return { input: path, ok: true, outDir: dir, target, top5: ranked.slice(0, 5), files: files.map(([n]) => n), ms: performance.now() - start };

@@ -2,18 +2,20 @@ import { GradcamError } from '../errors.js';
 import { UsageError } from './errors.js';
 import { explainCommand, EXPLAIN_USAGE } from './explain.js';
 import { evaluateCommand, EVALUATE_USAGE } from './evaluate.js';
+import { serveCommand, SERVE_USAGE } from './serve.js';
 import { didYouMean } from '../suggest.js';
 
-const COMMANDS = ['explain', 'evaluate', 'help'];
+const COMMANDS = ['explain', 'evaluate', 'serve', 'help'];
 
 const USAGE = `gradcam: Grad-CAM and Guided Grad-CAM on the CPU (TensorFlow.js wasm)
 
 Commands:
 ${EXPLAIN_USAGE}
+${SERVE_USAGE}
 
 ${EVALUATE_USAGE}
 
-Run 'gradcam explain --help' or 'gradcam evaluate --help' for the options.`;
+Run 'gradcam explain --help', 'gradcam evaluate --help' or 'gradcam serve --help' for the options.`;
 
 export interface CliIO {
   readonly stdout: (text: string) => void;
@@ -44,6 +46,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
     }
     if (command === 'explain') return await explainCommand(rest, io);
     if (command === 'evaluate') return await evaluateCommand(rest, io);
+    if (command === 'serve') return await serveCommand(rest, io);
     throw new UsageError(`unknown command '${command}'${didYouMean(command, COMMANDS)}`);
   } catch (err) {
     if (err instanceof UsageError) {

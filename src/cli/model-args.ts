@@ -43,13 +43,16 @@ export const MODEL_USAGE = `      --weights FILE|URL  ResNet34 safetensors (torc
       --threads N         convolution threads, 1..8 (default: all cores)
       --verbose           stack traces on errors`;
 
+/** How an image is resized for the model: 224x224, as it is, or to a shorter side of N. */
+export type ModelSize = number | 'native' | 'square224';
+
 export interface ModelArgs {
   readonly weights: string | undefined;
   readonly model: string | undefined;
   readonly labels: string | undefined;
   readonly preprocess: Preprocessing;
   readonly target: number | undefined;
-  readonly size: number | 'native' | 'square224';
+  readonly size: ModelSize;
   readonly offline: boolean;
   readonly maxPixels: number;
   readonly threads: number | undefined;
@@ -131,26 +134,29 @@ export async function loadInput(path: string, args: ModelArgs): Promise<{ input:
   return { input: modelImage, image, modelImage };
 }
 
-function resizeForModel(px: Pixels, size: ModelArgs['size']): Pixels {
+export function resizeForModel(px: Pixels, size: ModelSize): Pixels {
   if (size === 'native') return px;
   if (size === 'square224') return resizeRgbPillowBilinear(px, 224, 224);
   const scale = size / Math.min(px.width, px.height);
   return resizeRgbPillowBilinear(px, Math.max(1, Math.round(px.width * scale)), Math.max(1, Math.round(px.height * scale)));
 }
 
+/** The ResNet34 weights to use: --weights, else torchvision's, downloaded once into the cache (with a progress bar). */
+export async function resnet34Weights(args: ModelArgs, io: CliIO): Promise<string | undefined> {
+  if (args.model || args.weights !== undefined) return args.weights;
+  const bar = createProgress(io.stderr, io.isTTY ?? false, 'downloading ResNet34 weights', 'bytes');
+  return defaultResnet34WeightsFile({
+    offline: args.offline,
+    onProgress: (ev) => {
+      if (ev.type === 'progress') bar.update(ev.loaded, ev.total);
+      if (ev.type === 'done') bar.finish(`cached ${ev.path}`);
+    },
+  });
+}
+
 /** The explainer the arguments ask for; the default ResNet34 weights are downloaded once, with a progress bar. */
 export async function loadExplainer(args: ModelArgs, io: CliIO): Promise<Explainer> {
-  let weights: string | Uint8Array | undefined = args.weights;
-  if (!args.model && weights === undefined) {
-    const bar = createProgress(io.stderr, io.isTTY ?? false, 'downloading ResNet34 weights', 'bytes');
-    weights = await defaultResnet34WeightsFile({
-      offline: args.offline,
-      onProgress: (ev) => {
-        if (ev.type === 'progress') bar.update(ev.loaded, ev.total);
-        if (ev.type === 'done') bar.finish(`cached ${ev.path}`);
-      },
-    });
-  }
+  const weights = await resnet34Weights(args, io);
   const labels = args.labels === undefined ? undefined : await readLabels(args.labels);
   return createExplainer({ model: args.model ?? 'resnet34', weights, preprocess: args.preprocess, threads: args.threads, labels });
 }

@@ -9,6 +9,8 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 1,
     fileParallelism: false,
+    // Memory tests (test/api/leaks.test.ts) collect garbage before they measure, so their bounds can be tight.
+    execArgv: ['--expose-gc'],
     reporters: ['default', './test/summary-reporter.ts'],
   },
 });

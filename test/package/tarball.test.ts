@@ -67,4 +67,5 @@ test('a consumer typechecks with skipLibCheck: false under NodeNext, bundler and
   const out = sh(process.execPath, ['run.mjs', join(consumer, 'model.json')], consumer);
   expect(out.trim()).toMatch(/^32x32 class \d relu 3072 function true 40 UNSUPPORTED$/);
   expect(sh(process.execPath, [join(consumer, 'node_modules/gradcam-wasm/bin/gradcam.js'), '--help'], consumer)).toMatch(/gradcam explain <input\.\.\.>/);
-});
+  // Three typechecks of tfjs-core's declarations (about 8 s of CPU each): room for a busy machine.
+}, 300_000);

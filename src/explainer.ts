@@ -126,7 +126,7 @@ export async function createExplainer(options: CreateExplainerOptions): Promise<
     ? new KerasCnn(await loadKerasArtifacts(model as string | URL))
     : await loadResnet(options.weights!, { heap: backend.heap, ops: OPS });
   const weightBytes = tf.memory().numBytes - heldBefore;
-  return QueuedEngine.start(explainable, kernels, info, preprocess, weightBytes, options.maxInputPixels);
+  return new QueuedEngine(explainable, kernels, info, preprocess, weightBytes, options.maxInputPixels).init();
 }
 
 /** An ONNX model; its labels are the ones given, else `<model name>.labels.json` beside it (if any). */
@@ -307,40 +307,34 @@ class QueuedEngine extends Engine {
   /** Whether maxInputPixels is the heap's limit (rather than the user's). */
   private heapLimited = false;
 
-  private constructor(
+  private readonly probeSizes: readonly (readonly [number, number])[];
+
+  constructor(
     model: ExplainableModel,
     kernels: Kernels,
     runtime: RuntimeInfo,
     preprocess: Preprocessing,
     weightBytes: number,
-    userMax: number | undefined,
-    private readonly probeSizes: readonly (readonly [number, number])[],
+    private readonly userMax: number | undefined,
   ) {
     super(model, kernels, runtime, preprocess, userMax ?? Number.POSITIVE_INFINITY);
     this.budget = new MemoryBudget(weightBytes);
+    const side = Math.max(64, model.minInputSize);
+    this.probeSizes = model.requiredInputSize ? [model.requiredInputSize] : [[side, side], [2 * side, 2 * side]];
   }
 
-  static async start(
-    model: ExplainableModel,
-    kernels: Kernels,
-    runtime: RuntimeInfo,
-    preprocess: Preprocessing,
-    weightBytes: number,
-    userMax: number | undefined,
-  ): Promise<QueuedEngine> {
-    const [rh, rw] = model.requiredInputSize ?? [];
-    const side = Math.max(64, model.minInputSize);
-    const sizes = rh && rw ? [[rh, rw] as const] : [[side, side] as const, [2 * side, 2 * side] as const];
-    const engine = new QueuedEngine(model, kernels, runtime, preprocess, weightBytes, userMax, sizes);
+  /** Measures the default call's memory and derives maxInputPixels from it; disposes the engine on failure. */
+  async init(): Promise<this> {
     try {
-      const fits = Math.min(engine.budget.maxPixels(await engine.profile({})), rh && rw ? rh * rw : Number.POSITIVE_INFINITY);
-      engine.heapLimited = fits < (userMax ?? Number.POSITIVE_INFINITY);
-      engine.maxPixels = Math.min(userMax ?? fits, fits);
+      const [h, w] = this.probeSizes.at(-1)!;
+      const fits = Math.min(this.budget.maxPixels(await this.profile({})), this.probeSizes.length === 1 ? h * w : Number.POSITIVE_INFINITY);
+      this.heapLimited = fits < (this.userMax ?? Number.POSITIVE_INFINITY);
+      this.maxPixels = Math.min(this.userMax ?? fits, fits);
+      return this;
     } catch (err) {
-      engine.dispose();
+      this.dispose();
       throw err;
     }
-    return engine;
   }
 
   override explain(input: ModelInput, options: ExplainOptions = {}): Promise<Explanation> {

@@ -102,9 +102,9 @@ export async function createExplainer(options: CreateExplainerOptions): Promise<
   const explainable = isOnnx
     ? await loadOnnxModel(model as BytesSource, { heap: backend.heap, ops: OPS }, options.labels)
     : inMemory
-    ? new KerasCnn(await artifactsFromLayersModel(model, options.labels))
+    ? new KerasCnn(await artifactsFromLayersModel(model, options.labels), { heap: backend.heap, ops: OPS })
     : isLayersModel
-    ? new KerasCnn(await loadKerasArtifacts(model as string | URL))
+    ? new KerasCnn(await loadKerasArtifacts(model as string | URL), { heap: backend.heap, ops: OPS })
     : await loadResnet(options.weights!, { heap: backend.heap, ops: OPS });
   return new Engine(explainable, kernels, info, preprocess, options.maxInputPixels ?? DEFAULT_MAX_PIXELS);
 }

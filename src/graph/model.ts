@@ -68,6 +68,9 @@ export class GraphModel implements ExplainableModel {
       pass = forward(graph, x, new Set(this.byName.values()));
       this.numClasses = pass.logits.shape[1];
       this.defaultLayers = [options.defaultLayer ?? this.lastSpatialLayer(pass, spec.source)];
+    } catch (err) {
+      graph.dispose();
+      throw err;
     } finally {
       pass?.dispose();
       x.dispose();
@@ -93,13 +96,7 @@ export class GraphModel implements ExplainableModel {
   }
 
   static create(spec: GraphSpec, ctx: EngineContext, options?: GraphModelOptions): GraphModel {
-    const graph = new Graph(spec, ctx);
-    try {
-      return new GraphModel(graph, spec, options);
-    } catch (err) {
-      graph.dispose();
-      throw err;
-    }
+    return new GraphModel(new Graph(spec, ctx), spec, options);
   }
 
   /** A named layer, or any value of the graph by its own (e.g. ONNX) name. */

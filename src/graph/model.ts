@@ -140,8 +140,10 @@ export class GraphModel implements ExplainableModel {
     return { layers, input: req.toInput ? of(this.graph.input) : undefined, biases: req.biasGradients ? g.biases : undefined };
   }
 
+  /** One batch item at a time: the heap kernels (Winograd, im2col) take one. */
   logitsFrom(layer: string, activations: Tensor4D): Tensor2D {
-    return logitsFrom(this.graph, this.valueOf(layer), activations);
+    const value = this.valueOf(layer);
+    return tf.tidy(() => tf.concat(tf.split(activations, activations.shape[0], 0).map((item) => logitsFrom(this.graph, value, item as Tensor4D)), 0) as Tensor2D);
   }
 
   dispose(): void {

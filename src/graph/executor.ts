@@ -93,8 +93,8 @@ export function logitsFrom(graph: Graph, value: string, replacement: Tensor4D): 
   for (let i = start + 1; i < graph.nodes.length; i++) {
     const g = graph.nodes[i]!;
     if (!g.inputs.some((x) => depends.has(x))) continue;
-    for (const x of g.inputs) {
-      if (x && !depends.has(x) && !graph.constants.has(x)) {
+    for (const [k, x] of g.inputs.entries()) {
+      if (x && !depends.has(x) && !graph.constants.has(x) && !g.kernel.takes?.includes(k)) {
         throw new GradcamError('UNSUPPORTED', `${graph.source}: the network above '${value}' also reads '${x}' (from below it); logits cannot be computed from that layer alone`);
       }
     }

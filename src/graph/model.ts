@@ -143,7 +143,14 @@ export class GraphModel implements ExplainableModel {
   /** One batch item at a time: the heap kernels (Winograd, im2col) take one. */
   logitsFrom(layer: string, activations: Tensor4D): Tensor2D {
     const value = this.valueOf(layer);
-    return tf.tidy(() => tf.concat(tf.split(activations, activations.shape[0], 0).map((item) => logitsFrom(this.graph, value, item as Tensor4D)), 0) as Tensor2D);
+    const items = tf.split(activations, activations.shape[0], 0) as Tensor4D[];
+    const parts: Tensor2D[] = [];
+    try {
+      for (const item of items) parts.push(logitsFrom(this.graph, value, item));
+      return tf.concat(parts, 0);
+    } finally {
+      tf.dispose([...items, ...parts]);
+    }
   }
 
   dispose(): void {

@@ -14,6 +14,7 @@ import { GraphModel } from './graph/model.js';
 import { loadOnnx } from './importers/onnx/load.js';
 import { onnxGraph } from './importers/onnx/graph.js';
 import { resnetModel } from './models/resnet34.js';
+import { chooseLabels, labelsBeside } from './models/labels.js';
 import { parseSafetensors } from './weights/safetensors.js';
 import { openLocalFile, readBytes, type BytesSource } from './runtime/io.js';
 
@@ -109,9 +110,18 @@ export async function createExplainer(options: CreateExplainerOptions): Promise<
   return new Engine(explainable, kernels, info, preprocess, options.maxInputPixels ?? DEFAULT_MAX_PIXELS);
 }
 
-async function loadOnnxModel(source: BytesSource, ctx: EngineContext, labels: readonly string[] | undefined): Promise<GraphModel> {
+/** An ONNX model; labels: the given ones, else a `<model>.labels.json` beside it, else ImageNet's for 1000 classes. */
+async function loadOnnxModel(source: BytesSource, ctx: EngineContext, given: readonly string[] | undefined): Promise<GraphModel> {
   const { spec, requiredInputSize } = onnxGraph(await loadOnnx(source));
-  return GraphModel.create(spec, ctx, { labels, requiredInputSize });
+  const beside = given === undefined && (typeof source === 'string' || source instanceof URL) ? await labelsBeside(source) : undefined;
+  const model = GraphModel.create(spec, ctx, { labels: given ?? beside, requiredInputSize });
+  try {
+    chooseLabels(given, beside, model.numClasses); // a count that does not match is an error
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return model;
 }
 
 /** A local weights file is read tensor by tensor, so the whole file is never in memory next to the model. */

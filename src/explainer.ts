@@ -12,9 +12,9 @@ import type { EngineContext } from './ops/types.js';
 import { OPS } from './ops/registry.js';
 import { GraphModel } from './graph/model.js';
 import { loadOnnx } from './importers/onnx/load.js';
-import { labelsBeside } from './models/labels.js';
 import { onnxGraph } from './importers/onnx/graph.js';
 import { resnetModel } from './models/resnet34.js';
+import { labelsBeside } from './models/labels.js';
 import { parseSafetensors } from './weights/safetensors.js';
 import { openLocalFile, readBytes, type BytesSource } from './runtime/io.js';
 import { CallQueue } from './engine/call-queue.js';
@@ -121,9 +121,9 @@ export async function createExplainer(options: CreateExplainerOptions): Promise<
   const explainable = isOnnx
     ? await loadOnnxModel(model as BytesSource, { heap: backend.heap, ops: OPS }, options.labels)
     : inMemory
-    ? new KerasCnn(await artifactsFromLayersModel(model, options.labels))
+    ? new KerasCnn(await artifactsFromLayersModel(model, options.labels), { heap: backend.heap, ops: OPS })
     : isLayersModel
-    ? new KerasCnn(await loadKerasArtifacts(model as string | URL))
+    ? new KerasCnn(await loadKerasArtifacts(model as string | URL), { heap: backend.heap, ops: OPS })
     : await loadResnet(options.weights!, { heap: backend.heap, ops: OPS });
   const weightBytes = tf.memory().numBytes - heldBefore;
   return new QueuedEngine(explainable, kernels, info, preprocess, weightBytes, options.maxInputPixels).init();

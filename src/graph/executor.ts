@@ -93,8 +93,8 @@ export function logitsFrom(graph: Graph, value: string, replacement: Tensor4D): 
   for (let i = start + 1; i < graph.nodes.length; i++) {
     const g = graph.nodes[i]!;
     if (!g.inputs.some((x) => depends.has(x))) continue;
-    for (const x of g.inputs) {
-      if (x && !depends.has(x) && !graph.constants.has(x)) {
+    for (const [k, x] of g.inputs.entries()) {
+      if (x && !depends.has(x) && !graph.constants.has(x) && !g.kernel.takes?.includes(k)) {
         throw new GradcamError('UNSUPPORTED', `${graph.source}: the network above '${value}' also reads '${x}' (from below it); logits cannot be computed from that layer alone`);
       }
     }
@@ -165,16 +165,21 @@ export function gradients(graph: Graph, pass: GraphPass, plan: GradientPlan): Gr
           inputShapes: g.inputs.map((x) => pass.shapes.get(x) ?? graph.constants.get(x)?.dims ?? []),
         };
         let dxs: (Tensor | undefined)[] = [];
-        tf.tidy(() => {
-          const seen = new Set<Tensor>(dys.filter((d): d is Tensor => d !== undefined));
-          dxs = g.kernel.backward!(dys, saved, plan.guided && g.node.guided === true).map((t) => {
-            if (!t) return t;
-            // A gradient that is an incoming one, or returned twice (Add), gets its own handle.
-            const own = seen.has(t) ? tf.clone(t) : t;
-            seen.add(t);
-            return tf.keep(own);
+        try {
+          tf.tidy(() => {
+            const seen = new Set<Tensor>(dys.filter((d): d is Tensor => d !== undefined));
+            dxs = g.kernel.backward!(dys, saved, plan.guided && g.node.guided === true).map((t) => {
+              if (!t) return t;
+              // A gradient that is an incoming one, or returned twice (Add), gets its own handle.
+              const own = seen.has(t) ? tf.clone(t) : t;
+              seen.add(t);
+              return tf.keep(own);
+            });
           });
-        });
+        } catch (err) {
+          if (err instanceof GradcamError) throw err;
+          throw new InvalidInputError(`${g.node.opType} node '${g.node.name}' in ${graph.source}: its gradient failed: ${(err as Error).message}`, { cause: err });
+        }
         if (plan.biasGradients && g.kernel.bias && dys[0]) {
           const d = dys[0];
           const grad = (d.rank === 4 ? d : tf.reshape(d, [d.shape[0]!, 1, 1, d.size / d.shape[0]!])) as Tensor4D;

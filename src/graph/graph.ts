@@ -1,5 +1,5 @@
 import { tf, type Tensor } from '../tf.js';
-import { GradcamError } from '../errors.js';
+import { GradcamError, WeightsError } from '../errors.js';
 import type { EngineContext, HostTensor, NodeKernel, OpNode, Value } from '../ops/types.js';
 import { isHost } from '../ops/util.js';
 
@@ -77,7 +77,14 @@ export class Graph {
         if (!keepNodes.has(n)) continue;
         const op = ctx.ops[n.opType];
         if (!op) throw new GradcamError('UNSUPPORTED', `${n.opType} node '${n.name}' in ${spec.source}: op type ${n.opType} is not supported`);
-        const kernel = op.create({ node: n, source: spec.source, constants: n.inputs.map((x) => this.constants.get(x)) }, ctx);
+        let kernel: NodeKernel;
+        try {
+          kernel = op.create({ node: n, source: spec.source, constants: n.inputs.map((x) => this.constants.get(x)) }, ctx);
+        } catch (err) {
+          // tfjs rejecting a constant (a weight whose size does not match its shape...) names the node.
+          if (err instanceof GradcamError) throw err;
+          throw new WeightsError(`${n.opType} node '${n.name}' in ${spec.source}: ${(err as Error).message}`);
+        }
         if (this.fold(n, kernel)) continue;
         nodes.push({ node: n, kernel, inputs: n.inputs, outputs: n.outputs });
       }

@@ -68,6 +68,9 @@ export class GraphModel implements ExplainableModel {
       pass = forward(graph, x, new Set(this.byName.values()));
       this.numClasses = pass.logits.shape[1];
       this.defaultLayers = [options.defaultLayer ?? this.lastSpatialLayer(pass, spec.source)];
+    } catch (err) {
+      graph.dispose();
+      throw err;
     } finally {
       pass?.dispose();
       x.dispose();
@@ -92,13 +95,7 @@ export class GraphModel implements ExplainableModel {
   }
 
   static create(spec: GraphSpec, ctx: EngineContext, options?: GraphModelOptions): GraphModel {
-    const graph = new Graph(spec, ctx);
-    try {
-      return new GraphModel(graph, spec, options);
-    } catch (err) {
-      graph.dispose();
-      throw err;
-    }
+    return new GraphModel(new Graph(spec, ctx), spec, options);
   }
 
   /** A named layer, or any value of the graph by its own (e.g. ONNX) name. */
@@ -142,8 +139,17 @@ export class GraphModel implements ExplainableModel {
     return { layers, input: req.toInput ? of(this.graph.input) : undefined, biases: req.biasGradients ? g.biases : undefined };
   }
 
+  /** One batch item at a time: the heap kernels (Winograd, im2col) take one. */
   logitsFrom(layer: string, activations: Tensor4D): Tensor2D {
-    return logitsFrom(this.graph, this.valueOf(layer), activations);
+    const value = this.valueOf(layer);
+    const items = tf.split(activations, activations.shape[0], 0) as Tensor4D[];
+    const parts: Tensor2D[] = [];
+    try {
+      for (const item of items) parts.push(logitsFrom(this.graph, value, item));
+      return tf.concat(parts, 0);
+    } finally {
+      tf.dispose([...items, ...parts]);
+    }
   }
 
   dispose(): void {

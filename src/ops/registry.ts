@@ -14,6 +14,7 @@ import { transpose } from './transpose.js';
 import { pad } from './pad.js';
 import { softmax } from './softmax.js';
 import { reduceMean } from './reduce-mean.js';
+import { layerNormalization } from './layer-norm.js';
 import { cast, constant, constantOfShape, gather, range, shape } from './shape.js';
 
 /** Every op type the engine runs, by its ONNX name (the graph's op vocabulary, whatever the importer). */
@@ -53,6 +54,7 @@ export const OPS: OpRegistry = Object.freeze({
   Pad: pad,
   Softmax: softmax,
   ReduceMean: reduceMean,
+  LayerNormalization: layerNormalization,
   Shape: shape,
   Constant: constant,
   Gather: gather,

@@ -210,7 +210,75 @@ function mixedCases(): Case[] {
       return tf.add(tf.matMul(tf.reshape(rm, [1, -1]), tf.tensor2d(fcT.data as Float32Array, [96, 5])), tf.tensor1d(fcb.data as Float32Array));
     },
   };
-  return [dense];
+  const w3 = weights([8, 3, 3, 3], 51), b3 = weights([8], 52);
+  const se = weights([8, 8, 1, 1], 53, 0.4), seb = weights([8], 54);
+  const ln = { s: weights([8], 55), b: weights([8], 56) };
+  const fc = weights([3, 5], 57, 0.5), fb = weights([5], 58);
+  const shuffle = {
+    name: 'ShuffleNet/ConvNeXt/MobileNetV3-like: shape subgraph (Shape, Gather, Unsqueeze, Concat, Div), channel shuffle (Reshape 5-D, Transpose), squeeze-excitation (HardSigmoid, Mul), HardSwish, LayerNormalization after a permute, Slice, Split, ReduceMean, final Softmax',
+    size: [9, 10] as [number, number],
+    nodes: [
+      conv1('input', 'c', 'w3', 'b3'),
+      node('Relu', ['c'], ['r'], {}, true),
+      node('Shape', ['r'], ['shape']),
+      node('Gather', ['shape', 'i0'], ['n'], { axis: 0 }),
+      node('Gather', ['shape', 'i2'], ['h']),
+      node('Gather', ['shape', 'i3'], ['w']),
+      node('Div', ['eight', 'two'], ['per']),
+      ...['n', 'h', 'w', 'per'].map((v) => node('Unsqueeze', [v, 'ax0'], [`${v}1`])),
+      node('Concat', ['n1', 'two1', 'per1', 'h1', 'w1'], ['s5'], { axis: 0 }),
+      node('Reshape', ['r', 's5'], ['r5']),
+      node('Transpose', ['r5'], ['t5'], { perm: [0, 2, 1, 3, 4] }),
+      node('Concat', ['n1', 'eight1', 'h1', 'w1'], ['s4'], { axis: 0 }),
+      node('Reshape', ['t5', 's4'], ['sh']),
+      node('GlobalAveragePool', ['sh'], ['g']),
+      node('Conv', ['g', 'se', 'seb'], ['gc'], { kernel_shape: [1, 1] }),
+      node('HardSigmoid', ['gc'], ['gs'], { alpha: 1 / 6, beta: 0.5 }),
+      node('Mul', ['sh', 'gs'], ['m']),
+      node('HardSwish', ['m'], ['hs']),
+      node('Transpose', ['hs'], ['p'], { perm: [0, 2, 3, 1] }),
+      node('LayerNormalization', ['p', 'ln.s', 'ln.b'], ['lnp'], { axis: -1, epsilon: 1e-6 }),
+      node('Transpose', ['lnp'], ['q'], { perm: [0, 3, 1, 2] }),
+      node('Slice', ['q', 'st', 'en', 'ax1'], ['sl']),
+      node('Split', ['sl', 'sp'], ['a', 'b'], { axis: 1 }),
+      node('Add', ['a', 'b'], ['ab']),
+      node('ReduceMean', ['ab'], ['rm'], { axes: [2, 3], keepdims: 0 }),
+      node('Gemm', ['rm', 'fc', 'fb'], ['logits']),
+      node('Softmax', ['logits'], ['probs'], { axis: -1 }),
+    ],
+    constants: {
+      w3, b3, se, seb, 'ln.s': ln.s, 'ln.b': ln.b, fc, fb,
+      i0: { dims: [], data: Float64Array.from([0]), int: true },
+      i2: { dims: [], data: Float64Array.from([2]), int: true },
+      i3: { dims: [], data: Float64Array.from([3]), int: true },
+      eight: { dims: [], data: Float64Array.from([8]), int: true },
+      two: { dims: [], data: Float64Array.from([2]), int: true },
+      two1: ints([2]),
+      eight1: ints([8]),
+      ax0: ints([0]),
+      st: ints([1]),
+      en: ints([7]),
+      ax1: ints([1]),
+      sp: ints([3, 3]),
+    },
+    layers: [{ name: 'shuffled', value: 'sh' }],
+    ref: (x: Tensor, guided: boolean) => {
+      const r = (guided ? guidedRelu : tf.relu)(convRef(x, w3, b3, 1, [1, 1, 1, 1]));
+      const [n, , h, w] = r.shape as number[];
+      const sh = tf.reshape(tf.transpose(tf.reshape(r, [n!, 2, 4, h!, w!]), [0, 2, 1, 3, 4]), [n!, 8, h!, w!]);
+      const gc = convRef(tf.mean(sh, [2, 3], true), se, seb, 1, [0, 0, 0, 0]);
+      const m = tf.mul(sh, tf.clipByValue(tf.add(tf.div(gc, 6), 0.5), 0, 1));
+      const hs = tf.mul(m, tf.div(tf.relu6(tf.add(m, 3)), 6));
+      const p = tf.transpose(hs, [0, 2, 3, 1]);
+      const { mean, variance } = tf.moments(p, -1, true);
+      const lnp = tf.add(tf.mul(tf.div(tf.sub(p, mean), tf.sqrt(tf.add(variance, 1e-6))), tf.tensor1d(ln.s.data as Float32Array)), tf.tensor1d(ln.b.data as Float32Array));
+      const q = tf.transpose(lnp, [0, 3, 1, 2]);
+      const sl = tf.slice(q, [0, 1, 0, 0], [-1, 6, -1, -1]);
+      const ab = tf.add(tf.slice(sl, [0, 0, 0, 0], [-1, 3, -1, -1]), tf.slice(sl, [0, 3, 0, 0], [-1, 3, -1, -1]));
+      return tf.add(tf.matMul(tf.mean(ab, [2, 3]), tf.tensor2d(fc.data as Float32Array, [3, 5])), tf.tensor1d(fb.data as Float32Array));
+    },
+  };
+  return [dense, shuffle];
 }
 
 describe('graph ops: layout, pooling, normalisation', () => {

@@ -34,3 +34,11 @@ export function asHeapKernels(exports: WebAssembly.Exports): HeapKernelExports {
   if (missing.length) throw new Error(`not the heap kernels (missing exports: ${missing.join(', ')})`);
   return exports as unknown as HeapKernelExports;
 }
+
+/** For tfjs backends other than wasm (tests on tfjs's CPU backend): no heap; kernels that need one fail clearly. */
+export function noHeap(backend: string): WasmHeap {
+  const fail = (): never => {
+    throw new Error(`this op needs tfjs-wasm's heap; the ${backend} backend has none`);
+  };
+  return { kernels: undefined, output: fail, offset: fail, view: fail };
+}

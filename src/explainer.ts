@@ -1,11 +1,15 @@
 import { tf, type Tensor4D } from './tf.js';
-import { DisposedError, GradcamError, InvalidInputError, LayerNotFoundError, TargetOutOfRangeError } from './errors.js';
+
+export type { Explanation, LayerCam } from './explain/pipeline.js';
+import { DisposedError, GradcamError, InvalidInputError, LayerNotFoundError } from './errors.js';
 import { ResNet34 } from './models/resnet34.js';
 import { KerasCnn } from './models/keras/model.js';
 import { artifactsFromLayersModel, isLayersModelLike, loadKerasArtifacts, type LayersModelLike } from './models/keras/loader.js';
-import type { ExplainableModel, Gradients } from './models/types.js';
+import type { ExplainableModel } from './models/types.js';
 import { CAM_METHODS, type CamMethodName } from './methods/index.js';
-import { rawCam } from './methods/types.js';
+import { explainTensor, type Explanation, type PipelineOptions } from './explain/pipeline.js';
+import { checkTarget, type Target } from './targets/index.js';
+import { checkWorkOptions, Work, type WorkOptions } from './work.js';
 import type { Kernels } from './kernels/types.js';
 import { nchwToNhwc, normalizePixels, type ModelInput, type Preprocessing } from './image/preprocess.js';
 import { initBackend, loadKernels, type RuntimeInfo, type RuntimeOptions } from './runtime/index.js';
@@ -27,40 +31,26 @@ export interface CreateExplainerOptions extends RuntimeOptions {
   readonly maxInputPixels?: number;
 }
 
-export interface ExplainOptions {
-  /** Target layers; default: the last one. */
+export interface ExplainOptions extends WorkOptions {
+  /** Target layers; default: the last one. Ignored by FullGrad, which uses every bias. */
   readonly layers?: readonly string[];
-  /** Class index whose logit is explained; default: the top-1 class. */
-  readonly target?: number;
+  /** What is explained: a class index (its logit), { class, score: 'softmax' }, or { score: fn }; default: the top-1 logit. */
+  readonly target?: Target;
   /** Also compute guided backpropagation and Guided Grad-CAM; default false. */
   readonly guided?: boolean;
   /** CAM method; default 'gradcam'. */
   readonly method?: CamMethodName;
+  /** Replace the sum over channels by its first principal component (methods with channel weights or terms); default false. */
+  readonly eigenSmooth?: boolean;
+  /** Mean of the maps over horizontal flip x input scale 0.9, 1, 1.1 (six passes); default false. */
+  readonly augSmooth?: boolean;
 }
 
-export interface LayerCam {
-  /** Normalised map at input resolution, in [0, 1], row-major H*W (pytorch-grad-cam's output for this layer alone). */
-  readonly map: Float32Array;
-  /** Unscaled max(0, sum_c w_c A_c) at the layer's resolution, h*w. */
-  readonly raw: Float32Array;
-  readonly rawWidth: number;
-  readonly rawHeight: number;
-}
-
-export interface Explanation {
-  readonly target: number;
-  readonly logits: Float32Array;
-  /** Input size; every full-resolution map is width*height (x3 for HWC colour arrays). */
-  readonly width: number;
-  readonly height: number;
-  readonly cams: Readonly<Record<string, LayerCam>>;
-  /** All requested layers aggregated as pytorch-grad-cam does with several target layers (mean, then min-max). */
-  readonly combined: Float32Array;
-  /** d(logit)/d(normalised input), HWC float32 (with guided: true). */
-  readonly guided?: Float32Array;
-  /** guided x each layer's map, HWC float32 (with guided: true). */
-  readonly guidedGradCam?: Readonly<Record<string, Float32Array>>;
-}
+/**
+ * Several targets explained from ONE forward pass: explain() then resolves to one Explanation per
+ * target, in order (each still needs its own gradient pass).
+ */
+export type ExplainManyOptions = Omit<ExplainOptions, 'target'> & { readonly targets: readonly Target[] };
 
 export interface Explainer {
   readonly layers: readonly string[];
@@ -70,7 +60,10 @@ export interface Explainer {
   /** Class names, when the model has them (ImageNet names for resnet34, metadata.json labels otherwise). */
   readonly labels: readonly string[] | undefined;
   readonly runtime: RuntimeInfo;
+  /** One target (default: the top-1 class): one Explanation. */
   explain(input: ModelInput, options?: ExplainOptions): Promise<Explanation>;
+  /** `targets: [...]`: one Explanation per target, in order, from one forward pass. */
+  explain(input: ModelInput, options: ExplainManyOptions): Promise<Explanation[]>;
   /** Logits only (one forward pass). */
   predict(input: ModelInput): Promise<Float32Array>;
   dispose(): void;
@@ -143,64 +136,50 @@ class Engine implements Explainer {
     }
   }
 
-  async explain(input: ModelInput, options: ExplainOptions = {}): Promise<Explanation> {
+  explain(input: ModelInput, options?: ExplainOptions): Promise<Explanation>;
+  explain(input: ModelInput, options: ExplainManyOptions): Promise<Explanation[]>;
+  async explain(input: ModelInput, options: ExplainOptions | ExplainManyOptions = {}): Promise<Explanation | Explanation[]> {
     this.checkAlive();
-    const layers = this.checkLayers(options.layers);
-    const methodName = options.method ?? 'gradcam';
-    const method = CAM_METHODS[methodName];
-    if (!method) throw new InvalidInputError(`unknown method '${methodName}'; available: ${Object.keys(CAM_METHODS).join(', ')}`);
-    if (options.target !== undefined) this.checkTarget(options.target);
-    const guided = options.guided ?? false;
-
+    if (options === null || typeof options !== 'object') throw new InvalidInputError('explain options must be an object');
+    const pipeline = this.pipelineOptions(options);
+    checkWorkOptions(options);
+    const work = new Work(options);
+    work.check();
     const x = this.toTensor(input);
-    const [, height, width] = x.shape;
-    const pass = this.model.forward(x);
-    const owned: Gradients[] = [];
     try {
-      const logits = (await pass.logits.data()) as Float32Array;
-      const target = options.target ?? argmax(logits);
-      const grads = method.needsGradients ? this.model.gradients(pass, { target, layers, guided: false, toInput: false }) : undefined;
-      if (grads) owned.push(grads);
-
-      const cams: Record<string, LayerCam> = {};
-      const resized: Float32Array[] = [];
-      for (const layer of layers) {
-        const act = pass.activation(layer);
-        const [, h, w, c] = act.shape;
-        const raw = rawCam(method, {
-          activations: (await act.data()) as Float32Array,
-          gradients: grads ? ((await grads.layers[layer]!.data()) as Float32Array) : new Float32Array(0),
-          positions: h * w,
-          channels: c,
-        }, this.kernels);
-        const up = this.kernels.resizeBilinear(this.kernels.minMaxNormalize(raw), h, w, height, width, 1);
-        resized.push(up);
-        cams[layer] = { map: this.aggregate([up]), raw, rawWidth: w, rawHeight: h };
-      }
-      const combined = layers.length === 1 ? cams[layers[0]!]!.map : this.aggregate(resized);
-
-      if (!guided) return { target, logits, width, height, cams, combined };
-      const g = this.model.gradients(pass, { target, layers: [], guided: true, toInput: true });
-      owned.push(g);
-      const gb = (await g.input!.data()) as Float32Array;
-      const guidedGradCam = Object.fromEntries(layers.map((l) => [l, this.kernels.guidedProduct(gb, cams[l]!.map)]));
-      return { target, logits, width, height, cams, combined, guided: gb, guidedGradCam };
+      const explanations = await explainTensor(this.model, this.kernels, x, pipeline, work);
+      return 'targets' in options && options.targets !== undefined ? explanations : explanations[0]!;
     } finally {
-      pass.dispose();
       x.dispose();
-      for (const g of owned) tf.dispose([...Object.values(g.layers), ...(g.input ? [g.input] : [])]);
     }
+  }
+
+  private pipelineOptions(options: ExplainOptions & { readonly targets?: readonly Target[] }): PipelineOptions {
+    const methodName = options.method ?? 'gradcam';
+    const method = Object.hasOwn(CAM_METHODS, methodName) ? CAM_METHODS[methodName] : undefined;
+    if (!method) throw new InvalidInputError(`unknown method '${String(methodName)}'; available: ${Object.keys(CAM_METHODS).join(', ')}`);
+    if (options.target !== undefined && options.targets !== undefined) throw new InvalidInputError('give either target or targets, not both');
+    if (options.targets !== undefined && (!Array.isArray(options.targets) || options.targets.length === 0)) {
+      throw new InvalidInputError('targets must be a non-empty array');
+    }
+    const targets = (options.targets ?? [options.target]).map((t) => checkTarget(t, this.model.numClasses));
+    for (const flag of ['guided', 'eigenSmooth', 'augSmooth'] as const) {
+      if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw new InvalidInputError(`${flag} must be true or false`);
+    }
+    return {
+      layers: method.wholeModel ? [] : this.checkLayers(options.layers),
+      method,
+      targets,
+      guided: options.guided ?? false,
+      eigenSmooth: options.eigenSmooth ?? false,
+      augSmooth: options.augSmooth ?? false,
+    };
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.model.dispose();
-  }
-
-  /** pytorch-grad-cam's aggregation: mean of max(map, 0) over layers, then min-max again. */
-  private aggregate(maps: Float32Array[]): Float32Array {
-    return this.kernels.minMaxNormalize(this.kernels.meanRelu(maps));
   }
 
   private checkAlive(): void {
@@ -212,10 +191,6 @@ class Engine implements Explainer {
     if (!Array.isArray(requested) || requested.length === 0) throw new InvalidInputError('layers must be a non-empty array of layer names');
     for (const l of requested) if (!this.model.layers.includes(l)) throw new LayerNotFoundError(String(l), this.model.layers);
     return [...new Set(requested)];
-  }
-
-  private checkTarget(target: number): void {
-    if (!Number.isInteger(target) || target < 0 || target >= this.model.numClasses) throw new TargetOutOfRangeError(target, this.model.numClasses);
   }
 
   private toTensor(input: ModelInput): Tensor4D {
@@ -242,10 +217,4 @@ class Engine implements Explainer {
     }
     return tf.tensor4d(data, [1, height, width, 3]);
   }
-}
-
-function argmax(values: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
 }

@@ -24,9 +24,9 @@ export const gemmConv: ConvRunner = (x, filter, stride, pad, bias, activation = 
     const a = im2col({ x }, attrs) as Tensor2D;
     const b = tf.reshape(filter, [k * k * cin, cout]); // shares the filter's data: matMul caches its operator on it
     const y = bias ? tf.fused.matMul({ a, b, bias, activation }) : tf.matMul(a, b);
-    const [, h, w] = x.shape;
+    const [n, h, w] = x.shape;
     const [top, bottom, left, right] = attrs.pad;
-    return tf.reshape(y, [1, outSize(h, k, stride, top, bottom), outSize(w, k, stride, left, right), cout]);
+    return tf.reshape(y, [n, outSize(h, k, stride, top, bottom), outSize(w, k, stride, left, right), cout]);
   });
 
 const outSize = (n: number, k: number, stride: number, before: number, after: number): number => Math.floor((n + before + after - k) / stride) + 1;
@@ -60,19 +60,22 @@ function windowPixels(h: number, w: number, c: number, k: number, stride: number
 
 /**
  * im2col on the wasm heap (tfjs-wasm's slice and concat would cost 0.3-1.5 ms each): row p holds the
- * k x k input window of output position p (NHWC, batch 1), zeros where it overhangs.
+ * k x k input window of output position p (NHWC), zeros where it overhangs; a batch's images follow each other.
  */
 const im2col = wasmHeapKernel<Im2ColAttrs>('GradcamIm2Col', (backend, { x }, { k, stride, pad: [top, bottom, left, right] }) => {
-  const [, h, w, c] = x!.shape as [number, number, number, number];
+  const [n, h, w, c] = x!.shape as [number, number, number, number];
   const oh = outSize(h, k, stride, top, bottom);
   const ow = outSize(w, k, stride, left, right);
-  const out = backend.makeOutput([oh * ow, k * k * c], 'float32');
+  const out = backend.makeOutput([n * oh * ow, k * k * c], 'float32');
   const src = backend.typedArrayFromHeap(x!) as Float32Array; // views taken after makeOutput, which may grow the heap
   const cols = backend.typedArrayFromHeap(out) as Float32Array;
-  windowPixels(h, w, c, k, stride, top, left, oh, ow).forEach((at, i) => {
-    if (at >= 0) cols.set(src.subarray(at, at + c), i * c);
-    else cols.fill(0, i * c, (i + 1) * c);
-  });
+  const windows = windowPixels(h, w, c, k, stride, top, left, oh, ow);
+  for (let img = 0, base = 0, row = 0; img < n; img++, base += h * w * c, row += windows.length * c) {
+    windows.forEach((at, i) => {
+      if (at >= 0) cols.set(src.subarray(base + at, base + at + c), row + i * c);
+      else cols.fill(0, row + i * c, row + (i + 1) * c);
+    });
+  }
   return out;
 });
 

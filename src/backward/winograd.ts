@@ -40,10 +40,13 @@ export function winogradFilter(hwio: Float32Array, cin: number, cout: number, in
 
 const tiles = (n: number): number => (n + 1) >> 1;
 
+/** Per image of a batch, the 16 input planes [tiles, c]; images follow each other in each plane ([n * tiles, c]). */
 const inputTransform = wasmHeapKernel('GradcamWinogradInput', (backend: BackendWasm, { x }) => {
-  const [, h, w, c] = x!.shape as [number, number, number, number];
-  const planes = Array.from({ length: 16 }, () => backend.makeOutput([tiles(h) * tiles(w), c], 'float32'));
-  heapKernels()!.winogradInput(heapOffset(backend, x!), h, w, c, ...planes.map((p) => heapOffset(backend, p)));
+  const [n, h, w, c] = x!.shape as [number, number, number, number];
+  const tileCount = tiles(h) * tiles(w);
+  const planes = Array.from({ length: 16 }, () => backend.makeOutput([n * tileCount, c], 'float32'));
+  const [xAt, planesAt] = [heapOffset(backend, x!), planes.map((p) => heapOffset(backend, p))];
+  for (let i = 0; i < n; i++) heapKernels()!.winogradInput(xAt + i * h * w * c * 4, h, w, c, ...planesAt.map((at) => at + i * tileCount * c * 4));
   return planes;
 });
 
@@ -55,10 +58,15 @@ interface OutputAttrs {
 
 const outputTransform = wasmHeapKernel<OutputAttrs>('GradcamWinogradOutput', (backend, inputs, { h, w, relu }) => {
   const planes = Array.from({ length: 16 }, (_, i) => inputs[`m${i}`]!);
-  const c = planes[0]!.shape[1]!;
-  const y = backend.makeOutput([1, h, w, c], 'float32');
+  const [rows, c] = planes[0]!.shape as [number, number];
+  const tileCount = tiles(h) * tiles(w);
+  const n = rows / tileCount;
+  const y = backend.makeOutput([n, h, w, c], 'float32');
   const bias = inputs.bias ? heapOffset(backend, inputs.bias) : 0;
-  heapKernels()!.winogradOutput(heapOffset(backend, y), h, w, c, bias, relu ? 1 : 0, ...planes.map((p) => heapOffset(backend, p)));
+  const [yAt, planesAt] = [heapOffset(backend, y), planes.map((p) => heapOffset(backend, p))];
+  for (let i = 0; i < n; i++) {
+    heapKernels()!.winogradOutput(yAt + i * h * w * c * 4, h, w, c, bias, relu ? 1 : 0, ...planesAt.map((at) => at + i * tileCount * c * 4));
+  }
   return y;
 });
 

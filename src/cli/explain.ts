@@ -6,6 +6,7 @@ import type { CliIO } from './main.js';
 import { createProgress } from './progress.js';
 import { createExplainer, type Explainer, type Explanation } from '../explainer.js';
 import { CAM_METHODS, type CamMethodName } from '../methods/index.js';
+import { matchClass } from '../labels/match.js';
 import { decodeNpy, encodeNpy } from '../io/npy.js';
 import { readBytes } from '../runtime/io.js';
 import { decodeImage, DEFAULT_MAX_IMAGE_PIXELS } from '../image/decode.js';
@@ -29,8 +30,13 @@ export const EXPLAIN_USAGE = `  gradcam explain <input...> [options]
       --preprocess P      imagenet (mean/std; ResNet34 default) or tf (x/127.5 - 1; --model default)
       --layers LIST       comma-separated target layers (default: layer1..layer4 for ResNet34, the last
                           spatial layer otherwise)
-      --target N          class index to explain (default: the top-1 class)
-      --method NAME       ${Object.keys(CAM_METHODS).join(', ')} (default: gradcam)
+      --target CLASS      class to explain: an index or a class name, matched case-insensitively to
+                          any comma-separated synonym of a label ('tabby', 'tiger cat'); default: top-1
+      --score S           logit (default) or softmax (the gradient of the class's probability)
+      --method NAME       ${Object.keys(CAM_METHODS).join(', ')} (default: gradcam);
+                          fullgrad has no target layer: it writes cam-fullgrad.npy and ignores --layers
+      --eigen-smooth      first principal component of the weighted activations instead of their sum
+      --aug-smooth        mean map over horizontal flip x input scale 0.9, 1, 1.1 (six passes)
       --no-guided         skip guided backpropagation and Guided Grad-CAM
       --size S            model input: 224 (default, 224x224), native, or N (shorter side N)
       --raw               also write NumPy .npy arrays (logits, maps, guided gradients)
@@ -48,6 +54,9 @@ const OPTIONS = {
   layers: { type: 'string' },
   target: { type: 'string' },
   method: { type: 'string', default: 'gradcam' },
+  score: { type: 'string', default: 'logit' },
+  'eigen-smooth': { type: 'boolean', default: false },
+  'aug-smooth': { type: 'boolean', default: false },
   guided: { type: 'boolean', default: true },
   'no-guided': { type: 'boolean', default: false },
   size: { type: 'string', default: '224' },
@@ -67,8 +76,12 @@ interface ExplainArgs {
   readonly preprocess: Preprocessing;
   readonly out: string;
   readonly layers: string[] | undefined;
-  readonly target: number | undefined;
+  /** An index or a class name; resolved against the model's labels once it is loaded. */
+  readonly target: string | undefined;
+  readonly score: 'logit' | 'softmax';
   readonly method: CamMethodName;
+  readonly eigenSmooth: boolean;
+  readonly augSmooth: boolean;
   readonly guided: boolean;
   readonly size: number | 'native' | 'square224';
   readonly raw: boolean;
@@ -98,6 +111,8 @@ function parse(argv: readonly string[]): ExplainArgs | 'help' {
   if (v.weights && v.model) throw new UsageError('--weights is for ResNet34; a --model brings its own weights');
   const method = v.method as CamMethodName;
   if (!Object.hasOwn(CAM_METHODS, method)) throw new UsageError(`unknown --method '${method}'; available: ${Object.keys(CAM_METHODS).join(', ')}`);
+  if (v.score !== 'logit' && v.score !== 'softmax') throw new UsageError(`--score must be logit or softmax, got '${v.score}'`);
+  if (v.target !== undefined && !v.target.trim()) throw new UsageError('--target is empty');
   const preprocess = (v.preprocess ?? (v.model ? 'tf' : 'imagenet')) as Preprocessing;
   if (preprocess !== 'imagenet' && preprocess !== 'tf') throw new UsageError(`--preprocess must be imagenet or tf, got '${preprocess}'`);
   let size: ExplainArgs['size'];
@@ -113,8 +128,11 @@ function parse(argv: readonly string[]): ExplainArgs | 'help' {
     preprocess,
     out: v.out,
     layers,
-    target: v.target === undefined ? undefined : integer('target', v.target, 0),
+    target: v.target,
+    score: v.score,
     method,
+    eigenSmooth: v['eigen-smooth'],
+    augSmooth: v['aug-smooth'],
     guided: v.guided && !v['no-guided'],
     size,
     raw: v.raw,
@@ -199,12 +217,24 @@ interface Result {
   readonly ms: number;
 }
 
-async function explainOne(path: string, args: ExplainArgs, explainer: Explainer, kernels: Kernels): Promise<Result> {
+async function explainOne(path: string, args: ExplainArgs, targetClass: number | undefined, explainer: Explainer, kernels: Kernels, io: CliIO): Promise<Result> {
   const start = performance.now();
   const { input, image, modelImage } = await loadInput(path, args);
   // The seed's figure: all four stages for ResNet34; the model's default layer otherwise.
   const layers = args.layers ?? (args.model ? undefined : ['layer1', 'layer2', 'layer3', 'layer4']);
-  const e = await explainer.explain(input, { layers, target: args.target, guided: args.guided, method: args.method });
+  // Methods that rerun the network and aug-smooth take a while: a bar with ETA on a terminal.
+  const long = CAM_METHODS[args.method].reruns === true || args.augSmooth;
+  const bar = long && io.isTTY ? createProgress(io.stderr, true, `${args.method}${args.augSmooth ? ' (aug-smooth)' : ''}`, 'items') : undefined;
+  const e = await explainer.explain(input, {
+    layers,
+    target: { class: targetClass, score: args.score },
+    guided: args.guided,
+    method: args.method,
+    eigenSmooth: args.eigenSmooth,
+    augSmooth: args.augSmooth,
+    onProgress: bar && ((p) => bar.update(p.done, p.total)),
+  });
+  bar?.finish();
   const ranked = topK(e.logits, e.logits.length, explainer.labels);
   const target = ranked.find((p) => p.index === e.target)!;
   const dir = join(args.out, basename(path, extname(path)));
@@ -215,6 +245,16 @@ async function explainOne(path: string, args: ExplainArgs, explainer: Explainer,
   if (args.raw) files.push(...rawArrays(e));
   await Promise.all(files.map(([name, bytes]) => writeFile(join(dir, name), bytes)));
   return { input: path, ok: true, outDir: dir, target, top5: ranked.slice(0, 5), files: files.map(([n]) => n), ms: performance.now() - start };
+}
+
+/** --target as a class index: a number or a name of the model's labels; unknown or ambiguous names are usage errors. */
+function matchTarget(query: string, explainer: Explainer): number {
+  try {
+    return matchClass(query, explainer.labels, explainer.numClasses);
+  } catch (err) {
+    if (err instanceof GradcamError) throw new UsageError(`--target: ${err.message}`);
+    throw err;
+  }
 }
 
 async function loadExplainer(args: ExplainArgs, io: CliIO): Promise<Explainer> {
@@ -241,12 +281,13 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
   const explainer = await loadExplainer(args, io);
   try {
     const kernels = await loadKernels();
+    const targetClass = args.target === undefined ? undefined : matchTarget(args.target, explainer);
     const results: Result[] = [];
     const bar = args.inputs.length > 1 ? createProgress(io.stderr, io.isTTY ?? false, 'explaining', 'items') : undefined;
     for (const [i, path] of args.inputs.entries()) {
       const start = performance.now();
       try {
-        const r = await explainOne(path, args, explainer, kernels);
+        const r = await explainOne(path, args, targetClass, explainer, kernels, io);
         results.push(r);
         bar?.clear();
         if (!args.json) {

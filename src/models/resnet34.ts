@@ -1,5 +1,5 @@
 import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D } from '../tf.js';
-import { WeightsError } from '../errors.js';
+import { LayerNotFoundError, WeightsError } from '../errors.js';
 import { parseSafetensors, type SafetensorsFile } from '../weights/safetensors.js';
 import type { ByteSource } from '../runtime/io.js';
 import { backwardFilter, convInputGrad, explicitPad, type ConvGeometry } from '../backward/conv.js';
@@ -9,7 +9,7 @@ import { winogradConv, winogradFilter, winogradUsable } from '../backward/winogr
 import { maxPoolGrad } from '../backward/maxpool.js';
 import { spatialMeanGrad } from '../backward/mean.js';
 import { IMAGENET_CLASSES } from './imagenet-classes.js';
-import type { ExplainableModel, ForwardPass, GradientRequest, Gradients } from './types.js';
+import type { BiasGradient, ExplainableModel, ForwardPass, GradientRequest, Gradients } from './types.js';
 
 const STAGES = [
   { name: 'layer1', blocks: 3, channels: 64 },
@@ -78,6 +78,8 @@ interface ConvUnit {
   forward(x: Tensor4D, relu: boolean): Tensor4D;
   /** d(loss)/d(input) from d(loss)/d(output); inH/inW are the forward input's size. */
   inputGrad(dy: Tensor4D, inH: number, inW: number): Tensor4D;
+  /** The folded bias beta - mean * gamma / sqrt(var + eps): FullGrad's bias of the BatchNorm. */
+  readonly bias: Float32Array;
   readonly tensors: readonly Tensor[];
 }
 
@@ -104,7 +106,7 @@ function loadConvBN(file: SafetensorsFile, prefix: string, bnPrefix: string, geo
       }
     }
   }
-  return convUnit(folded, tf.tensor1d(bias), geom, inp, out);
+  return { ...convUnit(folded, tf.tensor1d(bias), geom, inp, out), bias };
 }
 
 /**
@@ -118,7 +120,7 @@ function loadConvBN(file: SafetensorsFile, prefix: string, bnPrefix: string, geo
  * - the rest (stem, other strided convs, 1x1) on XNNPACK's conv, the input gradient as a forward
  *   conv of dy with a flipped filter (convInputGrad).
  */
-function convUnit(folded: Float32Array, bias: Tensor1D, geom: ConvGeometry, inp: number, out: number): ConvUnit {
+function convUnit(folded: Float32Array, bias: Tensor1D, geom: ConvGeometry, inp: number, out: number): Omit<ConvUnit, 'bias'> {
   const k = geom.kernel;
   const act = (relu: boolean) => (relu ? 'relu' : 'linear');
   if (k === 3 && geom.stride === 1 && geom.pad === 1 && folded.length < WINOGRAD_MAX_FILTER && winogradUsable(inp, out)) {
@@ -225,50 +227,94 @@ export class ResNet34 implements ExplainableModel {
           return { input, mid, out };
         }),
       );
-      const logits = tf.add(tf.matMul(tf.mean(x, [1, 2]), this.fcWeight), this.fcBias) as Tensor2D;
+      const logits = this.head(x);
       pass = new ResNetPass(input, stem, blocks, logits);
       [stem, logits, ...blocks.flat().flatMap((b) => [b.input, b.mid, b.out])].forEach((t) => tf.keep(t));
     });
     return pass;
   }
 
+  /** Global average pooling + fc: [N, h, w, 512] -> logits [N, 1000]. */
+  private head(x: Tensor4D): Tensor2D {
+    return tf.tidy(() => tf.add(tf.matMul(tf.mean(x, [1, 2]), this.fcWeight), this.fcBias) as Tensor2D);
+  }
+
+  logitsFrom(layer: string, activations: Tensor4D): Tensor2D {
+    const stage = RESNET34_LAYERS.indexOf(layer);
+    if (stage < 0) throw new LayerNotFoundError(layer, RESNET34_LAYERS);
+    return tf.tidy(() => {
+      let x = activations;
+      for (const block of this.stages.slice(stage + 1).flat()) {
+        const input = x;
+        x = tf.tidy(() => {
+          const mid = block.conv1.forward(input, true);
+          const identity = block.down ? block.down.forward(input, false) : input;
+          return tf.relu(tf.add(block.conv2.forward(mid, false), identity)) as Tensor4D;
+        });
+      }
+      return this.head(x);
+    });
+  }
+
   gradients(pass: ForwardPass, req: GradientRequest): Gradients {
     const p = pass as ResNetPass;
     const mode: GradMode = req.guided ? 'guided' : 'plain';
     const stageIndices = req.layers.map((l) => RESNET34_LAYERS.indexOf(l));
-    const lowest = req.toInput ? 0 : Math.min(...stageIndices, STAGES.length);
-    return tf.tidy(() => {
+    const toStem = req.toInput || req.biasGradients === true;
+    const lowest = toStem ? 0 : Math.min(...stageIndices, STAGES.length);
+    let result!: Gradients;
+    // Every tensor of the result is kept explicitly (a tidy cannot return the bias vectors).
+    tf.tidy(() => {
       const layers: Record<string, Tensor4D> = {};
+      const biases: BiasGradient[] | undefined = req.biasGradients ? [] : undefined;
       const last = p.blocks.at(-1)!.at(-1)!.out;
       const [, h, w, c] = last.shape;
-      // d logit / d (global-average-pooled features) is fc.weight[target]; the mean spreads it evenly.
-      let dy = spatialMeanGrad(this.fcRows.subarray(req.target * c, (req.target + 1) * c), h, w);
+      // d score / d (global-average-pooled features) is seed . fc.weight; the mean spreads it evenly.
+      let dy = spatialMeanGrad(this.pooledGrad(req.seed, c), h, w);
       for (let si = STAGES.length - 1; si >= lowest; si--) {
         if (stageIndices.includes(si)) layers[RESNET34_LAYERS[si]!] = tf.keep(dy);
-        if (si === lowest && !req.toInput) break; // nothing below the lowest requested stage is needed
+        if (si === lowest && !toStem) break; // nothing below the lowest requested stage is needed
         const stage = this.stages[si]!;
         for (let b = stage.length - 1; b >= 0; b--) {
-          const next = this.blockGrad(stage[b]!, p.blocks[si]![b]!, dy, mode);
+          const next = this.blockGrad(stage[b]!, p.blocks[si]![b]!, dy, mode, biases);
           if (!Object.values(layers).includes(dy)) dy.dispose(); // freed now, not at the end of the pass
           dy = next;
         }
       }
       let input: Tensor4D | undefined;
-      if (req.toInput) {
-        const dStem = maxPoolGrad(dy, p.stem, p.blocks[0]![0]!.input, POOL);
+      if (toStem) {
+        const dStem = reluGrad(maxPoolGrad(dy, p.stem, p.blocks[0]![0]!.input, POOL), p.stem, mode);
+        biases?.push({ bias: this.stem.bias, grad: tf.keep(dStem) });
         const [, H, W] = p.input.shape;
-        input = tf.keep(this.stem.inputGrad(reluGrad(dStem, p.stem, mode), H, W));
+        if (req.toInput) input = tf.keep(this.stem.inputGrad(dStem, H, W));
       }
-      return { layers, input };
+      result = { layers, input, ...(biases ? { biases } : {}) };
     });
+    return result;
   }
 
-  private blockGrad(block: Block, state: BlockState, dOut: Tensor4D, mode: GradMode): Tensor4D {
+  /** seed . fc.weight ([numClasses] x [numClasses, c]), summed in float32 over the non-zero seed entries. */
+  private pooledGrad(seed: Float32Array, c: number): Float32Array {
+    const out = new Float32Array(c);
+    seed.forEach((s, k) => {
+      if (s === 0) return;
+      const row = this.fcRows.subarray(k * c, (k + 1) * c);
+      for (let i = 0; i < c; i++) out[i] = out[i]! + s * row[i]!;
+    });
+    return out;
+  }
+
+  /** d/d(block input) from d/d(block output); with `biases`, also the gradients at its three BN outputs. */
+  private blockGrad(block: Block, state: BlockState, dOut: Tensor4D, mode: GradMode, biases?: BiasGradient[]): Tensor4D {
     return tf.tidy(() => {
       const [, inH, inW] = state.input.shape;
       const [, midH, midW] = state.mid.shape;
       const g = reluGrad(dOut, state.out, mode);
       const dMid = reluGrad(block.conv2.inputGrad(g, midH, midW), state.mid, mode);
+      if (biases) {
+        biases.push({ bias: block.conv2.bias, grad: tf.keep(g) }, { bias: block.conv1.bias, grad: tf.keep(dMid) });
+        if (block.down) biases.push({ bias: block.down.bias, grad: g });
+      }
       const dIn = block.conv1.inputGrad(dMid, inH, inW);
       const dIdentity = block.down ? block.down.inputGrad(g, inH, inW) : g;
       return tf.add(dIn, dIdentity);

@@ -5,7 +5,7 @@ import { depthwiseInputGrad } from '../../backward/depthwise.js';
 import { spatialMeanGrad } from '../../backward/mean.js';
 import type { Pads } from '../../backward/gemm-conv.js';
 import type { GradMode } from '../../backward/relu.js';
-import type { ExplainableModel, ForwardPass, GradientRequest, Gradients } from '../types.js';
+import type { BiasGradient, ExplainableModel, ForwardPass, GradientRequest, Gradients } from '../types.js';
 import type { KerasArtifacts, KerasLayerSpec } from './loader.js';
 
 type Activation = 'linear' | 'relu' | 'relu6' | 'softmax';
@@ -17,6 +17,8 @@ interface Op {
   /** Output before a fused activation (needed for its gradient), when there is one. */
   forward(inputs: Tensor[]): { out: Tensor; pre?: Tensor };
   backward(dy: Tensor, inputs: Tensor[], out: Tensor, pre: Tensor | undefined, mode: GradMode): Tensor[];
+  /** A 2-D bias (conv bias, BatchNorm shift) and the activation applied after it: FullGrad's terms. */
+  readonly bias?: { readonly values: Float32Array; readonly activation: Activation };
   dispose(): void;
 }
 
@@ -76,7 +78,7 @@ function makeOp(spec: KerasLayerSpec, weight: (suffix: string) => Tensor | undef
     case 'Reshape':
     case 'Flatten': {
       const target = spec.className === 'Flatten' ? [-1] : cfg<number[]>(spec, 'target_shape');
-      return { ...base, forward: ([x]) => ({ out: tf.reshape(x!, [1, ...target]) }), backward: (dy, [x]) => [tf.reshape(dy, x!.shape)] };
+      return { ...base, forward: ([x]) => ({ out: tf.reshape(x!, [x!.shape[0]!, ...target]) }), backward: (dy, [x]) => [tf.reshape(dy, x!.shape)] };
     }
     case 'Activation':
     case 'ReLU': {
@@ -96,6 +98,7 @@ function makeOp(spec: KerasLayerSpec, weight: (suffix: string) => Tensor | undef
       });
       return {
         ...base,
+        bias: { values: shift.dataSync() as Float32Array, activation: 'linear' },
         forward: ([x]) => ({ out: tf.add(tf.mul(x!, scale), shift) }),
         backward: (dy) => [tf.mul(dy, scale)],
         dispose: () => tf.dispose([scale, shift]),
@@ -148,6 +151,7 @@ function makeOp(spec: KerasLayerSpec, weight: (suffix: string) => Tensor | undef
       const pads = (x: Tensor): [[number, number], [number, number]] => [padAmounts(spec, x.shape[1]!, kh!, sh), padAmounts(spec, x.shape[2]!, kw!, sw)];
       return {
         ...base,
+        ...(bias ? { bias: { values: bias.dataSync() as Float32Array, activation: a } } : {}),
         forward: ([x]) => {
           const [ph, pw] = pads(x!);
           const pad: Pads = [[0, 0], ph, pw, [0, 0]];
@@ -275,7 +279,7 @@ export class KerasCnn implements ExplainableModel {
         if (pre) pres.set(op.spec.name, tf.keep(pre));
       }
       const raw = this.logitsFromPre ? pres.get(this.logitsLayer)! : outputs.get(this.logitsLayer)!;
-      logits = tf.keep(tf.reshape(raw, [1, -1]) as Tensor2D);
+      logits = tf.keep(tf.reshape(raw, [input.shape[0], -1]) as Tensor2D);
     });
     return new KerasPass(input, outputs, pres, logits);
   }
@@ -287,16 +291,20 @@ export class KerasCnn implements ExplainableModel {
     const top = index.get(this.logitsLayer)!;
     const lowest = req.toInput ? 0 : Math.min(...req.layers.map((l) => index.get(l)!));
     const mode: GradMode = req.guided ? 'guided' : 'plain';
-    return tf.tidy(() => {
+    let result!: Gradients;
+    // Every tensor of the result is kept explicitly (a tidy cannot return the bias vectors).
+    tf.tidy(() => {
       const grads = new Map<string, Tensor>();
       const logitsOut = this.logitsFromPre ? p.pres.get(this.logitsLayer)! : p.outputs.get(this.logitsLayer)!;
-      grads.set(this.logitsLayer, tf.reshape(tf.cast(tf.oneHot(tf.tensor1d([req.target], 'int32'), this.numClasses), 'float32'), logitsOut.shape));
+      grads.set(this.logitsLayer, tf.reshape(tf.tensor1d(req.seed), logitsOut.shape));
       const layers: Record<string, Tensor4D> = {};
+      const biases: BiasGradient[] | undefined = req.biasGradients ? [] : undefined;
       let input: Tensor4D | undefined;
       // Frees a gradient as soon as nothing refers to it (an Add passes one tensor to both inputs), so a
       // pass holds a few gradients at a time instead of all of them until its end.
       const release = (t: Tensor, alsoUsed: readonly Tensor[]): void => {
         if (t === input || alsoUsed.includes(t) || Object.values(layers).includes(t as Tensor4D) || [...grads.values()].includes(t)) return;
+        if (biases?.some((b) => b.grad === t)) return;
         t.dispose();
       };
       for (let i = top; i >= lowest; i--) {
@@ -306,6 +314,10 @@ export class KerasCnn implements ExplainableModel {
         if (req.layers.includes(op.spec.name)) layers[op.spec.name] = tf.keep(dy as Tensor4D);
         // The logits layer with a fused softmax: its gradient starts at the pre-activation.
         const pre = this.logitsFromPre && i === top ? undefined : p.pres.get(op.spec.name);
+        if (biases && op.bias && dy.rank === 4) {
+          const grad = pre ? activationGrad(dy, pre, op.bias.activation, 'plain', op.spec.name) : dy;
+          biases.push({ bias: op.bias.values, grad: tf.keep(grad as Tensor4D) });
+        }
         const inputs = op.spec.inbound.length === 0 ? [p.input] : op.spec.inbound.map((n) => p.outputs.get(n)!);
         const dxs = op.backward(dy, inputs, p.outputs.get(op.spec.name)!, pre, mode);
         grads.delete(op.spec.name);
@@ -322,7 +334,29 @@ export class KerasCnn implements ExplainableModel {
         release(dy, dxs);
       }
       if (req.toInput && !input) throw new InvalidInputError('the model input is not reachable from the target');
-      return { layers, input };
+      result = { layers, input, ...(biases ? { biases } : {}) };
+    });
+    return result;
+  }
+
+  logitsFrom(layer: string, activations: Tensor4D): Tensor2D {
+    const index = new Map(this.ops.map((o, i) => [o.spec.name, i]));
+    const start = index.get(layer);
+    if (start === undefined || !this.layers.includes(layer)) throw new LayerNotFoundError(layer, this.layers);
+    const top = index.get(this.logitsLayer)!;
+    if (start > top) throw new GradcamError('UNSUPPORTED', `layer ${layer} lies above the logits (${this.logitsLayer})`);
+    return tf.tidy(() => {
+      const outputs = new Map<string, Tensor>([[layer, activations]]);
+      for (let i = start + 1; i <= top; i++) {
+        const op = this.ops[i]!;
+        const inputs = op.spec.inbound.map((n) => outputs.get(n));
+        if (inputs.length === 0 || inputs.some((t) => !t)) {
+          throw new GradcamError('UNSUPPORTED', `layer ${op.spec.name} reads a tensor from below ${layer}: rerunning the network from ${layer} alone is not possible`);
+        }
+        const { out, pre } = op.forward(inputs as Tensor[]);
+        outputs.set(op.spec.name, i === top && this.logitsFromPre ? pre! : out);
+      }
+      return tf.reshape(outputs.get(this.logitsLayer)!, [activations.shape[0], -1]) as Tensor2D;
     });
   }
 

@@ -1,0 +1,103 @@
+/** Symmetric matrices (float64, row-major n x n) get at most this many squarings before power iteration. */
+const SQUARINGS = 4;
+const MAX_ITERATIONS = 5000;
+
+/**
+ * The unit eigenvector of the largest (algebraic) eigenvalue of a symmetric matrix: power iteration on
+ * (S + shift I)^16, the shift (a Gershgorin bound) making every eigenvalue non-negative, the powers by
+ * repeated squaring so that close eigenvalues still separate. Its sign is arbitrary (callers fix it).
+ */
+export function topEigenvector(S: Float64Array, n: number): Float64Array {
+  let shift = 0;
+  for (let i = 0; i < n; i++) {
+    let radius = 0;
+    for (let j = 0; j < n; j++) if (j !== i) radius += Math.abs(S[i * n + j]!);
+    shift = Math.max(shift, radius - S[i * n + i]!);
+  }
+  let M: Float64Array = Float64Array.from(S);
+  for (let i = 0; i < n; i++) M[i * n + i]! += shift;
+  for (let s = 0; s < SQUARINGS; s++) M = scaledSquare(M, n);
+  let v: Float64Array = new Float64Array(n).fill(1 / Math.sqrt(n));
+  for (let it = 0; it < MAX_ITERATIONS; it++) {
+    const next = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      let sum = 0;
+      for (let j = 0; j < n; j++) sum += M[i * n + j]! * v[j]!;
+      next[i] = sum;
+    }
+    const norm = Math.hypot(...next);
+    if (norm === 0) return v;
+    let delta = 0;
+    for (let i = 0; i < n; i++) {
+      next[i]! /= norm;
+      delta = Math.max(delta, Math.abs(next[i]! - v[i]!));
+    }
+    v = next;
+    if (delta < 1e-15) break;
+  }
+  return v;
+}
+
+/** M^2 / max|M^2| (symmetric M). */
+function scaledSquare(M: Float64Array, n: number): Float64Array {
+  const out = new Float64Array(n * n);
+  let max = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let sum = 0;
+      for (let k = 0; k < n; k++) sum += M[i * n + k]! * M[j * n + k]!;
+      out[i * n + j] = out[j * n + i] = sum;
+      max = Math.max(max, Math.abs(sum));
+    }
+  }
+  return max > 0 ? out.map((x) => x / max) : out;
+}
+
+/**
+ * pytorch-grad-cam's get_2d_projection of one layer's terms T [P, C]: the columns centred, projected on
+ * their first right singular vector (the top eigenvector of the smaller Gram matrix), signed as NumPy's
+ * SVD returns it for these inputs.
+ */
+export function principalProjection(T: Float32Array, P: number, C: number): Float32Array {
+  const M = Float64Array.from(T);
+  for (let c = 0; c < C; c++) {
+    let mean = 0;
+    for (let p = 0; p < P; p++) mean += M[p * C + c]!;
+    mean /= P;
+    for (let p = 0; p < P; p++) M[p * C + c]! -= mean;
+  }
+  const proj = new Float64Array(P);
+  if (P <= C) {
+    // M M^T u = s^2 u and M v = s u: the projection is u up to its positive scale s.
+    const G = new Float64Array(P * P);
+    for (let i = 0; i < P; i++) {
+      for (let j = 0; j <= i; j++) {
+        let dot = 0;
+        for (let c = 0; c < C; c++) dot += M[i * C + c]! * M[j * C + c]!;
+        G[i * P + j] = G[j * P + i] = dot;
+      }
+    }
+    proj.set(topEigenvector(G, P));
+  } else {
+    const G = new Float64Array(C * C);
+    for (let p = 0; p < P; p++) {
+      for (let a = 0; a < C; a++) {
+        const x = M[p * C + a]!;
+        if (x !== 0) for (let b = 0; b <= a; b++) G[a * C + b]! += x * M[p * C + b]!;
+      }
+    }
+    for (let a = 0; a < C; a++) for (let b = 0; b < a; b++) G[b * C + a] = G[a * C + b]!;
+    const v = topEigenvector(G, C);
+    for (let p = 0; p < P; p++) for (let c = 0; c < C; c++) proj[p]! += M[p * C + c]! * v[c]!;
+  }
+  return Float32Array.from(projectionSign(proj) < 0 ? proj.map((x) => -x) : proj);
+}
+
+/** +1 or -1: the sign NumPy's SVD gives the projection (see principalProjection). */
+export function projectionSign(proj: Float64Array): number {
+  let positive = 0;
+  let negative = 0;
+  for (const x of proj) if (x > 0) positive += x;
+  else negative -= x;
+  return positive >= negative ? 1 : -1;
+}

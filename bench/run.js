@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Benchmarks (never assertions): median milliseconds after warm-up on one 224x224 input.
-//   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool]
+//   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool] [-- --methods]
+// --methods adds AblationCAM (layer4, layer3) and ScoreCAM (layer4) from bench/methods.js (each in its own process).
 // Weights: GRADCAM_BENCH_WEIGHTS, else the seeded ResNet34 in ../shared/reference. Timings do not depend on the values.
 // --torch also times pytorch-grad-cam in the same run (needs python3 with torch, and PGC=<pytorch-grad-cam checkout>),
 // and alternates single seed figures of both for a paired ratio (pairedSeedFigureOverPytorch).
@@ -23,6 +24,7 @@ const { values: opts } = parseArgs({
     'compare-threads': { type: 'boolean', default: false },
     torch: { type: 'boolean', default: false },
     pool: { type: 'boolean', default: false },
+    methods: { type: 'boolean', default: false },
   },
 });
 const runs = Number(opts.runs);
@@ -150,11 +152,18 @@ if (opts.torch) {
   }
 }
 
+if (opts.methods) {
+  const child = spawnSync(process.execPath, [join(here, 'methods.js'), '--json', ...(opts.torch ? ['--torch'] : []), ...(opts.threads ? ['--threads', opts.threads] : [])], { encoding: 'utf8' });
+  if (child.status !== 0) console.error(`bench: methods run failed:\n${child.stderr}`);
+  else result.methods = JSON.parse(child.stdout.trim().split('\n').at(-1));
+}
+
 if (opts.json) {
   console.log(JSON.stringify(result));
 } else {
   const rows = Object.entries(result).filter(([, v]) => typeof v !== 'object');
   for (const [k, v] of rows) console.log(`${k.padEnd(24)} ${v}`);
+  for (const [k, v] of Object.entries(result.methods ?? {})) console.log(`methods.${k}`.padEnd(25) + ` ${JSON.stringify(v)}`);
   for (const group of ['pytorch', 'singleThread']) {
     if (result[group]) for (const [k, v] of Object.entries(result[group])) console.log(`${group}.${k}`.padEnd(25) + ` ${v}`);
   }

@@ -3,7 +3,7 @@ import { GradcamError } from '../errors.js';
 import { topEigenvector } from './projection.js';
 
 /** Kernel matrices beyond this many positions (P x P float64) are refused. */
-const MAX_POSITIONS = 4096;
+const MAX_POSITIONS = 1024;
 
 /**
  * KPCA-CAM (pytorch-grad-cam's KPCA_CAM): scikit-learn's KernelPCA with one component on the centred

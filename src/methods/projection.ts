@@ -33,7 +33,7 @@ export function topEigenvector(S: Float64Array, n: number): Float64Array {
       delta = Math.max(delta, Math.abs(next[i]! - v[i]!));
     }
     v = next;
-    if (delta < 1e-15) break;
+    if (delta < 1e-13) break;
   }
   return v;
 }
@@ -55,8 +55,11 @@ function scaledSquare(M: Float64Array, n: number): Float64Array {
 
 /**
  * pytorch-grad-cam's get_2d_projection of one layer's terms T [P, C]: the columns centred, projected on
- * their first right singular vector (the top eigenvector of the smaller Gram matrix), signed as NumPy's
- * SVD returns it for these inputs.
+ * their first right singular vector (the top eigenvector of the smaller Gram matrix). A singular vector's
+ * sign is arbitrary: NumPy's SVD (LAPACK) picks one by no rule we could find (half of random matrices
+ * either way for every simple rule tried), so we make the projection's largest-magnitude value positive
+ * (scikit-learn's svd_flip rule): after the ReLU the map keeps its strongest peak. (The positive and
+ * negative masses are always equal: the columns are centred.)
  */
 export function principalProjection(T: Float32Array, P: number, C: number): Float32Array {
   const M = Float64Array.from(T);
@@ -90,14 +93,7 @@ export function principalProjection(T: Float32Array, P: number, C: number): Floa
     const v = topEigenvector(G, C);
     for (let p = 0; p < P; p++) for (let c = 0; c < C; c++) proj[p]! += M[p * C + c]! * v[c]!;
   }
-  return Float32Array.from(projectionSign(proj) < 0 ? proj.map((x) => -x) : proj);
-}
-
-/** +1 or -1: the sign NumPy's SVD gives the projection (see principalProjection). */
-export function projectionSign(proj: Float64Array): number {
-  let positive = 0;
-  let negative = 0;
-  for (const x of proj) if (x > 0) positive += x;
-  else negative -= x;
-  return positive >= negative ? 1 : -1;
+  let peak = 0;
+  for (let p = 1; p < P; p++) if (Math.abs(proj[p]!) > Math.abs(proj[peak]!)) peak = p;
+  return Float32Array.from(proj[peak]! < 0 ? proj.map((x) => -x) : proj);
 }

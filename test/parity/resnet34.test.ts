@@ -3,7 +3,7 @@ import { createExplainer, deprocessImage, type Explainer, type Explanation } fro
 import { hasReference, missingReason, readRef, referenceWeights } from '../helpers/assets.js';
 import { maxAbsDiff, meanAbsDiff, pearson } from '../helpers/metrics.js';
 import { ALL_LAYERS, checkGuided, checkLayer, checkLogits, f32, REF_INPUTS, REF_TARGETS, refInput } from '../helpers/reference-check.js';
-import { eigenProjection } from '../../src/methods/eigencam.js';
+import { principalProjection } from '../../src/methods/projection.js';
 import { ResNet34 } from '../../src/models/resnet34.js';
 import { nchwToNhwc } from '../../src/image/preprocess.js';
 import { tf } from '../../src/tf.js';
@@ -84,7 +84,7 @@ describe.skipIf(!hasReference)(`API parity with pytorch-grad-cam, seeded ResNet3
           for (const layer of ['layer3', 'layer4']) {
             const act = pass.activation(layer);
             const [, h, w, c] = act.shape;
-            const p = eigenProjection(act.dataSync() as Float32Array, h * w, c);
+            const p = principalProjection(act.dataSync() as Float32Array, h * w, c);
             // The sign of a singular vector is arbitrary: LAPACK's choice is one of these two maps.
             const [plus, minus] = [1, -1].map((sign) => {
               const raw = p.map((v) => Math.max(sign * v, 0));

@@ -1,6 +1,4 @@
 import { tf, type Tensor4D } from './tf.js';
-
-export type { Explanation, LayerCam } from './explain/pipeline.js';
 import { DisposedError, GradcamError, InvalidInputError, LayerNotFoundError } from './errors.js';
 import { ResNet34 } from './models/resnet34.js';
 import { KerasCnn } from './models/keras/model.js';
@@ -14,6 +12,8 @@ import type { Kernels } from './kernels/types.js';
 import { nchwToNhwc, normalizePixels, type ModelInput, type Preprocessing } from './image/preprocess.js';
 import { initBackend, loadKernels, type RuntimeInfo, type RuntimeOptions } from './runtime/index.js';
 import { openLocalFile, readBytes, type BytesSource } from './runtime/io.js';
+
+export type { Explanation, LayerCam } from './explain/pipeline.js';
 
 export interface CreateExplainerOptions extends RuntimeOptions {
   /**

@@ -1,6 +1,6 @@
 import type { CamMethod } from './types.js';
 import { GradcamError } from '../errors.js';
-import { topEigenvector } from './projection.js';
+import { centredColumns, topEigenvector } from './projection.js';
 
 /** Kernel matrices beyond this many positions (P x P float64) are refused. */
 const MAX_POSITIONS = 1024;
@@ -33,17 +33,6 @@ export const kpcaCam: CamMethod = {
     return Float32Array.from(v, (x) => Math.max(sign * x, 0));
   },
 };
-
-function centredColumns(A: Float32Array, P: number, C: number): Float64Array {
-  const X = Float64Array.from(A);
-  for (let c = 0; c < C; c++) {
-    let mean = 0;
-    for (let p = 0; p < P; p++) mean += X[p * C + c]!;
-    mean /= P;
-    for (let p = 0; p < P; p++) X[p * C + c]! -= mean;
-  }
-  return X;
-}
 
 /** scikit-learn's KernelCenterer: K - row means - column means + grand mean. */
 function centreKernel(K: Float64Array, P: number): void {

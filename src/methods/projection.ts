@@ -17,7 +17,8 @@ export function topEigenvector(S: Float64Array, n: number): Float64Array {
   let M: Float64Array = Float64Array.from(S);
   for (let i = 0; i < n; i++) M[i * n + i]! += shift;
   for (let s = 0; s < SQUARINGS; s++) M = scaledSquare(M, n);
-  let v: Float64Array = new Float64Array(n).fill(1 / Math.sqrt(n));
+  // Not the uniform vector: centred kernels and Gram matrices have it in their null space.
+  let v: Float64Array = Float64Array.from({ length: n }, (_, i) => 1 + 0.5 * Math.sin(1 + i * 2.399963));
   for (let it = 0; it < MAX_ITERATIONS; it++) {
     const next = new Float64Array(n);
     for (let i = 0; i < n; i++) {
@@ -62,13 +63,7 @@ function scaledSquare(M: Float64Array, n: number): Float64Array {
  * negative masses are always equal: the columns are centred.)
  */
 export function principalProjection(T: Float32Array, P: number, C: number): Float32Array {
-  const M = Float64Array.from(T);
-  for (let c = 0; c < C; c++) {
-    let mean = 0;
-    for (let p = 0; p < P; p++) mean += M[p * C + c]!;
-    mean /= P;
-    for (let p = 0; p < P; p++) M[p * C + c]! -= mean;
-  }
+  const M = centredColumns(T, P, C);
   const proj = new Float64Array(P);
   if (P <= C) {
     // M M^T u = s^2 u and M v = s u: the projection is u up to its positive scale s.
@@ -96,4 +91,16 @@ export function principalProjection(T: Float32Array, P: number, C: number): Floa
   let peak = 0;
   for (let p = 1; p < P; p++) if (Math.abs(proj[p]!) > Math.abs(proj[peak]!)) peak = p;
   return Float32Array.from(proj[peak]! < 0 ? proj.map((x) => -x) : proj);
+}
+
+/** [P, C] in float64 with each column's mean subtracted. */
+export function centredColumns(A: Float32Array, P: number, C: number): Float64Array {
+  const X = Float64Array.from(A);
+  for (let c = 0; c < C; c++) {
+    let mean = 0;
+    for (let p = 0; p < P; p++) mean += X[p * C + c]!;
+    mean /= P;
+    for (let p = 0; p < P; p++) X[p * C + c]! -= mean;
+  }
+  return X;
 }

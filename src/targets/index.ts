@@ -1,12 +1,12 @@
 import { tf, type Scalar, type Tensor, type Tensor1D, type Tensor2D } from '../tf.js';
 import { GradcamError, InvalidInputError, TargetOutOfRangeError } from '../errors.js';
-// tf.grad over a score written in any tfjs ops needs every op's gradient (tfjs-core alone registers none).
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+import { softmax } from '../predictions.js';
 
 /**
  * A score over one image's logits [numClasses], written in tfjs ops, that returns a scalar (regression,
  * binary or multi-label scores). Only this head is differentiated (tf.grad); the network's backward pass
- * then starts from d(score)/d(logits).
+ * then starts from d(score)/d(logits). tf.grad needs the ops' gradients registered: importing
+ * '@tensorflow/tfjs' does it (tfjs-core alone registers none).
  */
 export type ScoreFunction = (logits: Tensor1D) => Scalar;
 
@@ -69,11 +69,17 @@ function scoreOf(t: ResolvedTarget, logits: Tensor1D): Scalar {
 /** d(score)/d(logits) of one image (logits [1, K] or [K]): the seed of the backward pass. */
 export function seedFor(t: ResolvedTarget, logits: Tensor): Float32Array {
   if (t.score === 'logit') return Float32Array.from({ length: logits.size }, (_, k) => (k === t.class ? 1 : 0));
+  if (t.score === 'softmax') {
+    // d p_k / d z_j = p_k (delta_jk - p_j), as softmax's backward computes it.
+    const p = softmax(logits.dataSync());
+    return Float32Array.from(p, (pj, j) => p[t.class!]! * ((j === t.class ? 1 : 0) - pj));
+  }
   try {
     return tf.tidy(() => tf.grad((z: Tensor) => scoreOf(t, z as Tensor1D))(tf.reshape(logits, [-1])).dataSync() as Float32Array);
   } catch (err) {
     if (err instanceof GradcamError) throw err;
-    throw new GradcamError('UNSUPPORTED', `the score cannot be differentiated on this backend: ${(err as Error).message}`, { cause: err });
+    // tfjs-core registers no gradients itself: '@tensorflow/tfjs' (or tfjs-core's register_all_gradients in a bundler) does.
+    throw new GradcamError('UNSUPPORTED', `the custom score cannot be differentiated: ${(err as Error).message} (import '@tensorflow/tfjs' once to register every op's gradient)`, { cause: err });
   }
 }
 

@@ -1,6 +1,6 @@
 /** Symmetric matrices (float64, row-major n x n) get at most this many squarings before power iteration. */
 const SQUARINGS = 4;
-const MAX_ITERATIONS = 5000;
+const MAX_ITERATIONS = 1000;
 
 /**
  * The unit eigenvector of the largest (algebraic) eigenvalue of a symmetric matrix: power iteration on
@@ -26,7 +26,7 @@ export function topEigenvector(S: Float64Array, n: number): Float64Array {
       for (let j = 0; j < n; j++) sum += M[i * n + j]! * v[j]!;
       next[i] = sum;
     }
-    const norm = Math.hypot(...next);
+    const norm = Math.sqrt(next.reduce((sum, x) => sum + x * x, 0));
     if (norm === 0) return v;
     let delta = 0;
     for (let i = 0; i < n; i++) {
@@ -34,7 +34,7 @@ export function topEigenvector(S: Float64Array, n: number): Float64Array {
       delta = Math.max(delta, Math.abs(next[i]! - v[i]!));
     }
     v = next;
-    if (delta < 1e-13) break;
+    if (delta < 1e-11) break;
   }
   return v;
 }

@@ -55,6 +55,7 @@ for (const [method, layer] of [['ablationcam', 'layer4'], ['ablationcam', 'layer
     result[key].pytorch = run('/usr/bin/python3', [join(here, 'pytorch_methods.py'), '--weights', weightsPath, '--method', method, '--layer', layer]);
     result[key].overPytorch = +(result[key].ms / result[key].pytorch.ms).toFixed(3);
   }
-  if (!opts.json) console.log(`${key.padEnd(18)} ${JSON.stringify(result[key])}`);
+  // Each result as soon as it is known (the whole run takes minutes); on stderr with --json.
+  (opts.json ? console.error : console.log)(`${key.padEnd(18)} ${JSON.stringify(result[key])}`);
 }
 if (opts.json) console.log(JSON.stringify(result));

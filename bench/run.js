@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Benchmarks (never assertions): median milliseconds after warm-up on one 224x224 input.
-//   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool] [-- --native]
+//   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool] [-- --native] [-- --methods]
 //   npm run bench -- --serve [--duration S]: gradcam serve under load (bench/serve.js)
+// --methods adds AblationCAM (layer4, layer3) and ScoreCAM (layer4) from bench/methods.js (each in its own process).
 // Weights: GRADCAM_BENCH_WEIGHTS, else the seeded ResNet34 in ../shared/reference. Timings do not depend on the values.
 // An ONNX model instead (bench/zoo.mjs): --model X.onnx [--layers a,b] [--torch --torch-arch NAME --torch-seed N].
 // --torch also times pytorch-grad-cam in the same run (needs python3 with torch, and PGC=<pytorch-grad-cam checkout>),
@@ -40,6 +41,7 @@ const { values: opts } = parseArgs({
     'torch-seed': { type: 'string' },
     serve: { type: 'boolean', default: false },
     duration: { type: 'string', default: '60' },
+    methods: { type: 'boolean', default: false },
   },
 });
 if (opts.serve) {
@@ -178,12 +180,19 @@ if (existsSync(join(reference, 'inputs/chelsea.input.npy'))) {
   console.error(`bench: ROADCombined skipped (no ${reference})`);
 }
 
+if (opts.methods) {
+  const child = spawnSync(process.execPath, [join(here, 'methods.js'), '--json', ...(opts.torch ? ['--torch'] : []), ...(opts.threads ? ['--threads', opts.threads] : [])], { encoding: 'utf8' });
+  if (child.status !== 0) console.error(`bench: methods run failed:\n${child.stderr}`);
+  else result.methods = JSON.parse(child.stdout.trim().split('\n').at(-1));
+}
+
 print(result);
 
 function print(result) {
   if (opts.json) return console.log(JSON.stringify(result));
   const rows = Object.entries(result).filter(([, v]) => typeof v !== 'object');
   for (const [k, v] of rows) console.log(`${k.padEnd(24)} ${v}`);
+  for (const [k, v] of Object.entries(result.methods ?? {})) console.log(`methods.${k}`.padEnd(25) + ` ${JSON.stringify(v)}`);
   for (const group of ['pytorch', 'singleThread', 'road', 'pytorchRoad']) {
     if (result[group]) for (const [k, v] of Object.entries(result[group])) console.log(`${group}.${k}`.padEnd(25) + ` ${v}`);
   }

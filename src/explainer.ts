@@ -1,10 +1,12 @@
 import { tf, type Tensor4D } from './tf.js';
-import { DisposedError, GradcamError, InvalidInputError, LayerNotFoundError, OutOfMemoryError, TargetOutOfRangeError } from './errors.js';
+import { DisposedError, GradcamError, InvalidInputError, LayerNotFoundError, OutOfMemoryError } from './errors.js';
 import { KerasCnn } from './models/keras/model.js';
 import { artifactsFromLayersModel, isLayersModelLike, loadKerasArtifacts, type LayersModelLike } from './models/keras/loader.js';
-import type { ExplainableModel, Gradients } from './models/types.js';
+import type { ExplainableModel } from './models/types.js';
 import { CAM_METHODS, type CamMethodName } from './methods/index.js';
-import { rawCam } from './methods/types.js';
+import { explainTensor, type Explanation, type PipelineOptions } from './explain/pipeline.js';
+import { checkTarget, type Target } from './targets/index.js';
+import { checkWorkOptions, Work, type WorkOptions } from './work.js';
 import type { Kernels } from './kernels/types.js';
 import { nchwToNhwc, normalizePixels, type ModelInput, type Preprocessing } from './image/preprocess.js';
 import { loadKernels, startBackend, type RuntimeInfo, type RuntimeOptions } from './runtime/index.js';
@@ -19,6 +21,8 @@ import { parseSafetensors } from './weights/safetensors.js';
 import { openLocalFile, readBytes, type BytesSource } from './runtime/io.js';
 import { CallQueue } from './engine/call-queue.js';
 import { measureCallMemory, MemoryBudget, type CallMemory } from './engine/memory-budget.js';
+
+export type { Explanation, LayerCam } from './explain/pipeline.js';
 
 export interface CreateExplainerOptions extends RuntimeOptions {
   /**
@@ -42,40 +46,26 @@ export interface CreateExplainerOptions extends RuntimeOptions {
   readonly maxInputPixels?: number;
 }
 
-export interface ExplainOptions {
-  /** Target layers; default: the last one. */
+export interface ExplainOptions extends WorkOptions {
+  /** Target layers; default: the last one. Ignored by FullGrad, which uses every bias. */
   readonly layers?: readonly string[];
-  /** Class index whose logit is explained; default: the top-1 class. */
-  readonly target?: number;
+  /** What is explained: a class index (its logit), { class, score: 'softmax' }, or { score: fn }; default: the top-1 logit. */
+  readonly target?: Target;
   /** Also compute guided backpropagation and Guided Grad-CAM; default false. */
   readonly guided?: boolean;
   /** CAM method; default 'gradcam'. */
   readonly method?: CamMethodName;
+  /** Replace the sum over channels by its first principal component (methods with channel weights or terms); default false. */
+  readonly eigenSmooth?: boolean;
+  /** Mean of the maps over horizontal flip x input scale 0.9, 1, 1.1 (six passes); default false. */
+  readonly augSmooth?: boolean;
 }
 
-export interface LayerCam {
-  /** Normalised map at input resolution, in [0, 1], row-major H*W (pytorch-grad-cam's output for this layer alone). */
-  readonly map: Float32Array;
-  /** Unscaled max(0, sum_c w_c A_c) at the layer's resolution, h*w. */
-  readonly raw: Float32Array;
-  readonly rawWidth: number;
-  readonly rawHeight: number;
-}
-
-export interface Explanation {
-  readonly target: number;
-  readonly logits: Float32Array;
-  /** Input size; every full-resolution map is width*height (x3 for HWC colour arrays). */
-  readonly width: number;
-  readonly height: number;
-  readonly cams: Readonly<Record<string, LayerCam>>;
-  /** All requested layers aggregated as pytorch-grad-cam does with several target layers (mean, then min-max). */
-  readonly combined: Float32Array;
-  /** d(logit)/d(normalised input), HWC float32 (with guided: true). */
-  readonly guided?: Float32Array;
-  /** guided x each layer's map, HWC float32 (with guided: true). */
-  readonly guidedGradCam?: Readonly<Record<string, Float32Array>>;
-}
+/**
+ * Several targets explained from ONE forward pass: explain() then resolves to one Explanation per
+ * target, in order (each still needs its own gradient pass).
+ */
+export type ExplainManyOptions = Omit<ExplainOptions, 'target'> & { readonly targets: readonly Target[] };
 
 export interface Explainer {
   readonly layers: readonly string[];
@@ -93,8 +83,13 @@ export interface Explainer {
    * refused before any compute with OutOfMemoryError (whose maxPixels says what fits then).
    */
   readonly maxInputPixels: number;
-  /** Calls run one at a time, in order (concurrent calls queue); results equal those of sequential calls. */
+  /**
+   * One target (default: the top-1 class): one Explanation. Calls run one at a time, in order
+   * (concurrent calls queue); results equal those of sequential calls.
+   */
   explain(input: ModelInput, options?: ExplainOptions): Promise<Explanation>;
+  /** `targets: [...]`: one Explanation per target, in order, from one forward pass. */
+  explain(input: ModelInput, options: ExplainManyOptions): Promise<Explanation[]>;
   /** Logits only (one forward pass). */
   predict(input: ModelInput): Promise<Float32Array>;
   /**
@@ -191,65 +186,50 @@ class Engine implements Explainer {
     }
   }
 
-  async explain(input: ModelInput, options: ExplainOptions = {}): Promise<Explanation> {
+  explain(input: ModelInput, options?: ExplainOptions): Promise<Explanation>;
+  explain(input: ModelInput, options: ExplainManyOptions): Promise<Explanation[]>;
+  async explain(input: ModelInput, options: ExplainOptions | ExplainManyOptions = {}): Promise<Explanation | Explanation[]> {
     this.checkAlive();
-    const layers = this.checkLayers(options.layers);
-    const methodName = options.method ?? 'gradcam';
-    const method = CAM_METHODS[methodName];
-    if (!method) throw new InvalidInputError(`unknown method '${methodName}'; available: ${Object.keys(CAM_METHODS).join(', ')}`);
-    if (options.target !== undefined) this.checkTarget(options.target);
-    const guided = options.guided ?? false;
-
+    if (options === null || typeof options !== 'object') throw new InvalidInputError('explain options must be an object');
+    const pipeline = this.pipelineOptions(options);
+    checkWorkOptions(options);
+    const work = new Work(options);
+    work.check();
     const x = this.toTensor(input);
-    const [, height, width] = x.shape;
-    const pass = this.model.forward(x, layers);
-    const owned: Gradients[] = [];
     try {
-      const logits = (await pass.logits.data()) as Float32Array;
-      const target = options.target ?? argmax(logits);
-      const seed = oneHot(target, this.model.numClasses);
-      const grads = method.needsGradients ? this.model.gradients(pass, { seed, layers, guided: false, toInput: false }) : undefined;
-      if (grads) owned.push(grads);
-
-      const cams: Record<string, LayerCam> = {};
-      const resized: Float32Array[] = [];
-      for (const layer of layers) {
-        const act = pass.activation(layer);
-        const [, h, w, c] = act.shape;
-        const raw = rawCam(method, {
-          activations: (await act.data()) as Float32Array,
-          gradients: grads ? ((await grads.layers[layer]!.data()) as Float32Array) : new Float32Array(0),
-          positions: h * w,
-          channels: c,
-        }, this.kernels);
-        const up = this.kernels.resizeBilinear(this.kernels.minMaxNormalize(raw), h, w, height, width, 1);
-        resized.push(up);
-        cams[layer] = { map: this.aggregate([up]), raw, rawWidth: w, rawHeight: h };
-      }
-      const combined = layers.length === 1 ? cams[layers[0]!]!.map : this.aggregate(resized);
-
-      if (!guided) return { target, logits, width, height, cams, combined };
-      const g = this.model.gradients(pass, { seed, layers: [], guided: true, toInput: true });
-      owned.push(g);
-      const gb = (await g.input!.data()) as Float32Array;
-      const guidedGradCam = Object.fromEntries(layers.map((l) => [l, this.kernels.guidedProduct(gb, cams[l]!.map)]));
-      return { target, logits, width, height, cams, combined, guided: gb, guidedGradCam };
+      const explanations = await explainTensor(this.model, this.kernels, x, pipeline, work);
+      return 'targets' in options && options.targets !== undefined ? explanations : explanations[0]!;
     } finally {
-      pass.dispose();
       x.dispose();
-      for (const g of owned) tf.dispose([...Object.values(g.layers), ...(g.input ? [g.input] : [])]);
     }
+  }
+
+  private pipelineOptions(options: ExplainOptions & { readonly targets?: readonly Target[] }): PipelineOptions {
+    const methodName = options.method ?? 'gradcam';
+    const method = Object.hasOwn(CAM_METHODS, methodName) ? CAM_METHODS[methodName] : undefined;
+    if (!method) throw new InvalidInputError(`unknown method '${String(methodName)}'; available: ${Object.keys(CAM_METHODS).join(', ')}`);
+    if (options.target !== undefined && options.targets !== undefined) throw new InvalidInputError('give either target or targets, not both');
+    if (options.targets !== undefined && (!Array.isArray(options.targets) || options.targets.length === 0)) {
+      throw new InvalidInputError('targets must be a non-empty array');
+    }
+    const targets = (options.targets ?? [options.target]).map((t) => checkTarget(t, this.model.numClasses));
+    for (const flag of ['guided', 'eigenSmooth', 'augSmooth'] as const) {
+      if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw new InvalidInputError(`${flag} must be true or false`);
+    }
+    return {
+      layers: method.wholeModel ? [] : this.checkLayers(options.layers),
+      method,
+      targets,
+      guided: options.guided ?? false,
+      eigenSmooth: options.eigenSmooth ?? false,
+      augSmooth: options.augSmooth ?? false,
+    };
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.model.dispose();
-  }
-
-  /** pytorch-grad-cam's aggregation: mean of max(map, 0) over layers, then min-max again. */
-  private aggregate(maps: Float32Array[]): Float32Array {
-    return this.kernels.minMaxNormalize(this.kernels.meanRelu(maps));
   }
 
   private checkAlive(): void {
@@ -261,10 +241,6 @@ class Engine implements Explainer {
     if (!Array.isArray(requested) || requested.length === 0) throw new InvalidInputError('layers must be a non-empty array of layer names');
     for (const l of requested) if (typeof l !== 'string' || !this.hasLayer(l)) throw new LayerNotFoundError(String(l), this.model.layers);
     return [...new Set(requested)];
-  }
-
-  private checkTarget(target: number): void {
-    if (!Number.isInteger(target) || target < 0 || target >= this.model.numClasses) throw new TargetOutOfRangeError(target, this.model.numClasses);
   }
 
   private toTensor(input: ModelInput): Tensor4D {
@@ -337,10 +313,12 @@ class QueuedEngine extends Engine {
     }
   }
 
-  override explain(input: ModelInput, options: ExplainOptions = {}): Promise<Explanation> {
+  override explain(input: ModelInput, options?: ExplainOptions): Promise<Explanation>;
+  override explain(input: ModelInput, options: ExplainManyOptions): Promise<Explanation[]>;
+  override explain(input: ModelInput, options: ExplainOptions | ExplainManyOptions = {}): Promise<Explanation | Explanation[]> {
     return this.calls.run(async () => {
       await this.admit(input, options);
-      return super.explain(input, options);
+      return super.explain(input, options as ExplainOptions);
     });
   }
 
@@ -358,7 +336,7 @@ class QueuedEngine extends Engine {
   }
 
   /** Refuses, before any compute, a call over maxInputPixels or one that would not fit the heap now. */
-  private async admit(input: ModelInput, options: ExplainOptions): Promise<void> {
+  private async admit(input: ModelInput, options: ExplainOptions | ExplainManyOptions): Promise<void> {
     const size = declaredSize(input);
     if (!size || (options.layers !== undefined && !Array.isArray(options.layers))) return; // the call itself reports what is wrong
     const { width, height } = size;
@@ -376,7 +354,7 @@ class QueuedEngine extends Engine {
   }
 
   /** The memory profile of calls with these options' method and layers (probe runs with guided on: the larger). */
-  private async profile(options: ExplainOptions): Promise<CallMemory> {
+  private async profile(options: ExplainOptions | ExplainManyOptions): Promise<CallMemory> {
     const layers = [...new Set(options.layers ?? this.defaultLayers)].sort();
     const key = `${options.method ?? 'gradcam'}:${layers.join('\u0000')}`;
     let found = this.profiles.get(key);
@@ -410,16 +388,4 @@ function probeInput(height: number, width: number): ModelInput {
   const tensor = new Float32Array(3 * height * width);
   for (let i = 0; i < tensor.length; i++) tensor[i] = Math.sin(i * 0.37);
   return { tensor, shape: [1, 3, height, width] };
-}
-
-function oneHot(index: number, n: number): Float32Array {
-  const v = new Float32Array(n);
-  v[index] = 1;
-  return v;
-}
-
-function argmax(values: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
 }

@@ -1,8 +1,10 @@
 export { createExplainer } from './explainer.js';
 export { createExplainerPool, type ExplainerPool, type ExplainerPoolOptions, type PoolCallOptions, type PoolStats } from './pool/index.js';
-export type { CreateExplainerOptions, ExplainOptions, Explanation, Explainer, LayerCam } from './explainer.js';
+export type { CreateExplainerOptions, ExplainOptions, ExplainManyOptions, Explanation, Explainer, LayerCam } from './explainer.js';
+export type { Target, ScoreFunction, ScoreKind } from './targets/index.js';
+export type { ProgressEvent } from './work.js';
 export type { ModelInput, Pixels, NchwTensor, Preprocessing } from './image/preprocess.js';
-export { CAM_METHODS, type CamMethodName, type CamMethod, type LayerArrays } from './methods/index.js';
+export { CAM_METHODS, type CamMethodName, type CamMethod, type LayerArrays, type RerunContext, type WholeModelArrays } from './methods/index.js';
 export type { RuntimeOptions, RuntimeInfo } from './runtime/index.js';
 export type { BytesSource } from './runtime/io.js';
 export * from './errors.js';

@@ -1,7 +1,7 @@
 import { UsageError } from './errors.js';
 import type { CliIO } from './main.js';
 import { createProgress } from './progress.js';
-import { integer, loadExplainer, loadInput, MODEL_OPTIONS, MODEL_USAGE, parseCommandLine, parseList, parseModelArgs, type ModelArgs } from './model-args.js';
+import { integer, loadExplainer, loadInput, matchTarget, MODEL_OPTIONS, MODEL_USAGE, parseCommandLine, parseList, parseModelArgs, type ModelArgs } from './model-args.js';
 import { CAM_METHODS, type CamMethodName } from '../methods/index.js';
 import type { NchwTensor } from '../image/preprocess.js';
 import { evaluateMap, pixelsToTensor, type MapMetrics, type ScoreKind } from '../metrics/index.js';
@@ -93,13 +93,14 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
     const { input, modelImage } = await loadInput(args.input, args);
     // The metrics perturb the normalised input, so an image is normalised here as the explainer does it.
     const tensor: NchwTensor = modelImage ? pixelsToTensor(modelImage, args.preprocess) : (input as NchwTensor);
+    const targetClass = args.target === undefined ? undefined : matchTarget(args.target, explainer);
     const layers = args.layers ?? explainer.defaultLayers;
     const jobs = args.methods.flatMap((method) => layers.map((layer) => ({ method, layer })));
     const bar = createProgress(io.stderr, io.isTTY ?? false, 'evaluating: model passes', 'items');
     const rows: Row[] = [];
     for (const [i, { method, layer }] of jobs.entries()) {
       const start = performance.now();
-      const e = await explainer.explain(input, { layers: [layer], method, target: args.target });
+      const e = await explainer.explain(input, { layers: [layer], method, target: { class: targetClass, score: args.score } });
       const ms = performance.now() - start;
       const metrics = await evaluateMap(explainer, tensor, e.cams[layer]?.map ?? e.combined, {
         target: e.target,
@@ -113,7 +114,7 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
           if (io.isTTY || done === total) bar.update(i * total + done, jobs.length * total);
         },
       });
-      rows.push({ method, layer, target: e.target, metrics, ms: Math.round(ms) });
+      rows.push({ method, layer, target: e.target!, metrics, ms: Math.round(ms) });
     }
     bar.finish();
     if (args.json) io.stdout(`${JSON.stringify({ results: rows }, null, 2)}\n`);

@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { UsageError } from './errors.js';
 import type { CliIO } from './main.js';
 import { createProgress } from './progress.js';
-import { loadExplainer, loadInput, MODEL_OPTIONS, MODEL_USAGE, parseCommandLine, parseList, parseModelArgs, type ModelArgs } from './model-args.js';
+import { loadExplainer, loadInput, matchTarget, MODEL_OPTIONS, MODEL_USAGE, parseCommandLine, parseList, parseModelArgs, type ModelArgs } from './model-args.js';
 import type { Explainer, Explanation } from '../explainer.js';
 import { CAM_METHODS, type CamMethodName } from '../methods/index.js';
 import { encodeNpy } from '../io/npy.js';
@@ -20,7 +20,11 @@ export const EXPLAIN_USAGE = `  gradcam explain <input...> [options]
                           (DIR/<name>-2/ ... for inputs with the same name)
       --layers LIST       comma-separated target layers (default: layer1..layer4 for ResNet34, the last
                           spatial layer otherwise)
-      --method NAME       ${Object.keys(CAM_METHODS).join(', ')} (default: gradcam)
+      --score S           logit (default) or softmax (the gradient of the class's probability)
+      --method NAME       ${Object.keys(CAM_METHODS).join(', ')} (default: gradcam);
+                          fullgrad has no target layer: it writes cam-fullgrad.npy and ignores --layers
+      --eigen-smooth      first principal component of the weighted activations instead of their sum
+      --aug-smooth        mean map over horizontal flip x input scale 0.9, 1, 1.1 (six passes)
       --no-guided         skip guided backpropagation and Guided Grad-CAM
       --raw               also write NumPy .npy arrays (logits, maps, guided gradients)
       --json              print machine-readable results on stdout
@@ -31,6 +35,9 @@ const OPTIONS = {
   out: { type: 'string', default: 'gradcam-out' },
   layers: { type: 'string' },
   method: { type: 'string', default: 'gradcam' },
+  score: { type: 'string', default: 'logit' },
+  'eigen-smooth': { type: 'boolean', default: false },
+  'aug-smooth': { type: 'boolean', default: false },
   guided: { type: 'boolean', default: true },
   'no-guided': { type: 'boolean', default: false },
   raw: { type: 'boolean', default: false },
@@ -41,7 +48,10 @@ interface ExplainArgs extends ModelArgs {
   readonly inputs: string[];
   readonly out: string;
   readonly layers: string[] | undefined;
+  readonly score: 'logit' | 'softmax';
   readonly method: CamMethodName;
+  readonly eigenSmooth: boolean;
+  readonly augSmooth: boolean;
   readonly guided: boolean;
   readonly raw: boolean;
   readonly json: boolean;
@@ -54,12 +64,16 @@ function parse(argv: readonly string[]): ExplainArgs | 'help' {
   const modelArgs = parseModelArgs(v);
   const method = v.method as CamMethodName;
   if (!Object.hasOwn(CAM_METHODS, method)) throw new UsageError(`unknown --method '${method}'; available: ${Object.keys(CAM_METHODS).join(', ')}`);
+  if (v.score !== 'logit' && v.score !== 'softmax') throw new UsageError(`--score must be logit or softmax, got '${v.score}'`);
   return {
     ...modelArgs,
     inputs: positionals,
     out: v.out,
     layers: parseList(v.layers, 'layers'),
+    score: v.score,
     method,
+    eigenSmooth: v['eigen-smooth'],
+    augSmooth: v['aug-smooth'],
     guided: v.guided && !v['no-guided'],
     raw: v.raw,
     json: v.json,
@@ -108,12 +122,24 @@ interface Result {
   readonly ms: number;
 }
 
-async function explainOne(path: string, dir: string, args: ExplainArgs, explainer: Explainer, kernels: Kernels): Promise<Result> {
+async function explainOne(path: string, dir: string, args: ExplainArgs, targetClass: number | undefined, explainer: Explainer, kernels: Kernels, io: CliIO): Promise<Result> {
   const start = performance.now();
   const { input, image, modelImage } = await loadInput(path, args);
   // The seed's figure: all four stages for ResNet34; the model's default layer otherwise.
   const layers = args.layers ?? (args.model ? undefined : ['layer1', 'layer2', 'layer3', 'layer4']);
-  const e = await explainer.explain(input, { layers, target: args.target, guided: args.guided, method: args.method });
+  // Methods that rerun the network and aug-smooth take a while: a bar with ETA on a terminal.
+  const long = CAM_METHODS[args.method].reruns === true || args.augSmooth;
+  const bar = long && io.isTTY ? createProgress(io.stderr, true, `${args.method}${args.augSmooth ? ' (aug-smooth)' : ''}`, 'items') : undefined;
+  const e = await explainer.explain(input, {
+    layers,
+    target: { class: targetClass, score: args.score },
+    guided: args.guided,
+    method: args.method,
+    eigenSmooth: args.eigenSmooth,
+    augSmooth: args.augSmooth,
+    onProgress: bar && ((p) => bar.update(p.done, p.total)),
+  });
+  bar?.finish();
   const ranked = topK(e.logits, e.logits.length, explainer.labels);
   const target = ranked.find((p) => p.index === e.target)!;
   const names = layerFileNames(Object.keys(e.cams));
@@ -140,12 +166,13 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
   try {
     for (const layer of args.layers ?? []) if (!explainer.hasLayer(layer)) throw new LayerNotFoundError(layer, explainer.layers);
     const kernels = await loadKernels();
+    const targetClass = args.target === undefined ? undefined : matchTarget(args.target, explainer);
     const results: Result[] = [];
     const bar = args.inputs.length > 1 ? createProgress(io.stderr, io.isTTY ?? false, 'explaining', 'items') : undefined;
     for (const [i, path] of args.inputs.entries()) {
       const start = performance.now();
       try {
-        const r = await explainOne(path, dirs[i]!, args, explainer, kernels);
+        const r = await explainOne(path, dirs[i]!, args, targetClass, explainer, kernels, io);
         results.push(r);
         bar?.clear();
         if (!args.json) {

@@ -10,7 +10,8 @@ import { readBytes } from '../runtime/io.js';
 import { decodeImage, DEFAULT_MAX_IMAGE_PIXELS } from '../image/decode.js';
 import { resizeRgbPillowBilinear } from '../image/resize.js';
 import type { ModelInput, Pixels, Preprocessing } from '../image/preprocess.js';
-import { InvalidInputError } from '../errors.js';
+import { GradcamError, InvalidInputError } from '../errors.js';
+import { matchClass } from '../labels/match.js';
 import { defaultResnet34WeightsFile } from '../weights/hub.js';
 import { readLabels } from '../models/labels.js';
 
@@ -36,7 +37,8 @@ export const MODEL_USAGE = `      --weights FILE|URL  ResNet34 safetensors (torc
       --labels FILE       an ONNX model's class names, a JSON array of strings (default: <model
                           name>.labels.json beside the model, else ImageNet's names for 1000 classes)
       --preprocess P      imagenet (mean/std; ResNet34 and .onnx default) or tf (x/127.5 - 1; model.json default)
-      --target N          class index to explain (default: the top-1 class)
+      --target CLASS      class to explain: an index or a class name, matched case-insensitively to
+                          any comma-separated synonym of a label ('tabby', 'tiger cat'); default: top-1
       --size S            model input: 224 (default, 224x224), native, or N (shorter side N)
       --offline           never download; use the cache or --weights
       --max-pixels N      refuse larger images before decoding (default ${DEFAULT_MAX_IMAGE_PIXELS})
@@ -51,7 +53,8 @@ export interface ModelArgs {
   readonly model: string | undefined;
   readonly labels: string | undefined;
   readonly preprocess: Preprocessing;
-  readonly target: number | undefined;
+  /** An index or a class name; resolved against the model's labels once it is loaded (matchTarget). */
+  readonly target: string | undefined;
   readonly size: ModelSize;
   readonly offline: boolean;
   readonly maxPixels: number;
@@ -97,6 +100,7 @@ export function parseModelArgs(v: {
   'max-pixels'?: string;
   threads?: string;
 }): ModelArgs {
+  if (v.target !== undefined && !v.target.trim()) throw new UsageError('--target is empty');
   if (v.weights && v.model) throw new UsageError('--weights is for ResNet34; a --model brings its own weights');
   if (v.labels !== undefined && !/\.onnx($|[?#])/i.test(v.model ?? '')) {
     throw new UsageError('--labels is for ONNX models (ResNet34 has ImageNet\'s names, a model.json the labels of its metadata.json)');
@@ -113,7 +117,7 @@ export function parseModelArgs(v: {
     model: v.model,
     labels: v.labels,
     preprocess,
-    target: v.target === undefined ? undefined : integer('target', v.target, 0),
+    target: v.target,
     size,
     offline: v.offline,
     maxPixels: v['max-pixels'] === undefined ? DEFAULT_MAX_IMAGE_PIXELS : integer('max-pixels', v['max-pixels'], 1),
@@ -159,6 +163,16 @@ export async function loadExplainer(args: ModelArgs, io: CliIO): Promise<Explain
   const weights = await resnet34Weights(args, io);
   const labels = args.labels === undefined ? undefined : await readLabels(args.labels);
   return createExplainer({ model: args.model ?? 'resnet34', weights, preprocess: args.preprocess, threads: args.threads, labels });
+}
+
+/** --target as a class index: a number or a name of the model's labels; unknown or ambiguous names are usage errors. */
+export function matchTarget(query: string, explainer: Explainer): number {
+  try {
+    return matchClass(query, explainer.labels, explainer.numClasses);
+  } catch (err) {
+    if (err instanceof GradcamError) throw new UsageError(`--target: ${err.message}`);
+    throw err;
+  }
 }
 
 /** A comma-separated list option (--layers, --methods); undefined when not given. */

@@ -180,9 +180,10 @@ export function gradients(graph: Graph, pass: GraphPass, plan: GradientPlan): Gr
           if (err instanceof GradcamError) throw err;
           throw new InvalidInputError(`${g.node.opType} node '${g.node.name}' in ${graph.source}: its gradient failed: ${(err as Error).message}`, { cause: err });
         }
-        if (plan.biasGradients && g.kernel.bias && dys[0]) {
-          const d = dys[0];
-          const grad = (d.rank === 4 ? d : tf.reshape(d, [d.shape[0]!, 1, 1, d.size / d.shape[0]!])) as Tensor4D;
+        // FullGrad's biases are those of ops with spatial outputs (convs, BatchNorm), as pytorch-grad-cam takes
+        // nn.Conv2d and nn.BatchNorm2d biases only: a classifier's (Gemm) bias is not one of them.
+        if (plan.biasGradients && g.kernel.bias && dys[0]?.rank === 4) {
+          const grad = dys[0] as Tensor4D;
           out.biases.push({ bias: g.kernel.bias, grad });
           retained.add(grad);
         }

@@ -6,4 +6,5 @@ export const hiResCam: CamMethod = {
   needsGradients: true,
   camImage: ({ activations, gradients, positions, channels }, kernels) =>
     kernels.elementwiseSumRelu(activations, gradients, positions, channels),
+  terms: ({ activations: A, gradients: G }) => A.map((a, i) => a * G[i]!),
 };

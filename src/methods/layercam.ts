@@ -6,4 +6,5 @@ export const layerCam: CamMethod = {
   needsGradients: true,
   camImage: ({ activations, gradients, positions, channels }, kernels) =>
     kernels.elementwiseSumRelu(activations, gradients.map((g) => Math.max(g, 0)), positions, channels),
+  terms: ({ activations: A, gradients: G }) => A.map((a, i) => Math.max(G[i]!, 0) * a),
 };

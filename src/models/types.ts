@@ -4,7 +4,7 @@ import type { Tensor2D, Tensor4D } from '../tf.js';
 export interface ForwardPass {
   readonly input: Tensor4D;
   readonly logits: Tensor2D;
-  /** The output A of a target layer, [1, h, w, C]. */
+  /** The output A of a target layer, [N, h, w, C] (N = the input's batch). */
   activation(layer: string): Tensor4D;
   dispose(): void;
 }
@@ -17,17 +17,27 @@ export interface GradientRequest {
   readonly guided: boolean;
   /** Also return the gradient with respect to the (normalised) input. */
   readonly toInput: boolean;
-  /** FullGrad: also return, for every op with a bias (conv/dense with bias, BatchNorm shift; ResNet's folded
+  /** FullGrad: also return, for every op with a 2-D bias (conv with bias, BatchNorm shift; ResNet's folded
    *  BN biases), the gradient at that op's output and the bias vector. */
   readonly biasGradients?: boolean;
+}
+
+export interface BiasGradient {
+  readonly bias: Float32Array;
+  /** d(score) / d(output of the op that adds `bias`), NHWC [1, h, w, bias.length]. */
+  readonly grad: Tensor4D;
 }
 
 export interface Gradients {
   /** d(score) / d(activation of each requested layer), NHWC. */
   readonly layers: Record<string, Tensor4D>;
   readonly input: Tensor4D | undefined;
-  readonly biases?: readonly { readonly bias: Float32Array; readonly grad: Tensor4D }[];
+  /** With biasGradients: one entry per biased op, in no particular order. */
+  readonly biases?: readonly BiasGradient[];
 }
+
+/** Every tensor a Gradients holds. */
+export const gradientTensors = (g: Gradients): Tensor4D[] => [...Object.values(g.layers), ...(g.input ? [g.input] : []), ...(g.biases ?? []).map((b) => b.grad)];
 
 /**
  * A model the engine can explain: one forward pass, then gradient passes that reuse it.

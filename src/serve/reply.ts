@@ -39,8 +39,9 @@ const prediction = (p: Prediction) => ({ index: p.index, label: p.label ?? null,
 /** The answer to POST /explain in the format asked for. */
 export async function explanationReply(kernels: Kernels, x: ExplainedImage, params: ExplainParams): Promise<Reply> {
   const e = x.explanation;
+  const index = e.target!; // the server explains classes (never a custom score), so there is always one
   const top5 = topK(e.logits, 5, x.labels);
-  const target = top5.find((p) => p.index === e.target) ?? { index: e.target, label: x.labels?.[e.target], logit: e.logits[e.target]!, probability: softmax(e.logits)[e.target]! };
+  const target = top5.find((p) => p.index === index) ?? { index, label: x.labels?.[index], logit: e.logits[index]!, probability: softmax(e.logits)[index]! };
   if (params.format === 'png') {
     const png = params.figure
       ? await explanationFigure(kernels, e, explanationPictures(kernels, e, undefined), x.modelImage, target)

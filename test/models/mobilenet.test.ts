@@ -86,4 +86,30 @@ describe.skipIf(!hasMobilenet)(`real ImageNet MobileNet v1 0.75 (TF.js layers mo
     expect(nonzero / e.guided!.length).toBeGreaterThan(0.1);
     expect(e.guidedGradCam!.conv_pw_11_relu!.length).toBe(224 * 224 * 3);
   });
+
+  test('the other methods, smoothing modes and targets run on it with sane maps (cat left, espresso right)', async () => {
+    const px = sideBySide(await image('chelsea.png'), await image('coffee.png'));
+    const espresso = ex.labels!.findIndex((l) => /^espresso$/.test(l));
+    const before = tf.memory().numTensors;
+    const runs = [
+      { method: 'ablationcam' }, { method: 'eigengradcam' }, { method: 'gradcamelementwise' }, { method: 'kpcacam', localises: false },
+      { method: 'fem', localises: false }, { method: 'fullgrad', localises: false }, { method: 'gradcam', eigenSmooth: true },
+      { method: 'gradcam', augSmooth: true }, { method: 'gradcam', target: { class: espresso, score: 'softmax' } },
+    ] as const;
+    for (const { localises = true, ...options } of runs) {
+      const label = JSON.stringify(options);
+      const e = await ex.explain(px, { target: espresso, ...options });
+      const map = e.combined;
+      expect(map.length, label).toBe(448 * 224);
+      expect(map.every((v) => v >= 0 && v <= 1), label).toBe(true);
+      // augSmooth's mean of six normalised maps is not normalised again.
+      expect(Math.max(...map), label).toBeGreaterThan(options.augSmooth ? 0.5 : 0.99);
+      // KPCA-CAM and FEM use no target, and FullGrad's bias terms barely depend on it: no side is required of them.
+      if (localises) expect(leftMass(map, 448).share, label).toBeLessThan(0.5);
+    }
+    // ScoreCAM: 768 forward passes, on a small input.
+    const small = await ex.explain(resizeRgbPillowBilinear(await image('coffee.png'), 64, 64), { method: 'scorecam', target: espresso });
+    expect(small.combined.every((v) => v >= 0 && v <= 1)).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });

@@ -28,6 +28,12 @@ async function loadModel(): Promise<void> {
       const weights = file ? new Uint8Array(await file.arrayBuffer()) : ($('weights-url') as HTMLInputElement).value;
       if (!weights) throw new Error('pick a safetensors file or give its URL');
       explainer = await createExplainer({ model: 'resnet34', weights, preprocess, ...runtimeOptions });
+    } else if (kind === 'onnx') {
+      // A file (picked or dropped) as its bytes; a URL as is, so that a <name>.labels.json beside it is found.
+      const file = ($('onnx-file') as HTMLInputElement).files?.[0];
+      const model = file ? new Uint8Array(await file.arrayBuffer()) : ($('onnx-url') as HTMLInputElement).value;
+      if (!model) throw new Error('pick an .onnx file or give its URL');
+      explainer = await createExplainer({ model, preprocess, ...runtimeOptions });
     } else {
       const url = ($('model-url') as HTMLInputElement).value;
       if (!url) throw new Error('give the URL of a TF.js model.json');
@@ -96,11 +102,17 @@ async function explain(target: number): Promise<void> {
   status('Done.');
 }
 
-/** Four layers spread over a layers model's depth, ending at its default layer. */
+/**
+ * Four layers spread over the network's depth, ending at its default layer: for a torch module path
+ * (ONNX), the default's siblings (features.18 among features.N); for a layers model, its activations.
+ */
 function pickLayers(ex: Explainer): string[] {
-  const spatial = ex.layers.filter((l) => /relu|act|add/i.test(l));
-  const last = spatial.lastIndexOf(ex.defaultLayers[0]!);
-  const pool = spatial.slice(0, last + 1);
+  const end = ex.defaultLayers[0]!;
+  const parent = end.slice(0, end.lastIndexOf('.') + 1);
+  const candidates = parent
+    ? ex.layers.filter((l) => l.startsWith(parent) && !l.slice(parent.length).includes('.'))
+    : ex.layers.filter((l) => /relu|act|add/i.test(l));
+  const pool = candidates.slice(0, candidates.lastIndexOf(end) + 1);
   return [0.35, 0.6, 0.8, 1].map((f) => pool[Math.max(0, Math.round(f * (pool.length - 1)))]!).filter((l, i, a) => a.indexOf(l) === i);
 }
 
@@ -137,7 +149,22 @@ function draw(canvas: HTMLCanvasElement, px: Pixels): void {
   canvas.getContext('2d')!.putImageData(rgba, 0, 0);
 }
 
+/** Selects a kind of model, with its usual preprocessing (PyTorch models: ImageNet mean/std). */
+function selectModel(kind: 'layers' | 'resnet34' | 'onnx'): void {
+  (document.querySelector(`input[name=model][value=${kind}]`) as HTMLInputElement).checked = true;
+  ($('preprocess') as HTMLSelectElement).value = kind === 'layers' ? 'tf' : 'imagenet';
+}
+
+document.querySelectorAll<HTMLInputElement>('input[name=model]').forEach((radio) => {
+  radio.onchange = () => selectModel(radio.value as 'layers' | 'resnet34' | 'onnx');
+});
 $('load-model').onclick = () => void loadModel();
+($('weights-file') as HTMLInputElement).onchange = () => selectModel('resnet34');
+// An .onnx file picked (or dropped on the image area) is loaded at once.
+($('onnx-file') as HTMLInputElement).onchange = () => {
+  selectModel('onnx');
+  void loadModel();
+};
 $('opacity').oninput = () => void drawMaps();
 ($('image-file') as HTMLInputElement).onchange = (ev) => {
   const file = (ev.target as HTMLInputElement).files?.[0];
@@ -152,16 +179,21 @@ drop.ondragleave = () => drop.classList.remove('over');
 drop.ondrop = (ev) => {
   ev.preventDefault();
   drop.classList.remove('over');
-  const file = ev.dataTransfer?.files[0];
-  if (file) void setImage(file);
+  const files = ev.dataTransfer?.files;
+  if (files?.[0] && /\.onnx$/i.test(files[0].name)) {
+    ($('onnx-file') as HTMLInputElement).files = files;
+    $('onnx-file').dispatchEvent(new Event('change'));
+  } else if (files?.[0]) void setImage(files[0]);
 };
 document.querySelectorAll<HTMLButtonElement>('[data-sample]').forEach((b) => {
   b.onclick = async () => setImage(await (await fetch(b.dataset.sample!)).blob());
 });
 
-// ?model=<model.json URL> preselects a layers model and loads it.
+// ?model=<model.json or .onnx URL> preselects a layers or ONNX model and loads it.
 const preset = params.get('model');
 if (preset) {
-  ($('model-url') as HTMLInputElement).value = preset;
+  const onnx = /\.onnx$/i.test(preset);
+  ($(onnx ? 'onnx-url' : 'model-url') as HTMLInputElement).value = preset;
+  selectModel(onnx ? 'onnx' : 'layers');
   void loadModel();
 }

@@ -8,6 +8,8 @@ import { createExplainer } from '../../src/index.js';
 import { ASSETS, hasReference, missingReason } from '../helpers/assets.js';
 import { ALL_LAYERS, checkGuided, checkLayer, checkLogits, REF_INPUTS, REF_TARGETS, refInput } from '../helpers/reference-check.js';
 import { maxAbsDiff } from '../helpers/metrics.js';
+import { hasZoo, zooMissingReason } from '../helpers/zoo.js';
+import { checkRuntimeCase, RUNTIME_CASE } from '../helpers/zoo-runtime.js';
 
 const root = join(import.meta.dirname, '../..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -32,6 +34,12 @@ function serve(): Promise<Server> {
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
+
+/** A Float32Array the page sent as base64. */
+const f32 = (b64: string) => {
+  const bytes = Buffer.from(b64, 'base64');
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+};
 
 // CI installs Chromium (.ci/run) and must run this; elsewhere it is skipped with the reason.
 const skip = !hasReference ? missingReason : !existsSync(CHROMIUM) ? `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)` : '';
@@ -75,10 +83,6 @@ describe.skipIf(skip !== '')(`headless Chromium, cross-origin isolated${skip ? `
       }
       return { isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency, runtime: ex.runtime, cases };
     })(${JSON.stringify(ALL_LAYERS)}, ${JSON.stringify(REF_INPUTS.map((i) => i.name))})`)) as PageResult;
-    const f32 = (b64: string) => {
-      const bytes = Buffer.from(b64, 'base64');
-      return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-    };
     expect(out.isolated).toBe(true);
     expect(out.runtime.simd).toBe(true);
     expect(out.runtime.heapKernels).toBe(true);
@@ -106,4 +110,23 @@ describe.skipIf(skip !== '')(`headless Chromium, cross-origin isolated${skip ? `
     }
     node.dispose();
   });
+
+  test.skipIf(!hasZoo)(`an ONNX zoo model (${RUNTIME_CASE.arch}) like Node and pytorch-grad-cam${hasZoo ? '' : ` (skipped: ${zooMissingReason})`}`, async () => {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    const out = (await page.evaluate(`(async (c) => {
+      const m = await import('/build/browser/gradcam-wasm.js');
+      const ex = await m.createExplainer({ model: '/shared/' + c.file, tfjsWasmPaths: '/build/browser/' });
+      const npy = m.decodeNpy(new Uint8Array(await (await fetch('/shared/reference/inputs/' + c.input + '.input.npy')).arrayBuffer()));
+      const e = await ex.explain({ tensor: npy.data, shape: npy.shape }, { layers: [c.layer], guided: true });
+      const b64 = (a) => { const u = new Uint8Array(a.buffer, a.byteOffset, a.byteLength); let s = ''; for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode(...u.subarray(i, i + 0x8000)); return btoa(s); };
+      const result = { threads: ex.runtime.threads, cores: navigator.hardwareConcurrency, labels: ex.labels?.length, logits: b64(e.logits), map: b64(e.cams[c.layer].map), guided: b64(e.guided) };
+      ex.dispose();
+      return result;
+    })(${JSON.stringify(RUNTIME_CASE)})`)) as { threads: number; cores: number; labels: number; logits: string; map: string; guided: string };
+    await page.close();
+    expect(out.threads).toBe(Math.min(8, out.cores));
+    expect(out.labels).toBe(1000); // ImageNet's names: no labels file beside the model
+    await checkRuntimeCase({ logits: f32(out.logits), map: f32(out.map), guided: f32(out.guided) });
+  }, 120_000);
 });

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
-import { createExplainer, decodeImage, loadKernels, renderOverlay, resizeRgbPillowBilinear } from '../../src/index.js';
+import type { Page } from 'playwright-core';
+import { createExplainer, decodeImage, loadKernels, renderGuided, renderOverlay, resizeRgbPillowBilinear, type Explainer, type Pixels } from '../../src/index.js';
 import { hasMobilenet, missingReason } from '../helpers/assets.js';
+import { hasZoo, zooMissingReason, zooModelPath } from '../helpers/zoo.js';
 
 const root = join(import.meta.dirname, '../..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -40,36 +42,75 @@ describe.skipIf(skip !== '')(`demo page${skip ? ` (skipped: ${skip})` : ''}`, ()
     await page.waitForFunction(() => document.body.dataset.explained, null, { timeout: 60_000 });
     const target = Number(await page.evaluate(() => document.body.dataset.explained));
     expect(target).toBe(967);
-    const drawn = (await page.evaluate(`[...document.querySelectorAll('#maps figure')].map((f) => {
-      const read = (c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
-      return { layer: f.dataset.layer, overlay: read(f.querySelector('canvas.gradcam')), guided: read(f.querySelector('canvas.guided-gradcam')) };
-    })`)) as { layer: string; overlay: number[]; guided: number[] }[];
+    const drawn = await readMaps(page);
     expect(drawn).toHaveLength(4);
     expect(await page.textContent('#timing')).toMatch(/4 layers \+ guided backpropagation: \d+ ms on \d threads?/);
     mkdirSync(join(root, 'test-output'), { recursive: true });
     await page.screenshot({ path: join(root, 'test-output/demo.png'), fullPage: true });
-
-    // The same explanation in Node: decode, resize, explain, draw; RGBA from the page vs RGB here.
+    // Guided Grad-CAM is drawn (not a blank canvas).
+    for (const d of drawn) expect(new Set(d.guided).size, d.layer).toBeGreaterThan(50);
     const ex = await createExplainer({ model: join(process.env.GRADCAM_TEST_ASSETS ?? join(root, '../shared'), 'models/mobilenet_v1_0.75_224/model.json'), preprocess: 'tf' });
-    const input = resizeRgbPillowBilinear(await decodeImage(new Uint8Array(readFileSync(join(root, 'examples/coffee.png')))), 224, 224);
-    const e = await ex.explain(input, { target, layers: drawn.map((d) => d.layer) });
-    ex.dispose();
-    const kernels = await loadKernels();
-    for (const d of drawn) {
-      const ours = renderOverlay(kernels, input, e.cams[d.layer]!.map, 224, 224).data;
-      let worst = 0;
-      let differing = 0;
-      for (let i = 0; i < 224 * 224; i++) {
-        for (let c = 0; c < 3; c++) {
-          const diff = Math.abs(ours[i * 3 + c]! - d.overlay[i * 4 + c]!);
-          worst = Math.max(worst, diff);
-          if (diff) differing++;
-        }
-      }
-      expect(worst, d.layer).toBeLessThanOrEqual(1);
-      expect(differing / (224 * 224 * 3), d.layer).toBeLessThan(0.001);
-      // Guided Grad-CAM is drawn (not a blank canvas).
-      expect(new Set(d.guided).size, d.layer).toBeGreaterThan(50);
-    }
+    await expectOverlaysLikeNode(drawn, ex, 'coffee.png', target);
+  });
+
+  test.skipIf(!hasZoo)(`an .onnx file from the file picker: maps at four depths equal to Node's${hasZoo ? '' : ` (skipped: ${zooMissingReason})`}`, async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`http://127.0.0.1:${(server.httpServer!.address() as AddressInfo).port}/`);
+    await page.setInputFiles('#onnx-file', zooModelPath('mobilenet_v2'));
+    await page.waitForFunction(() => document.body.dataset.threads, null, { timeout: 90_000 });
+    // Picking the file selected the ONNX model and PyTorch's preprocessing.
+    expect(await page.evaluate(() => (document.querySelector('input[name=model]:checked') as HTMLInputElement).value)).toBe('onnx');
+    expect(await page.inputValue('#preprocess')).toBe('imagenet');
+    await page.click('[data-sample="/examples/chelsea.png"]');
+    await page.waitForSelector('#predictions button', { timeout: 60_000 });
+    expect(await page.locator('#predictions button').count()).toBe(5);
+    await page.click('#predictions li:first-child button');
+    await page.waitForFunction(() => document.body.dataset.explained, null, { timeout: 60_000 });
+    const target = Number(await page.evaluate(() => document.body.dataset.explained));
+    const drawn = await readMaps(page);
+    // The default layer's siblings, spread over the depth (mobilenet_v2's features.N, ending at features.18).
+    expect(drawn.map((d) => d.layer)).toEqual(['features.6', 'features.11', 'features.14', 'features.18']);
+    mkdirSync(join(root, 'test-output'), { recursive: true });
+    await page.screenshot({ path: join(root, 'test-output/demo-onnx.png'), fullPage: true });
+    // Its Guided Grad-CAM pictures are flat grey, as pytorch-grad-cam's deprocess_image draws them: the random
+    // network's gradients (~1e-11) sit far below the 1e-5 it adds to their std. They still equal Node's.
+    await expectOverlaysLikeNode(drawn, await createExplainer({ model: zooModelPath('mobilenet_v2') }), 'chelsea.png', target);
   });
 });
+
+type DrawnMap = { layer: string; overlay: number[]; guided: number[] };
+
+/** The maps the page drew: each figure's layer, its Grad-CAM overlay and its Guided Grad-CAM, as RGBA. */
+async function readMaps(page: Page): Promise<DrawnMap[]> {
+  return (await page.evaluate(`[...document.querySelectorAll('#maps figure')].map((f) => {
+    const read = (c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
+    return { layer: f.dataset.layer, overlay: read(f.querySelector('canvas.gradcam')), guided: read(f.querySelector('canvas.guided-gradcam')) };
+  })`)) as DrawnMap[];
+}
+
+/** The same explanation in Node (decode, resize, explain, draw) gives the same pictures; disposes `ex`. */
+async function expectOverlaysLikeNode(drawn: DrawnMap[], ex: Explainer, image: string, target: number): Promise<void> {
+  const input = resizeRgbPillowBilinear(await decodeImage(new Uint8Array(readFileSync(join(root, 'examples', image)))), 224, 224);
+  const e = await ex.explain(input, { target, layers: drawn.map((d) => d.layer), guided: true });
+  ex.dispose();
+  const kernels = await loadKernels();
+  for (const d of drawn) {
+    expectSamePicture(renderOverlay(kernels, input, e.cams[d.layer]!.map, 224, 224), d.overlay, `${d.layer} Grad-CAM`);
+    expectSamePicture(renderGuided(e.guidedGradCam![d.layer]!, 224, 224), d.guided, `${d.layer} Guided Grad-CAM`);
+  }
+}
+
+/** RGB from Node vs RGBA from the page: equal within float rounding (a level flips only on a boundary). */
+function expectSamePicture(node: Pixels, page: number[], what: string): void {
+  let worst = 0;
+  let differing = 0;
+  for (let i = 0; i < node.width * node.height; i++) {
+    for (let c = 0; c < 3; c++) {
+      const diff = Math.abs(node.data[i * 3 + c]! - page[i * 4 + c]!);
+      worst = Math.max(worst, diff);
+      if (diff) differing++;
+    }
+  }
+  expect(worst, what).toBeLessThanOrEqual(1);
+  expect(differing / (node.width * node.height * 3), what).toBeLessThan(0.001);
+}

@@ -1,4 +1,6 @@
 // Test worker for workerd: the parity cases through the public API; arrays come back as base64.
+// ?input=NAME&target=top1|c281: the ResNet34 suite. ?onnx=FILE&input=NAME&layer=LAYER: an ONNX model (under the
+// assets), its top-1 class, with guided backpropagation.
 import { createExplainer, decodeNpy } from 'gradcam-wasm';
 import tfjsWasmModule from './tfjs-backend-wasm-simd.wasm';
 import kernels from './kernels.wasm';
@@ -17,6 +19,7 @@ export default {
   async fetch(request, env) {
     const q = new URL(request.url).searchParams;
     if (!q.get('input')) return new Response('ok');
+    if (q.get('onnx')) return explainOnnx(env, q);
     ready ??= createExplainer({ weights: `${env.ASSETS_URL}/reference/resnet34-seed1.safetensors`, tfjsWasmModule, kernels, heapKernels });
     const ex = await ready;
     const npy = decodeNpy(new Uint8Array(await (await fetch(`${env.ASSETS_URL}/reference/inputs/${q.get('input')}.input.npy`)).arrayBuffer()));
@@ -32,3 +35,15 @@ export default {
     });
   },
 };
+
+async function explainOnnx(env, q) {
+  const ex = await createExplainer({ model: `${env.ASSETS_URL}/${q.get('onnx')}`, tfjsWasmModule, kernels, heapKernels });
+  try {
+    const npy = decodeNpy(new Uint8Array(await (await fetch(`${env.ASSETS_URL}/reference/inputs/${q.get('input')}.input.npy`)).arrayBuffer()));
+    const layer = q.get('layer');
+    const e = await ex.explain({ tensor: npy.data, shape: npy.shape }, { layers: [layer], guided: true });
+    return Response.json({ runtime: ex.runtime, labels: ex.labels?.length, logits: b64(e.logits), map: b64(e.cams[layer].map), guided: b64(e.guided) });
+  } finally {
+    ex.dispose();
+  }
+}

@@ -5,6 +5,8 @@ import { createExplainer, decodeImage, loadKernels, renderOverlay, resizeRgbPill
 import { ASSETS, hasMobilenet, hasReference, missingReason } from '../helpers/assets.js';
 import { ALL_LAYERS, checkGuided, checkLayer, checkLogits, REF_INPUTS, REF_TARGETS, refInput } from '../helpers/reference-check.js';
 import { maxAbsDiff } from '../helpers/metrics.js';
+import { hasZoo, zooMissingReason } from '../helpers/zoo.js';
+import { checkRuntimeCase, RUNTIME_CASE } from '../helpers/zoo-runtime.js';
 
 const examples = join(import.meta.dirname, '../../examples');
 // @ts-expect-error plain JS helper shared with the benchmark
@@ -90,4 +92,15 @@ describe.skipIf(!hasReference)(`parity suite in workerd${hasReference ? '' : ` (
     }
     node.dispose();
   });
+
+  test.skipIf(!hasZoo)(`an ONNX zoo model (${RUNTIME_CASE.arch}) like Node and pytorch-grad-cam${hasZoo ? '' : ` (skipped: ${zooMissingReason})`}`, async () => {
+    const { file, input, layer } = RUNTIME_CASE;
+    const res = await fetch(`${edge.url}?${new URLSearchParams({ onnx: file, input, layer })}`);
+    expect(res.status, await res.clone().text().then((s) => s.slice(0, 300))).toBe(200);
+    const c = (await res.json()) as { runtime: { threads: number; heapKernels: boolean }; labels: number; logits: string; map: string; guided: string };
+    expect(c.runtime.threads).toBe(1);
+    expect(c.runtime.heapKernels).toBe(true);
+    expect(c.labels).toBe(1000); // ImageNet's names: no labels file beside the model
+    await checkRuntimeCase({ logits: f32(c.logits), map: f32(c.map), guided: f32(c.guided) });
+  }, 120_000);
 });

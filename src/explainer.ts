@@ -356,10 +356,14 @@ class QueuedEngine extends Engine {
   /** The memory profile of calls with these options' method and layers (probe runs with guided on: the larger). */
   private async profile(options: ExplainOptions | ExplainManyOptions): Promise<CallMemory> {
     const layers = [...new Set(options.layers ?? this.defaultLayers)].sort();
-    const key = `${options.method ?? 'gradcam'}:${layers.join('\u0000')}`;
+    // Methods that rerun the network (AblationCAM, ScoreCAM) hold one pass at a time, plus small batches of
+    // activations or masked inputs: they are measured as Grad-CAM (tf.profile over their hundreds of passes
+    // would record every kernel call, and overflow).
+    const method = options.method !== undefined && CAM_METHODS[options.method]?.reruns ? 'gradcam' : options.method;
+    const key = `${method ?? 'gradcam'}:${layers.join('\u0000')}`;
     let found = this.profiles.get(key);
     if (!found) {
-      const probe = { layers, method: options.method, guided: true };
+      const probe = { layers, method, guided: true };
       const limit = this.maxPixels; // probes may be larger than the user's maxInputPixels; calls run one at a time
       this.maxPixels = Number.POSITIVE_INFINITY;
       try {

@@ -110,6 +110,8 @@ export class GraphModel implements ExplainableModel {
   };
 
   forward(input: Tensor4D, layers: readonly string[] = this.defaultLayers): Pass {
+    // The heap kernels (Winograd transforms, im2col) work on one image: a batch would be silently wrong.
+    if (input.shape[0] !== 1) throw new InvalidInputError(`the graph engine runs one image at a time, got a batch of ${input.shape[0]}`);
     const keep = new Set([...this.byName.values(), ...this.activationOf.values(), ...layers.map(this.valueOf)]);
     return new Pass(forward(this.graph, input, keep), (l) => this.activationOf.get(l) ?? this.valueOf(l));
   }

@@ -29,12 +29,23 @@ export const scoreCam: CamMethod = {
         const mask = tf.div(tf.sub(up, min), tf.add(tf.sub(max, min), 1e-8));
         return tf.mul(tf.transpose(mask, [3, 1, 2, 0]), ctx.input) as Tensor4D; // [n, H, W, 1] x [1, H, W, 3]
       });
-      const pass = ctx.model.forward(masked);
+      // One image per forward pass: the engine's kernels take a batch of one.
+      const logits = tf.tidy(() =>
+        tf.concat(
+          tf.split(masked, n).map((image) => {
+            const pass = ctx.model.forward(image as Tensor4D);
+            try {
+              return pass.logits.clone();
+            } finally {
+              pass.dispose();
+            }
+          }),
+        ),
+      );
       try {
-        scores.set(ctx.scores(pass.logits), start);
+        scores.set(ctx.scores(logits), start);
       } finally {
-        pass.dispose();
-        masked.dispose();
+        tf.dispose([logits, masked]);
       }
       await ctx.advance(n);
     }

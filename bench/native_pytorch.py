@@ -12,30 +12,18 @@ seed figure computes, written for speed rather than through pytorch-grad-cam:
 Run it with glibc told to keep memory (bench/native.js sets MALLOC_MMAP_THRESHOLD_ etc.), 2 threads.
 Prints one JSON line: every figure's milliseconds after one warm-up figure.
 """
-import argparse, json, os, sys, time
+import argparse, json, time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-import torchvision
+
+import torch_resnet34
 
 LAYERS = ["layer1", "layer2", "layer3", "layer4"]
 
 
 def load(path):
-    with open(path, "rb") as f:
-        n = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(n))
-        data = f.read()
-    state = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        state[k] = torch.from_numpy(np.frombuffer(data[a:b], dtype=np.float32).reshape(v["shape"]).copy())
-    model = torchvision.models.resnet34(weights=None)
-    model.load_state_dict(state, strict=False)
-    model.eval()
+    model = torch_resnet34.load(path)
     for p in model.parameters():
         p.requires_grad_(False)
     return model

@@ -332,7 +332,11 @@ class QueuedEngine extends Engine {
   override dispose(): void {
     if (this.closing) return;
     this.closing = true;
-    void this.calls.close(() => new DisposedError('this explainer')).then(() => super.dispose());
+    // Nothing running: the model is freed now, so tf.memory() right after dispose() no longer counts it.
+    const idle = !this.calls.busy;
+    const closed = this.calls.close(() => new DisposedError('this explainer'));
+    if (idle) super.dispose();
+    else void closed.then(() => super.dispose());
   }
 
   /** Refuses, before any compute, a call over maxInputPixels or one that would not fit the heap now. */

@@ -8,16 +8,27 @@ export class CallQueue {
   private running: Promise<unknown> | undefined;
   private closedBy: (() => Error) | undefined;
 
+  /** Whether a call is running now. */
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
   run<T>(call: () => Promise<T>): Promise<T> {
     if (this.closedBy) return Promise.reject(this.closedBy());
     return new Promise<T>((resolve, reject) => {
       const start = () => {
         const done = (async () => call())();
         this.running = done;
-        done.then(resolve, reject).finally(() => {
+        // The queue moves on before the caller hears back, so a caller that disposes right after its
+        // call sees the queue idle (and the model is freed at once).
+        const next = () => {
           this.running = undefined;
           this.waiting.shift()?.start();
-        });
+        };
+        done.then(
+          (value) => (next(), resolve(value)),
+          (err: unknown) => (next(), reject(err)),
+        );
       };
       if (this.running) this.waiting.push({ start, reject });
       else start();

@@ -68,6 +68,7 @@ export class GraphModel implements ExplainableModel {
       pass = forward(graph, x, new Set(this.byName.values()));
       this.numClasses = pass.logits.shape[1];
       this.defaultLayers = [options.defaultLayer ?? this.lastSpatialLayer(pass, spec.source)];
+      this.labels = chooseLabels(options.labels, this.numClasses);
     } catch (err) {
       graph.dispose();
       throw err;
@@ -75,7 +76,6 @@ export class GraphModel implements ExplainableModel {
       pass?.dispose();
       x.dispose();
     }
-    this.labels = chooseLabels(options.labels, this.numClasses);
   }
 
   /**

@@ -35,7 +35,7 @@ export const scoreCam: CamMethod = {
           tf.split(masked, n).map((image) => {
             const pass = ctx.model.forward(image as Tensor4D);
             try {
-              return pass.logits.clone();
+              return tf.clone(pass.logits);
             } finally {
               pass.dispose();
             }

@@ -87,7 +87,7 @@ describe('CLI errors: exit codes and one-line messages', () => {
     expect((await run('explain', 'x.png', '--weights', weights, '--model', 'm.json')).stderr).toMatch(/--weights is for ResNet34/);
     expect((await run('explain', 'x.png', '--preprocess', 'caffe')).code).toBe(2);
     expect((await run('frobnicate')).code).toBe(2);
-    expect((await run('explain', 'a.npy', '--weights', weights, '--out', dir, '--target', 'abc')).stderr).toMatch(/--target must be an integer >= 0, got 'abc'/);
+    expect((await run('explain', 'a.npy', '--weights', weights, '--out', dir, '--target', ' ')).stderr).toMatch(/--target is empty/);
     expect((await run('explain', 'a.npy', '--weights', weights, '--out', dir, '--method', 'x')).code).toBe(2);
     expect((await run('explain', 'a.npy', '--weights', weights, '--out', dir, '--size', '7')).code).toBe(2);
   });

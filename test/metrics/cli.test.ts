@@ -90,7 +90,7 @@ describe.skipIf(!hasReference)(`gradcam evaluate on the seeded ResNet34${hasRefe
     for (const [ours, r] of pairs) expect(Math.abs(ours! - r!)).toBeLessThanOrEqual(Math.abs(r!) > 0.1 ? 1e-3 * Math.abs(r!) : 1e-4);
   });
 
-  test('an image input, a table with a row per method and layer; a bad target is a typed error', async () => {
+  test('an image input, a table with a row per method and layer; a bad target is a usage error', async () => {
     const png = new PNG({ width: 40, height: 40 });
     for (let i = 0; i < png.data.length; i++) png.data[i] = i % 4 === 3 ? 255 : (i * 7) % 256;
     const file = join(dir, 'small.png');
@@ -105,7 +105,8 @@ describe.skipIf(!hasReference)(`gradcam evaluate on the seeded ResNet34${hasRefe
     expect(lines.slice(3).map((l) => l.split(/\s+/).slice(0, 2))).toEqual([['gradcam', 'layer4'], ['eigencam', 'layer4']]);
 
     const bad = capture();
-    expect(await main(['evaluate', file, '--weights', WEIGHTS, '--methods', 'gradcam', '--size', 'native', '--target', '1000'], bad.io)).toBe(1);
-    expect(bad.out.stderr).toMatch(/TARGET_OUT_OF_RANGE/);
+    // --target is resolved as explain resolves it: a class out of range is a usage error (exit 2).
+    expect(await main(['evaluate', file, '--weights', WEIGHTS, '--methods', 'gradcam', '--size', 'native', '--target', '1000'], bad.io)).toBe(2);
+    expect(bad.out.stderr).toMatch(/--target: target class 1000 is not an integer in \[0, 999\]/);
   });
 });

@@ -34,8 +34,9 @@ test('npm pack: the built package only, with its licence; no source maps, .wat o
   for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/weights/hub.d.ts', 'bin/gradcam.js', 'build/kernels.wasm', 'build/browser/gradcam-wasm.js']) expect(files, f).toContain(f);
   expect(files.filter((f) => /\.map$|\.wat$|^scripts\/|^src\/|^test\//.test(f))).toEqual([]);
   expect(info.size).toBeLessThan(1_000_000);
-  // Exactly what the code imports: tfjs-core and the wasm backend at the version whose internals the engine uses.
-  expect(pkg.dependencies).toEqual({ '@tensorflow/tfjs-backend-wasm': '4.22.0', '@tensorflow/tfjs-core': '4.22.0', jimp: expect.any(String) });
+  // Exactly what the code imports: tfjs-core and the wasm backend at the version whose internals the engine uses,
+  // jimp, and protobufjs's minimal runtime for the ONNX decoder.
+  expect(pkg.dependencies).toEqual({ '@tensorflow/tfjs-backend-wasm': '4.22.0', '@tensorflow/tfjs-core': '4.22.0', jimp: expect.any(String), protobufjs: expect.any(String) });
   expect(readFileSync(join(root, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
 
   const modules = join(work, 'consumer/node_modules');
@@ -48,7 +49,9 @@ test('npm pack: the built package only, with its licence; no source maps, .wat o
     symlinkSync(join(repoModules, dep), join(installed, 'node_modules', dep), 'dir');
   }
   mkdirSync(join(modules, '@types'), { recursive: true });
-  symlinkSync(join(repoModules, '@types/node'), join(modules, '@types/node'), 'dir');
+  // @types/node for the consumer itself; @types/long is tfjs-core's own dependency (its declarations use the
+  // global Long), which npm installs beside it for a consumer.
+  for (const types of ['node', 'long']) symlinkSync(join(repoModules, '@types', types), join(modules, '@types', types), 'dir');
 });
 
 test('a consumer typechecks with skipLibCheck: false under NodeNext, bundler and node10, and runs', () => {
@@ -56,7 +59,7 @@ test('a consumer typechecks with skipLibCheck: false under NodeNext, bundler and
   cpSync(join(import.meta.dirname, 'consumer'), consumer, { recursive: true });
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ type: 'module', private: true }));
   const tsc = join(repoModules, 'typescript/bin/tsc');
-  const common = ['--target', 'ES2022', '--strict', '--skipLibCheck', 'false', '--types', 'node', 'consumer.ts'];
+  const common = ['--target', 'ES2022', '--strict', '--skipLibCheck', 'false', '--types', 'node,long', 'consumer.ts'];
   sh(process.execPath, [tsc, '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--outDir', 'out', ...common], consumer);
   sh(process.execPath, [tsc, '--noEmit', '--module', 'ESNext', '--moduleResolution', 'bundler', ...common], consumer);
   sh(process.execPath, [tsc, '--noEmit', '--module', 'CommonJS', '--moduleResolution', 'node10', ...common], consumer);

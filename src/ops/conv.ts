@@ -28,6 +28,15 @@ export interface ConvRun {
   readonly tensors: readonly Tensor[];
 }
 
+/** `run` (an unpadded conv) on its input padded by [top, bottom, left, right]; its input gradient cropped back. */
+function prePadded(run: ConvRun, [t, b, l, r]: readonly [number, number, number, number]): ConvRun {
+  return {
+    forward: (x, activation) => tf.tidy(() => run.forward(tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]]), activation)),
+    inputGrad: (dy, inH, inW) => tf.tidy(() => tf.slice(run.inputGrad(dy, inH + t + b, inW + l + r), [0, t, l, 0], [-1, inH, inW, -1])),
+    tensors: run.tensors,
+  };
+}
+
 /** A filter with its `d`-fold dilation written out as zeros: the same convolution without dilation. */
 function dilate(hwio: Float32Array, k: number, cin: number, cout: number, d: number): Float32Array {
   if (d === 1) return hwio;
@@ -162,9 +171,12 @@ export const conv: OpModule = {
     // Runs are prepared per padding (auto_pad SAME depends on the input size; NOTSET has one).
     const runs = new Map<string, ConvRun>();
     const runFor = (h: number, w: number): ConvRun => {
-      const g = shapeFor(h, w);
-      if (g.pads[0] !== g.pads[2]) throw unsupported(spec, `auto_pad gives unequal top/left padding at ${w}x${h}`);
-      const key = g.pads.join(',');
+      const padded = shapeFor(h, w);
+      // The fast paths pad top and left alike; SAME padding of an input whose sides differ in parity does
+      // not (TF's 'same' on 8x9): such a conv pads its input explicitly and runs unpadded.
+      const uneven = padded.pads[0] !== padded.pads[2];
+      const g: ConvShape = uneven ? { ...padded, pads: [0, 0, 0, 0] } : padded;
+      const key = padded.pads.join(',');
       let run = runs.get(key);
       if (!run) {
         const data = weight.data; // read once (an importer may produce it on access)
@@ -175,6 +187,7 @@ export const conv: OpModule = {
             Array.from({ length: groups }, (_, gi) => denseConv(heap, hwioOf(data, cout, cinG, kh, gi * mult, (gi + 1) * mult), bias?.subarray(gi * mult, (gi + 1) * mult), cinG, mult, g)),
           );
         }
+        if (uneven) run = prePadded(run, padded.pads);
         // Made on first use at a new padding, possibly inside a pass's tidy: kept for the graph's lifetime.
         for (const t of run.tensors) tf.keep(t);
         runs.set(key, run);

@@ -18,7 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'gradcam-keras-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function mobilenetLike(): tfl.LayersModel {
-  const input = tfl.input({ shape: [32, 32, 3] });
+  const input = tfl.input({ shape: [32, 33, 3] });
   let x = tfl.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false, name: 'c1' }).apply(input) as tfl.SymbolicTensor;
   x = tfl.layers.batchNormalization({ name: 'bn1' }).apply(x) as tfl.SymbolicTensor;
   x = tfl.layers.activation({ activation: 'relu6', name: 'r1' }).apply(x) as tfl.SymbolicTensor;
@@ -37,7 +37,7 @@ function mobilenetLike(): tfl.LayersModel {
 }
 
 function residual(): tfl.LayersModel {
-  const input = tfl.input({ shape: [32, 32, 3] });
+  const input = tfl.input({ shape: [32, 33, 3] });
   const p = tfl.layers.zeroPadding2d({ padding: 1, name: 'zp' }).apply(input) as tfl.SymbolicTensor;
   const a = tfl.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu', name: 'a' }).apply(p) as tfl.SymbolicTensor;
   const b = tfl.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', name: 'b' }).apply(a) as tfl.SymbolicTensor;
@@ -121,6 +121,7 @@ function referenceSteps(keras: tfl.LayersModel, name: string, guided: boolean): 
 
 const run = (steps: readonly Step[], x: tfl.Tensor) => steps.reduce((v, [, f]) => f(v), x);
 
+// 32x33: TF 'same' padding of a stride-2 conv then pads top and left differently (0 and 1).
 describe('Keras graph runner: forward and input gradients against tfjs-layers', () => {
   beforeAll(async () => {
     await tfl.setBackend('cpu');
@@ -135,9 +136,9 @@ describe('Keras graph runner: forward and input gradients against tfjs-layers', 
       tfl.tidy(() => undefined);
       const keras = c.build();
       const ours = new KerasCnn(await loadKerasArtifacts(await save(keras, c.name)));
-      const x = randomArray(32 * 32 * 3, 5);
+      const x = randomArray(32 * 33 * 3, 5);
       const target = 3;
-      const xt = tf.tensor4d(x, [1, 32, 32, 3]);
+      const xt = tf.tensor4d(x, [1, 32, 33, 3]);
       const pass = ours.forward(xt);
       const seed = new Float32Array(ours.numClasses);
       seed[target] = 1;
@@ -158,7 +159,7 @@ describe('Keras graph runner: forward and input gradients against tfjs-layers', 
             const flat = tfl.model({ inputs: keras.inputs, outputs: keras.getLayer('flat').output as tfl.SymbolicTensor });
             return { predict: (v: tfl.Tensor) => tfl.add(tfl.matMul(flat.predict(v) as tfl.Tensor2D, kernel as tfl.Tensor2D), bias!) };
           })();
-      const xr = tfl.tensor4d(x, [1, 32, 32, 3]);
+      const xr = tfl.tensor4d(x, [1, 32, 33, 3]);
       const oneHot = tfl.oneHot(target, logits.length);
       const score = (v: tfl.Tensor) => tfl.sum(tfl.mul(tfl.reshape(logitsModel.predict(v) as tfl.Tensor, [-1]), oneHot));
       expect(relL2(logits, tfl.reshape(logitsModel.predict(xr) as tfl.Tensor, [-1]).dataSync())).toBeLessThan(1e-5);

@@ -1,5 +1,5 @@
 /** Edit distance (insertions, deletions, substitutions, adjacent swaps), case-insensitive. */
-function distance(a: string, b: string): number {
+export function distance(a: string, b: string): number {
   a = a.toLowerCase();
   b = b.toLowerCase();
   const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));

@@ -1,4 +1,5 @@
 import { InvalidInputError, TargetOutOfRangeError } from '../errors.js';
+import { distance } from '../suggest.js';
 
 const MAX_SUGGESTIONS = 8;
 
@@ -41,26 +42,9 @@ function closeMatches(q: string, labels: readonly string[]): number[] {
     let best = Infinity;
     for (const s of synonyms(label)) {
       if (s.includes(q) || q.includes(s)) best = Math.min(best, 0.5);
-      else best = Math.min(best, editDistance(q, s, budget));
+      else best = Math.min(best, distance(q, s));
     }
     if (best <= budget) scored.push({ index, score: best });
   });
   return scored.sort((a, b) => a.score - b.score || a.index - b.index).map((s) => s.index);
-}
-
-/** Levenshtein distance, or budget + 1 as soon as it must exceed the budget. */
-function editDistance(a: string, b: string, budget: number): number {
-  if (Math.abs(a.length - b.length) > budget) return budget + 1;
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    let rowMin = i;
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      rowMin = Math.min(rowMin, row[j]!);
-    }
-    if (rowMin > budget) return budget + 1;
-    prev = row;
-  }
-  return prev[b.length]!;
 }

@@ -43,25 +43,17 @@ const add = (key, field, ms) => {
 // GraphModel keeps its graph private (TypeScript only): the benchmark wraps each node's kernel in place.
 for (const g of model.graph.nodes) {
   const key = `${kind(g.node)}\t${stage(g.node)}`;
-  const { forward, backward } = g.kernel;
-  g.kernel.forward = (...args) => {
+  const timed = (fn, field) => (...args) => {
     const t = performance.now();
     try {
-      return forward.apply(g.kernel, args);
+      return fn.apply(g.kernel, args);
     } finally {
-      add(key, 'forward', performance.now() - t);
+      add(key, field, performance.now() - t);
     }
   };
-  if (backward) {
-    g.kernel.backward = (...args) => {
-      const t = performance.now();
-      try {
-        return backward.apply(g.kernel, args);
-      } finally {
-        add(key, 'backward', performance.now() - t);
-      }
-    };
-  }
+  const { forward, backward } = g.kernel;
+  g.kernel.forward = timed(forward, 'forward');
+  if (backward) g.kernel.backward = timed(backward, 'backward');
 }
 
 const size = 224;

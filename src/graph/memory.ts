@@ -90,7 +90,7 @@ export function graphCallMemory(graph: Graph, q: GraphMemoryQuery): CallMemory {
       if (g.inputs.some((x) => depends.has(x))) {
         const dxs = sum(g.inputs);
         add(dxs);
-        step(scaled([dxs[0] + sum(dys)[0], dxs[1] + sum(dys)[1]], NODE_WORKSPACE.backward));
+        step(scaled(sum([...g.inputs, ...dys]), NODE_WORKSPACE.backward));
         add(dxs, -1);
         for (const x of new Set(g.inputs)) {
           if (!isTensor(x) || !depends.has(x)) continue;

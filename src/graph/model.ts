@@ -117,13 +117,17 @@ export class GraphModel implements ExplainableModel {
   forward(input: Tensor4D, layers: readonly string[] = this.defaultLayers): Pass {
     // The heap kernels (Winograd transforms, im2col) work on one image: a batch would be silently wrong.
     if (input.shape[0] !== 1) throw new InvalidInputError(`the graph engine runs one image at a time, got a batch of ${input.shape[0]}`);
-    const keep = new Set([...this.byName.values(), ...this.activationOf.values(), ...layers.map(this.valueOf)]);
-    return new Pass(forward(this.graph, input, keep), (l) => this.activationOf.get(l) ?? this.valueOf(l));
+    return new Pass(forward(this.graph, input, this.kept(layers)), (l) => this.activationOf.get(l) ?? this.valueOf(l));
+  }
+
+  /** The values a forward pass keeps for these layers' CAMs (and every named layer's). */
+  private kept(layers: readonly string[]): Set<string> {
+    return new Set([...this.byName.values(), ...this.activationOf.values(), ...layers.map(this.valueOf)]);
   }
 
   /** A call's tensor memory from the graph's schedule (graph/memory.ts), without running it. */
   callMemory(req: CallMemoryRequest): CallMemory {
-    const keep = new Set([...this.byName.values(), ...this.activationOf.values(), ...req.layers.map(this.valueOf)]);
+    const keep = this.kept(req.layers);
     const passes = req.passes.map((p) => ({
       values: [...p.layers.map(this.valueOf), ...(p.toInput ? [this.graph.input] : [])],
       biases: p.biasGradients,

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Benchmarks (never assertions): median milliseconds after warm-up on one 224x224 input.
-//   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool] [-- --native] [-- --methods]
+//   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool] [-- --native] [-- --cold] [-- --profile] [-- --methods]
 //   npm run bench -- --serve [--duration S]: gradcam serve under load (bench/serve.js)
 // --methods adds AblationCAM (layer4, layer3) and ScoreCAM (layer4) from bench/methods.js (each in its own process).
 // Weights: GRADCAM_BENCH_WEIGHTS, else the seeded ResNet34 in ../shared/reference. Timings do not depend on the values.
@@ -18,6 +18,16 @@ import { parseArgs } from 'node:util';
 // --native: the seed figure against native PyTorch in alternating pairs of processes (bench/native.js).
 if (process.argv.includes('--native')) {
   await import('./native.js');
+  process.exit(0);
+}
+// --profile: one seed figure's time per op kind and stage (bench/profile.js).
+if (process.argv.includes('--profile')) {
+  await import('./profile.js');
+  process.exit(0);
+}
+// --cold: createExplainer + the first figure, one process per sample (bench/cold.js; --base DIR for an A/B).
+if (process.argv.includes('--cold')) {
+  await import('./cold.js');
   process.exit(0);
 }
 const { createExplainer, createExplainerPool } = await import('../dist/index.js');

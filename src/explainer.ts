@@ -2,7 +2,7 @@ import { tf, type Tensor4D } from './tf.js';
 import { DisposedError, GradcamError, InvalidInputError, LayerNotFoundError, OutOfMemoryError } from './errors.js';
 import { KerasCnn } from './models/keras/model.js';
 import { artifactsFromLayersModel, isLayersModelLike, loadKerasArtifacts, type LayersModelLike } from './models/keras/loader.js';
-import type { ExplainableModel } from './models/types.js';
+import type { CallMemoryRequest, ExplainableModel } from './models/types.js';
 import { CAM_METHODS, type CamMethodName } from './methods/index.js';
 import { explainTensor, type Explanation, type PipelineOptions } from './explain/pipeline.js';
 import { checkTarget, type Target } from './targets/index.js';
@@ -39,8 +39,8 @@ export interface CreateExplainerOptions extends RuntimeOptions {
   /** Class names: for an ONNX model or an in-memory layers model (default: ImageNet's for 1000 classes; file layers models read metadata.json). */
   readonly labels?: readonly string[];
   /**
-   * Largest accepted input (H*W). Default: the largest whose call fits tfjs-wasm's 4 GB heap, measured
-   * for the model at load (2.2 million pixels for MobileNet, 3.8 million for ResNet34); a
+   * Largest accepted input (H*W). Default: the largest whose call fits tfjs-wasm's 4 GB heap, computed
+   * from the model's graph at load (2.3 million pixels for MobileNet, 3.5 million for ResNet34); a
    * larger value is still capped by the heap.
    */
   readonly maxInputPixels?: number;
@@ -147,7 +147,7 @@ async function loadResnet(weights: BytesSource, ctx: EngineContext): Promise<Gra
 class Engine implements Explainer {
   private disposed = false;
   constructor(
-    private readonly model: ExplainableModel,
+    protected readonly model: ExplainableModel,
     private readonly kernels: Kernels,
     readonly runtime: RuntimeInfo,
     private readonly preprocess: Preprocessing,
@@ -271,13 +271,13 @@ class Engine implements Explainer {
 
 /**
  * The explainer users get: Engine's calls one at a time (a queue), each admitted by a memory budget
- * before any compute. A call's memory is measured by probe calls at two small sizes: at load for the
- * default layers (which sets maxInputPixels), on first use for other layers or methods.
+ * before any compute. A call's memory is computed from the model's graph (graph/memory.ts; no compute): at
+ * load for the default layers (which sets maxInputPixels), on first use for other layers or methods.
  */
 class QueuedEngine extends Engine {
   private readonly calls = new CallQueue();
   private readonly budget: MemoryBudget;
-  /** Measured memory per (method, layers), at most PROFILES entries. */
+  /** Memory per (method, layers), at most PROFILES entries. */
   private readonly profiles = new Map<string, CallMemory>();
   private closing = false;
   /** Whether maxInputPixels is the heap's limit (rather than the user's). */
@@ -299,7 +299,7 @@ class QueuedEngine extends Engine {
     this.probeSizes = model.requiredInputSize ? [model.requiredInputSize] : [[side, side], [2 * side, 2 * side]];
   }
 
-  /** Measures the default call's memory and derives maxInputPixels from it; disposes the engine on failure. */
+  /** Computes the default call's memory and derives maxInputPixels from it; disposes the engine on failure. */
   async init(): Promise<this> {
     try {
       const [h, w] = this.probeSizes.at(-1)!;
@@ -357,29 +357,45 @@ class QueuedEngine extends Engine {
     this.budget.check(call, width, height);
   }
 
-  /** The memory profile of calls with these options' method and layers (probe runs with guided on: the larger). */
+  /**
+   * The memory profile of calls with these options' method and layers (guided on: the larger): computed
+   * from the model's graph (no compute), or measured by probe calls for models that cannot compute it.
+   */
   private async profile(options: ExplainOptions | ExplainManyOptions): Promise<CallMemory> {
     const layers = [...new Set(options.layers ?? this.defaultLayers)].sort();
     // Methods that rerun the network (AblationCAM, ScoreCAM) hold one pass at a time, plus small batches of
-    // activations or masked inputs: they are measured as Grad-CAM (tf.profile over their hundreds of passes
-    // would record every kernel call, and overflow).
+    // activations or masked inputs: they are counted as Grad-CAM.
     const method = options.method !== undefined && CAM_METHODS[options.method]?.reruns ? 'gradcam' : options.method;
     const key = `${method ?? 'gradcam'}:${layers.join('\u0000')}`;
     let found = this.profiles.get(key);
     if (!found) {
-      const probe = { layers, method, guided: true };
-      const limit = this.maxPixels; // probes may be larger than the user's maxInputPixels; calls run one at a time
-      this.maxPixels = Number.POSITIVE_INFINITY;
-      try {
-        found = await measureCallMemory((h, w) => super.explain(probeInput(h, w), probe), this.probeSizes);
-      } finally {
-        this.maxPixels = limit;
-      }
+      found = this.model.callMemory ? this.model.callMemory(callRequest(layers, CAM_METHODS[method ?? 'gradcam'])) : await this.probe(layers, method);
       if (this.profiles.size >= PROFILES) this.profiles.delete(this.profiles.keys().next().value!);
       this.profiles.set(key, found);
     }
     return found;
   }
+
+  /** Measures a call's memory by probe calls at two small sizes (tf.profile). */
+  private async probe(layers: readonly string[], method: CamMethodName | undefined): Promise<CallMemory> {
+    const limit = this.maxPixels; // probes may be larger than the user's maxInputPixels; calls run one at a time
+    this.maxPixels = Number.POSITIVE_INFINITY;
+    try {
+      return await measureCallMemory((h, w) => super.explain(probeInput(h, w), { layers, method, guided: true }), this.probeSizes);
+    } finally {
+      this.maxPixels = limit;
+    }
+  }
+}
+
+/** The passes of a guided call of `method` on `layers` (explain/pipeline.ts's passMaps). */
+function callRequest(layers: readonly string[], method: (typeof CAM_METHODS)[CamMethodName] | undefined): CallMemoryRequest {
+  const cams = method?.wholeModel
+    ? [{ layers: [], toInput: true, biasGradients: true }]
+    : method?.needsGradients === false
+    ? []
+    : [{ layers, toInput: false }];
+  return { layers, passes: [...cams, { layers: [], toInput: true }] };
 }
 
 const PROFILES = 64;

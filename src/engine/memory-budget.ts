@@ -24,7 +24,12 @@ const PACKED_WEIGHT_COPIES = 2;
 
 /** Peak tensor bytes of a call as a function of its input pixels: max over the call's steps of (fixed + perPixel * pixels). */
 export interface CallMemory {
-  readonly steps: readonly { readonly fixed: number; readonly perPixel: number }[];
+  readonly steps: readonly MemoryStep[];
+}
+
+export interface MemoryStep {
+  readonly fixed: number;
+  readonly perPixel: number;
 }
 
 export const callBytes = (m: CallMemory, pixels: number): number =>
@@ -33,7 +38,8 @@ export const callBytes = (m: CallMemory, pixels: number): number =>
 let probing: Promise<unknown> = Promise.resolve();
 
 /**
- * Measures a call's tensor memory from probe runs at two sizes a < b ([height, width]; one run when
+ * For models that cannot compute their calls' memory (ExplainableModel.callMemory; bench/memory-estimate.js
+ * compares the two): measures a call's tensor memory from probe runs at two sizes a < b ([height, width]; one run when
  * the model takes one size only): tf.profile records the
  * live tensor bytes after every kernel; each step's bytes are a line in the pixel count (activations
  * scale with it, weight-sized temporaries do not), fitted through the two runs. Runs that take

@@ -1,10 +1,12 @@
 import { tf, type Tensor2D, type Tensor4D } from '../tf.js';
 import { GradcamError, InvalidInputError, LayerNotFoundError } from '../errors.js';
 import { chooseLabels } from '../models/labels.js';
-import type { ExplainableModel, ForwardPass, GradientRequest, Gradients } from '../models/types.js';
+import type { CallMemoryRequest, ExplainableModel, ForwardPass, GradientRequest, Gradients } from '../models/types.js';
 import type { EngineContext } from '../ops/types.js';
 import { Graph, type GraphSpec } from './graph.js';
 import { forward, gradients, logitsFrom, type GraphPass } from './executor.js';
+import { graphCallMemory } from './memory.js';
+import type { CallMemory } from '../engine/memory-budget.js';
 
 export interface GraphModelOptions {
   /** Class names; ImageNet's when omitted and the model has 1000 classes. */
@@ -49,6 +51,8 @@ export class GraphModel implements ExplainableModel {
   private readonly byName: ReadonlyMap<string, string>;
   /** Layers whose CAM activation is another value than their gradient's. */
   private readonly activationOf: ReadonlyMap<string, string>;
+  /** Value shapes of the probe pass the constructor runs, and its input pixels (callMemory scales them). */
+  private readonly reference: { readonly shapes: ReadonlyMap<string, readonly number[]>; readonly pixels: number };
 
   /** Builds the graph and probes it once (a blank input) for the number of classes and the default layer. */
   constructor(
@@ -67,6 +71,7 @@ export class GraphModel implements ExplainableModel {
     try {
       pass = forward(graph, x, new Set(this.byName.values()));
       this.numClasses = pass.logits.shape[1];
+      this.reference = { shapes: new Map(pass.shapes), pixels: h * w };
       this.defaultLayers = [options.defaultLayer ?? this.lastSpatialLayer(pass, spec.source)];
       this.labels = chooseLabels(options.labels, this.numClasses);
     } catch (err) {
@@ -112,8 +117,22 @@ export class GraphModel implements ExplainableModel {
   forward(input: Tensor4D, layers: readonly string[] = this.defaultLayers): Pass {
     // The heap kernels (Winograd transforms, im2col) work on one image: a batch would be silently wrong.
     if (input.shape[0] !== 1) throw new InvalidInputError(`the graph engine runs one image at a time, got a batch of ${input.shape[0]}`);
-    const keep = new Set([...this.byName.values(), ...this.activationOf.values(), ...layers.map(this.valueOf)]);
-    return new Pass(forward(this.graph, input, keep), (l) => this.activationOf.get(l) ?? this.valueOf(l));
+    return new Pass(forward(this.graph, input, this.kept(layers)), (l) => this.activationOf.get(l) ?? this.valueOf(l));
+  }
+
+  /** The values a forward pass keeps for these layers' CAMs (and every named layer's). */
+  private kept(layers: readonly string[]): Set<string> {
+    return new Set([...this.byName.values(), ...this.activationOf.values(), ...layers.map(this.valueOf)]);
+  }
+
+  /** A call's tensor memory from the graph's schedule (graph/memory.ts), without running it. */
+  callMemory(req: CallMemoryRequest): CallMemory {
+    const keep = this.kept(req.layers);
+    const passes = req.passes.map((p) => ({
+      values: [...p.layers.map(this.valueOf), ...(p.toInput ? [this.graph.input] : [])],
+      biases: p.biasGradients,
+    }));
+    return graphCallMemory(this.graph, { ...this.reference, keep, passes });
   }
 
   gradients(pass: ForwardPass, req: GradientRequest): Gradients {

@@ -1,4 +1,5 @@
 import type { Tensor2D, Tensor4D } from '../tf.js';
+import type { CallMemory } from '../engine/memory-budget.js';
 
 /** The tensors of one forward pass that later gradient passes and CAMs read; the caller disposes it. */
 export interface ForwardPass {
@@ -61,5 +62,13 @@ export interface ExplainableModel {
   /** Logits [N, numClasses] computed from a target layer's activations [N, h, w, C]: only the network above
    *  that layer runs (AblationCAM). The caller disposes the result. */
   logitsFrom(layer: string, activations: Tensor4D): Tensor2D;
+  /** A call's tensor memory, computed without running it (the QueuedEngine's budget); absent: measured by probe calls. */
+  callMemory?(request: CallMemoryRequest): CallMemory;
   dispose(): void;
+}
+
+/** What a call runs: one forward pass keeping `layers`, then these gradient passes (their gradients held to the end). */
+export interface CallMemoryRequest {
+  readonly layers: readonly string[];
+  readonly passes: readonly Omit<GradientRequest, 'seed' | 'guided'>[];
 }

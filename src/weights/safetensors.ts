@@ -123,6 +123,8 @@ function checkNoOverlap(tensors: ReadonlyMap<string, TensorInfo>): void {
 function toFloat32(raw: Uint8Array, dtype: FloatDtype): Float32Array {
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const n = raw.byteLength / BYTES_PER_ELEMENT[dtype];
+  // A tensor read from a file on its own (a fresh buffer) is used as it is: no second copy (little-endian hosts).
+  if (dtype === 'F32' && raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength) return new Float32Array(raw.buffer, 0, n);
   const out = new Float32Array(n);
   if (dtype === 'F32') {
     // Little-endian hosts (all wasm runtimes) can copy the bytes as they are.

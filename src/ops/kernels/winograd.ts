@@ -9,27 +9,42 @@ import type { Activation } from './gemm-conv.js';
 /** Whether Winograd convolutions can run (the kernels are loaded, and channels suit their 4-wide SIMD). */
 export const winogradUsable = (heap: WasmHeap, cin: number, cout: number): boolean => heap.kernels !== undefined && cin % 4 === 0 && cout % 4 === 0;
 
-const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
-
 /**
  * The 16 transformed filter planes U = G g G^T, each [Cin, Cout], of a 3x3 HWIO filter [3, 3, cin, cout]
  * (float64, rounded once). With `inputGrad`, those of the filter that computes the input gradient
- * (taps flipped, in/out swapped): planes [cout, cin].
+ * (taps flipped, in/out swapped): planes [cout, cin]. G's entries are 0, +-1/2 and 1, so G g G^T is
+ * computed separably (G g, then times G^T): 24 additions instead of 144 products per filter.
  */
 export function winogradFilter(hwio: Float32Array, cin: number, cout: number, inputGrad = false): Tensor2D[] {
   const [rows, cols] = inputGrad ? [cout, cin] : [cin, cout];
   const planes = Array.from({ length: 16 }, () => new Float32Array(rows * cols));
-  const g = new Float64Array(9);
+  // Flipping the taps swaps G's first and last rows: plane (a, b) of the flipped filter is plane (3 - a, 3 - b)'s
+  // transform when a, b are 0 or 3 (1 and 2 stay).
+  const flip = inputGrad ? [3, 1, 2, 0] : [0, 1, 2, 3];
+  const tap = cin * cout;
+  const t = new Float64Array(12); // G g, 4 x 3
   for (let ci = 0; ci < cin; ci++) {
     for (let co = 0; co < cout; co++) {
-      for (let t = 0; t < 9; t++) g[inputGrad ? 8 - t : t] = hwio[(t * cin + ci) * cout + co]!;
-      const at = inputGrad ? co * cin + ci : ci * cout + co;
+      const base = ci * cout + co;
+      for (let j = 0; j < 3; j++) {
+        const g0 = hwio[j * tap + base]!;
+        const g1 = hwio[(3 + j) * tap + base]!;
+        const g2 = hwio[(6 + j) * tap + base]!;
+        t[j] = g0;
+        t[3 + j] = (g0 + g1 + g2) * 0.5;
+        t[6 + j] = (g0 - g1 + g2) * 0.5;
+        t[9 + j] = g2;
+      }
+      const at = inputGrad ? co * cin + ci : base;
       for (let a = 0; a < 4; a++) {
-        for (let b = 0; b < 4; b++) {
-          let s = 0;
-          for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) s += G[a]![i]! * g[i * 3 + j]! * G[b]![j]!;
-          planes[a * 4 + b]![at] = s;
-        }
+        const t0 = t[a * 3]!;
+        const t1 = t[a * 3 + 1]!;
+        const t2 = t[a * 3 + 2]!;
+        const row = flip[a]! * 4;
+        planes[row + flip[0]!]![at] = t0;
+        planes[row + flip[1]!]![at] = (t0 + t1 + t2) * 0.5;
+        planes[row + flip[2]!]![at] = (t0 - t1 + t2) * 0.5;
+        planes[row + flip[3]!]![at] = t2;
       }
     }
   }

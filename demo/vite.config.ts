@@ -35,7 +35,12 @@ function files(): Plugin {
 
 export default defineConfig({
   root: import.meta.dirname,
-  resolve: { alias: { 'gradcam-wasm': join(root, 'src/index.ts') } },
+  resolve: {
+    alias: [
+      { find: /^gradcam-wasm$/, replacement: join(root, 'src/index.ts') },
+      { find: /^gradcam-wasm\/metrics$/, replacement: join(root, 'src/metrics/index.ts') },
+    ],
+  },
   plugins: [files()],
   // Cross-origin isolation: the threaded wasm build needs SharedArrayBuffer.
   server: {

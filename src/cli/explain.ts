@@ -8,6 +8,7 @@ import { CAM_METHODS, type CamMethodName } from '../methods/index.js';
 import { encodeNpy } from '../io/npy.js';
 import { GradcamError, LayerNotFoundError } from '../errors.js';
 import { checkInputs, outputFolders, prepareOutDir, writeFolder } from './output.js';
+import { removeOnSignal } from './interrupt.js';
 import { loadKernels } from '../runtime/index.js';
 import type { Kernels } from '../kernels/types.js';
 import { encodePng } from '../image/encode.js';
@@ -122,7 +123,7 @@ interface Result {
   readonly ms: number;
 }
 
-async function explainOne(path: string, dir: string, args: ExplainArgs, targetClass: number | undefined, explainer: Explainer, kernels: Kernels, io: CliIO): Promise<Result> {
+async function explainOne(path: string, dir: string, args: ExplainArgs, targetClass: number | undefined, explainer: Explainer, kernels: Kernels, io: CliIO, partial: Set<string>): Promise<Result> {
   const start = performance.now();
   const { input, image, modelImage } = await loadInput(path, args);
   // The seed's figure: all four stages for ResNet34; the model's default layer otherwise.
@@ -147,7 +148,7 @@ async function explainOne(path: string, dir: string, args: ExplainArgs, targetCl
   const files: [string, Uint8Array][] = await Promise.all([...drawn].map(async ([name, px]) => [name, await encodePng(px)] as [string, Uint8Array]));
   files.push(['figure.png', await explanationFigure(kernels, e, drawn, modelImage, target, names)]);
   if (args.raw) files.push(...rawArrays(e, names));
-  await writeFolder(dir, files);
+  await writeFolder(dir, files, partial);
   return { input: path, ok: true, outDir: dir, target, top5: ranked.slice(0, 5), files: files.map(([n]) => n), ms: performance.now() - start };
 }
 
@@ -163,6 +164,9 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
   const { dirs, notes } = outputFolders(args.inputs, args.out);
   for (const note of notes) io.stderr(`gradcam: note: ${note}\n`);
   const explainer = await loadExplainer(args, io);
+  // Ctrl-C or kill: the folder being written is removed, so that only complete results are left.
+  const partial = new Set<string>();
+  const release = removeOnSignal(partial, io.stderr);
   try {
     for (const layer of args.layers ?? []) if (!explainer.hasLayer(layer)) throw new LayerNotFoundError(layer, explainer.layers);
     const kernels = await loadKernels();
@@ -172,7 +176,7 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
     for (const [i, path] of args.inputs.entries()) {
       const start = performance.now();
       try {
-        const r = await explainOne(path, dirs[i]!, args, targetClass, explainer, kernels, io);
+        const r = await explainOne(path, dirs[i]!, args, targetClass, explainer, kernels, io, partial);
         results.push(r);
         bar?.clear();
         if (!args.json) {
@@ -198,6 +202,7 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
     }
     return failed.length > 0 ? 1 : 0;
   } finally {
+    release();
     explainer.dispose();
   }
 }

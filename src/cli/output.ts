@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { FileNotFoundError, InvalidInputError } from '../errors.js';
@@ -64,14 +65,19 @@ export function outputFolders(inputs: readonly string[], out: string): { dirs: s
 /**
  * Writes an input's files into a hidden temporary folder beside `dir`, then renames it into place,
  * so that an interrupted run never leaves a half-written or empty folder under the input's name.
+ * The temporary folder is in `partial` from before it exists until it is gone, for a signal
+ * handler to remove (removeOnSignal).
  */
-export async function writeFolder(dir: string, files: readonly (readonly [string, Uint8Array])[]): Promise<void> {
-  const temp = await mkdtemp(join(dirname(dir), `.${basename(dir)}.partial-`));
+export async function writeFolder(dir: string, files: readonly (readonly [string, Uint8Array])[], partial = new Set<string>()): Promise<void> {
+  const temp = join(dirname(dir), `.${basename(dir)}.partial-${randomBytes(6).toString('hex')}`);
+  partial.add(temp);
   try {
+    await mkdir(temp);
     await Promise.all(files.map(([name, bytes]) => writeFile(join(temp, name), bytes)));
     await rm(dir, { recursive: true, force: true });
     await rename(temp, dir);
   } finally {
     await rm(temp, { recursive: true, force: true });
+    partial.delete(temp);
   }
 }

@@ -1,11 +1,14 @@
 import { afterAll, describe, expect, test } from 'vitest';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { writeFolder } from '../../src/cli/output.js';
 import { decodeImage } from '../../src/image/decode.js';
 import { ASSETS, hasMobilenet, missingReason } from '../helpers/assets.js';
+import { ensureBuilt } from '../helpers/build.js';
 
 /** The CLI as a new user meets it: mistakes are caught early, in one line, with a way out. */
 const dir = mkdtempSync(join(tmpdir(), 'gradcam-newuser-'));
@@ -136,4 +139,55 @@ describe.skipIf(!hasMobilenet)(`with the real MobileNet${hasMobilenet ? '' : ` (
     expect(inkRight).toBeGreaterThan(12 + textWidth - 20);
     expect(readdirSync(out)).toEqual(['husky']);
   });
+});
+
+describe.skipIf(!hasMobilenet)(`Ctrl-C and kill during gradcam explain${hasMobilenet ? '' : ` (skipped: ${missingReason})`}`, () => {
+  /**
+   * Runs bin/gradcam.js on three images and sends `signal` once an entry matching `when` appears in the
+   * output folder (fs.watch: as soon as it is created). Returns the exit code and what is left.
+   */
+  async function interrupt(signal: NodeJS.Signals, when: RegExp) {
+    ensureBuilt();
+    const inputs = ['one', 'two', 'three'].map((name) => {
+      const path = join(dir, `${name}.png`);
+      copyFileSync(join(examples, 'coffee.png'), path);
+      return path;
+    });
+    const out = mkdtempSync(join(dir, `signal-${signal}-`));
+    const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/gradcam.js'), 'explain', ...inputs, '--model', model, '--out', out, '--raw'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => void (stderr += d));
+    let seen: string | undefined;
+    const watcher = watch(out, (_event, name) => {
+      if (seen === undefined && name && when.test(name)) {
+        seen = name;
+        child.kill(signal);
+      }
+    });
+    const [code] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+    watcher.close();
+    const left = readdirSync(out).sort();
+    return { code, stderr, seen, left, files: left.map((d) => readdirSync(join(out, d)).sort()) };
+  }
+
+  test('SIGINT while an image\'s files are being written: its temporary folder is removed, exit 130', async () => {
+    const r = await interrupt('SIGINT', /^\.one\.partial-/);
+    expect(r.seen, r.stderr).toBeDefined();
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/gradcam: interrupted by SIGINT\n$/);
+    // Nothing hidden, nothing empty: at most the first image, complete.
+    expect(r.left.filter((d) => d !== 'one')).toEqual([]);
+    for (const files of r.files) expect(files).toContain('figure.png');
+  }, 240_000); // the first test that runs bin/ may rebuild dist/ first
+
+  test('SIGTERM after the first image: that one is complete, nothing else is left, exit 143', async () => {
+    const r = await interrupt('SIGTERM', /^one$/);
+    expect(r.code, r.stderr).toBe(143);
+    expect(r.left[0]).toBe('one');
+    expect(r.left.filter((d) => d.startsWith('.'))).toEqual([]);
+    for (const files of r.files) {
+      expect(files).toContain('figure.png');
+      expect(files).toContain('guided.npy');
+    }
+  }, 240_000);
 });

@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
 import type { Page } from 'playwright-core';
-import { createExplainer, decodeImage, loadKernels, renderGuided, renderOverlay, resizeRgbPillowBilinear, type Explainer, type Pixels } from '../../src/index.js';
+import { createExplainer, decodeImage, loadKernels, renderGuided, renderOverlay, resizeRgbPillowBilinear, type ExplainOptions, type Explainer, type Explanation, type Pixels } from '../../src/index.js';
+import { pixelsToTensor, roadCombined } from '../../src/metrics/index.js';
 import { hasMobilenet, missingReason } from '../helpers/assets.js';
 import { hasZoo, zooMissingReason, zooModelPath } from '../helpers/zoo.js';
 
@@ -15,7 +16,7 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', 
 const skip = !hasMobilenet ? missingReason : !existsSync(CHROMIUM) ? `no Chromium at ${CHROMIUM}` : '';
 if (skip && process.env.GRADCAM_REQUIRE_ASSETS === '1') throw new Error(`demo test cannot run: ${skip}`);
 
-/** The demo page (npm run demo) driven in Chromium: pick an image, click a class, check the maps. */
+/** The demo page (npm run demo) driven in Chromium: pick an image, a class, a method and a score; check the maps and their ROAD score. */
 describe.skipIf(skip !== '')(`demo page${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let server: ViteDevServer;
   let browser: Browser;
@@ -29,7 +30,7 @@ describe.skipIf(skip !== '')(`demo page${skip ? ` (skipped: ${skip})` : ''}`, ()
     await server?.close();
   });
 
-  test('explaining a class draws four Grad-CAM maps equal to Node\'s, and Guided Grad-CAM under each', async () => {
+  test('explaining a class draws four Grad-CAM maps equal to Node\'s, and Guided Grad-CAM under each; then Grad-CAM++ of a class typed by name, softmax score, with its ROAD score', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const port = (server.httpServer!.address() as AddressInfo).port;
     await page.goto(`http://127.0.0.1:${port}/?model=/local-models/mobilenet_v1_0.75_224/model.json`);
@@ -49,9 +50,38 @@ describe.skipIf(skip !== '')(`demo page${skip ? ` (skipped: ${skip})` : ''}`, ()
     await page.screenshot({ path: join(root, 'test-output/demo.png'), fullPage: true });
     // Guided Grad-CAM is drawn (not a blank canvas).
     for (const d of drawn) expect(new Set(d.guided).size, d.layer).toBeGreaterThan(50);
+
+    // Another method, a class typed by name (matched as the CLI's --target) and the softmax score; each choice
+    // aborts the run before it, and only the last one's maps and ROAD scores are shown.
+    await page.fill('#target', 'cup');
+    await page.selectOption('#score', 'softmax');
+    await page.selectOption('#method', 'gradcam++');
+    await page.waitForFunction(() => document.body.dataset.method === 'gradcam++' && document.body.dataset.explained, null, { timeout: 60_000 });
+    expect(Number(await page.evaluate(() => document.body.dataset.explained))).toBe(968);
+    expect(await page.textContent('#timing')).toMatch(/^gradcam\+\+ for 4 layers .* class 968 \(cup\), softmax\.$/);
+    const chosen = await readMaps(page);
+    // The deepest map is scored first (19 model passes); its score is shown under it.
+    const deepest = chosen.at(-1)!.layer;
+    const figure = `#maps figure[data-layer="${deepest}"]`;
+    await page.waitForSelector(`${figure}[data-road]`, { timeout: 120_000 });
+    expect(await page.textContent(`${figure} .road`)).toMatch(/^ROAD combined: -?\d+\.\d{4}$/);
+    const roadShown = Number(await page.getAttribute(figure, 'data-road'));
+    await page.screenshot({ path: join(root, 'test-output/demo-methods.png'), fullPage: true });
+    await page.close(); // stops the page scoring the other maps
+
     const ex = await createExplainer({ model: join(process.env.GRADCAM_TEST_ASSETS ?? join(root, '../shared'), 'models/mobilenet_v1_0.75_224/model.json'), preprocess: 'tf' });
-    await expectOverlaysLikeNode(drawn, ex, 'coffee.png', target);
-  });
+    try {
+      await expectOverlaysLikeNode(drawn, ex, 'coffee.png', { target });
+      const options = { method: 'gradcam++', target: { class: 968, score: 'softmax' } } as const;
+      const { input, e } = await expectOverlaysLikeNode(chosen, ex, 'coffee.png', options);
+      // gradcam evaluate's ROAD combined: noise 0.01, seed 0.
+      const road = await roadCombined(ex, pixelsToTensor(input, 'tf'), e.cams[deepest]!.map, { target: 968, score: 'softmax' });
+      if (process.env.GRADCAM_MEASURE === '1') console.log(`ROAD combined: page ${roadShown}, node ${road}`);
+      expect(Math.abs(roadShown - road)).toBeLessThanOrEqual(1e-4);
+    } finally {
+      ex.dispose();
+    }
+  }, 600_000); // the timeout only catches a hang (this test took 100-330 s on the loaded 2-core machine)
 
   test.skipIf(!hasZoo)(`an .onnx file from the file picker: maps at four depths equal to Node's${hasZoo ? '' : ` (skipped: ${zooMissingReason})`}`, async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -74,8 +104,9 @@ describe.skipIf(skip !== '')(`demo page${skip ? ` (skipped: ${skip})` : ''}`, ()
     await page.screenshot({ path: join(root, 'test-output/demo-onnx.png'), fullPage: true });
     // Its Guided Grad-CAM pictures are flat grey, as pytorch-grad-cam's deprocess_image draws them: the random
     // network's gradients (~1e-11) sit far below the 1e-5 it adds to their std. They still equal Node's.
-    await expectOverlaysLikeNode(drawn, await createExplainer({ model: zooModelPath('mobilenet_v2') }), 'chelsea.png', target);
-  });
+    const ex = await createExplainer({ model: zooModelPath('mobilenet_v2') });
+    await expectOverlaysLikeNode(drawn, ex, 'chelsea.png', { target }).finally(() => ex.dispose());
+  }, 300_000);
 });
 
 type DrawnMap = { layer: string; overlay: number[]; guided: number[] };
@@ -88,16 +119,16 @@ async function readMaps(page: Page): Promise<DrawnMap[]> {
   })`)) as DrawnMap[];
 }
 
-/** The same explanation in Node (decode, resize, explain, draw) gives the same pictures; disposes `ex`. */
-async function expectOverlaysLikeNode(drawn: DrawnMap[], ex: Explainer, image: string, target: number): Promise<void> {
+/** The same explanation in Node (decode, resize, explain, draw) gives the same pictures. */
+async function expectOverlaysLikeNode(drawn: DrawnMap[], ex: Explainer, image: string, options: ExplainOptions): Promise<{ input: Pixels; e: Explanation }> {
   const input = resizeRgbPillowBilinear(await decodeImage(new Uint8Array(readFileSync(join(root, 'examples', image)))), 224, 224);
-  const e = await ex.explain(input, { target, layers: drawn.map((d) => d.layer), guided: true });
-  ex.dispose();
+  const e = await ex.explain(input, { ...options, layers: drawn.map((d) => d.layer), guided: true });
   const kernels = await loadKernels();
   for (const d of drawn) {
     expectSamePicture(renderOverlay(kernels, input, e.cams[d.layer]!.map, 224, 224), d.overlay, `${d.layer} Grad-CAM`);
     expectSamePicture(renderGuided(e.guidedGradCam![d.layer]!, 224, 224), d.guided, `${d.layer} Guided Grad-CAM`);
   }
+  return { input, e };
 }
 
 /** RGB from Node vs RGBA from the page: equal within float rounding (a level flips only on a boundary). */

@@ -110,7 +110,7 @@ export function logitsFrom(graph: Graph, value: string, replacement: Tensor4D): 
 }
 
 export interface GradientPlan {
-  /** d(score)/d(logits) of batch item 0. */
+  /** d(score)/d(logits): numClasses values per batch item, row-major (or numClasses for item 0 alone). */
   readonly seed: Float32Array;
   /** Values whose gradients are returned. */
   readonly values: readonly string[];
@@ -140,7 +140,7 @@ export function gradients(graph: Graph, pass: GraphPass, plan: GradientPlan): Gr
   const retained = new Set<Tensor>();
   const [n, classes] = pass.logits.shape;
   const seed = new Float32Array(n * classes);
-  seed.set(plan.seed.subarray(0, classes));
+  seed.set(plan.seed.subarray(0, n * classes));
   grads.set(graph.logits, tf.tensor2d(seed, [n, classes]));
   const take = (name: string, t: Tensor) => {
     if (wanted.has(name)) {

@@ -110,8 +110,6 @@ export class GraphModel implements ExplainableModel {
   };
 
   forward(input: Tensor4D, layers: readonly string[] = this.defaultLayers): Pass {
-    // The heap kernels (Winograd transforms, im2col) work on one image: a batch would be silently wrong.
-    if (input.shape[0] !== 1) throw new InvalidInputError(`the graph engine runs one image at a time, got a batch of ${input.shape[0]}`);
     const keep = new Set([...this.byName.values(), ...this.activationOf.values(), ...layers.map(this.valueOf)]);
     return new Pass(forward(this.graph, input, keep), (l) => this.activationOf.get(l) ?? this.valueOf(l));
   }
@@ -119,7 +117,10 @@ export class GraphModel implements ExplainableModel {
   gradients(pass: ForwardPass, req: GradientRequest): Gradients {
     const p = (pass as Pass).pass;
     const values = req.layers.map(this.valueOf);
-    if (req.seed.length !== this.numClasses) throw new InvalidInputError(`the gradient seed has ${req.seed.length} values; the model has ${this.numClasses} classes`);
+    const n = p.logits.shape[0];
+    if (req.seed.length !== this.numClasses && req.seed.length !== n * this.numClasses) {
+      throw new InvalidInputError(`the gradient seed has ${req.seed.length} values; the model has ${this.numClasses} classes and the pass ${n} images`);
+    }
     const g = gradients(this.graph, p, {
       seed: req.seed,
       values: req.toInput ? [...values, this.graph.input] : values,
@@ -141,17 +142,8 @@ export class GraphModel implements ExplainableModel {
     return { layers, input: req.toInput ? of(this.graph.input) : undefined, biases: req.biasGradients ? g.biases : undefined };
   }
 
-  /** One batch item at a time: the heap kernels (Winograd, im2col) take one. */
   logitsFrom(layer: string, activations: Tensor4D): Tensor2D {
-    const value = this.valueOf(layer);
-    const items = tf.split(activations, activations.shape[0], 0) as Tensor4D[];
-    const parts: Tensor2D[] = [];
-    try {
-      for (const item of items) parts.push(logitsFrom(this.graph, value, item));
-      return tf.concat(parts, 0);
-    } finally {
-      tf.dispose([...items, ...parts]);
-    }
+    return logitsFrom(this.graph, this.valueOf(layer), activations);
   }
 
   dispose(): void {

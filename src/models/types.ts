@@ -10,8 +10,9 @@ export interface ForwardPass {
 }
 
 export interface GradientRequest {
-  /** d(score)/d(logits) of batch item 0, length numClasses: a class's logit is the one-hot vector;
-   *  softmax or a custom score differentiate only the head (tf.grad on the logits) to get it. */
+  /** d(score)/d(logits), numClasses values per image of the pass (row-major), or numClasses for image 0
+   *  alone: a class's logit is the one-hot vector; softmax or a custom score differentiate only the head
+   *  (tf.grad on the logits) to get it. Images do not mix, so one pass explains each image's own target. */
   readonly seed: Float32Array;
   readonly layers: readonly string[];
   readonly guided: boolean;
@@ -24,7 +25,7 @@ export interface GradientRequest {
 
 export interface BiasGradient {
   readonly bias: Float32Array;
-  /** d(score) / d(output of the op that adds `bias`), NHWC [1, h, w, bias.length]. */
+  /** d(score) / d(output of the op that adds `bias`), NHWC [N, h, w, bias.length]. */
   readonly grad: Tensor4D;
 }
 

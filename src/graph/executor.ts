@@ -85,6 +85,12 @@ export function forward(graph: Graph, input: Tensor4D, keep: ReadonlySet<string>
   return new GraphPass(input, values, shapes, logits);
 }
 
+/** Logits alone: every value is freed after its last use (nothing is kept for gradients). */
+export function logitsOf(graph: Graph, input: Tensor4D): Tensor2D {
+  const values = new Map<string, Value>([[graph.input, input]]);
+  return runNodes(graph, graph.nodes, graph.lastUse, values, new Map(), new Set(), new Set([graph.input]), `${input.shape[2]}x${input.shape[1]}`);
+}
+
 /** Logits from a value's replacement (AblationCAM): only the nodes that depend on it run. */
 export function logitsFrom(graph: Graph, value: string, replacement: Tensor4D): Tensor2D {
   const start = graph.producer.get(value);

@@ -4,7 +4,7 @@ import { chooseLabels } from '../models/labels.js';
 import type { ExplainableModel, ForwardPass, GradientRequest, Gradients } from '../models/types.js';
 import type { EngineContext } from '../ops/types.js';
 import { Graph, type GraphSpec } from './graph.js';
-import { forward, gradients, logitsFrom, type GraphPass } from './executor.js';
+import { forward, gradients, logitsFrom, logitsOf, type GraphPass } from './executor.js';
 
 export interface GraphModelOptions {
   /** Class names; ImageNet's when omitted and the model has 1000 classes. */
@@ -140,6 +140,10 @@ export class GraphModel implements ExplainableModel {
       seen.add(layers[l]);
     }
     return { layers, input: req.toInput ? of(this.graph.input) : undefined, biases: req.biasGradients ? g.biases : undefined };
+  }
+
+  logits(input: Tensor4D): Tensor2D {
+    return logitsOf(this.graph, input);
   }
 
   logitsFrom(layer: string, activations: Tensor4D): Tensor2D {

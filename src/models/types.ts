@@ -59,8 +59,11 @@ export interface ExplainableModel {
   /** One forward pass; `layers` are the layers whose activations the caller will read (default: the listed ones). */
   forward(input: Tensor4D, layers?: readonly string[]): ForwardPass;
   gradients(pass: ForwardPass, request: GradientRequest): Gradients;
+  /** Logits [N, numClasses] of a batch, keeping nothing for gradients (ScoreCAM's masked inputs). The caller
+   *  disposes the result (by hand: it is kept out of any enclosing tf.tidy). */
+  logits(input: Tensor4D): Tensor2D;
   /** Logits [N, numClasses] computed from a target layer's activations [N, h, w, C]: only the network above
-   *  that layer runs (AblationCAM). The caller disposes the result. */
+   *  that layer runs (AblationCAM). The caller disposes the result (by hand, as logits()'). */
   logitsFrom(layer: string, activations: Tensor4D): Tensor2D;
   dispose(): void;
 }

@@ -1,5 +1,6 @@
 // Kernels that run on tfjs-wasm's own heap: this module imports that memory (no data, no allocator),
-// so tensors are read and written in place, by byte offset. NHWC, batch 1.
+// so tensors are read and written in place, by byte offset. NHWC, one image per call (callers step
+// through a batch by offset).
 //
 // Winograd F(2x2, 3x3) transforms (channels a multiple of 4): tiles are 4x4 input windows at stride 2
 // (pad 1), giving 2x2 outputs. V = B^T d B per tile and channel (16 planes [tiles, C]); Y = A^T M A

@@ -2,6 +2,8 @@
 // Benchmarks (never assertions): median milliseconds after warm-up on one 224x224 input.
 //   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool] [-- --native] [-- --cold] [-- --profile] [-- --methods]
 //   npm run bench -- --serve [--duration S]: gradcam serve under load (bench/serve.js)
+//   npm run bench -- --batch [--figure] [--rounds R]: explainBatch images/s and peak RSS at batch 1, 4 and 8
+//     (bench/batch.mjs, one process per batch size, R rounds alternating the sizes; Grad-CAM layer4, or the seed figure)
 // --methods adds AblationCAM (layer4, layer3) and ScoreCAM (layer4) from bench/methods.js (each in its own process).
 // Weights: GRADCAM_BENCH_WEIGHTS, else the seeded ResNet34 in ../shared/reference. Timings do not depend on the values.
 // An ONNX model instead (bench/zoo.mjs): --model X.onnx [--layers a,b] [--torch --torch-arch NAME --torch-seed N].
@@ -15,6 +17,25 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
+// --batch: images/s by batch size (bench/batch.mjs).
+if (process.argv.includes('--batch')) {
+  const { values: b } = parseArgs({ options: { batch: { type: 'boolean' }, figure: { type: 'boolean', default: false }, rounds: { type: 'string', default: '2' }, runs: { type: 'string', default: '3' }, threads: { type: 'string' }, json: { type: 'boolean', default: false } } });
+  const script = fileURLToPath(new URL('./batch.mjs', import.meta.url));
+  const rows = [];
+  // Sizes alternate within each round, so that a loaded machine's drift hits every size alike.
+  for (let round = 0; round < Number(b.rounds); round++) {
+    for (const n of [1, 4, 8]) {
+      const args = [script, '--batch', String(n), '--runs', b.runs, ...(b.figure ? ['--figure'] : []), ...(b.threads ? ['--threads', b.threads] : [])];
+      const child = spawnSync(process.execPath, args, { encoding: 'utf8' });
+      if (child.status !== 0) throw new Error(`batch ${n} run failed: ${child.stderr}`);
+      rows.push(JSON.parse(child.stdout.trim().split('\n').at(-1)));
+    }
+  }
+  const best = [1, 4, 8].map((n) => rows.filter((r) => r.batch === n).reduce((a, r) => (r.imagesPerSec > a.imagesPerSec ? r : a)));
+  if (b.json) console.log(JSON.stringify({ rounds: rows, best }));
+  else for (const r of best) console.log(`batch ${String(r.batch).padEnd(2)} ${r.call}: ${r.imagesPerSec} images/s (${r.medianMs} ms per call), peak RSS ${r.peakRssMB} MB`);
+  process.exit(0);
+}
 // --native: the seed figure against native PyTorch in alternating pairs of processes (bench/native.js).
 if (process.argv.includes('--native')) {
   await import('./native.js');

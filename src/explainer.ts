@@ -67,6 +67,12 @@ export interface ExplainOptions extends WorkOptions {
  */
 export type ExplainManyOptions = Omit<ExplainOptions, 'target'> & { readonly targets: readonly Target[] };
 
+/**
+ * explainBatch's options: explain's, plus `targets`, one per input (default: each input's top-1). A single
+ * `target` applies to every input.
+ */
+export type ExplainBatchOptions = ExplainOptions & { readonly targets?: readonly Target[] };
+
 export interface Explainer {
   readonly layers: readonly string[];
   /** The layers explain() uses by default. */
@@ -90,6 +96,13 @@ export interface Explainer {
   explain(input: ModelInput, options?: ExplainOptions): Promise<Explanation>;
   /** `targets: [...]`: one Explanation per target, in order, from one forward pass. */
   explain(input: ModelInput, options: ExplainManyOptions): Promise<Explanation[]>;
+  /**
+   * A batch of inputs of one size, one target each: one forward pass and one gradient pass (two with
+   * guided) for the whole batch; one Explanation per input, in order, equal to one-by-one explain() calls.
+   * Methods that rerun the network (ablationcam, scorecam) rerun it per input. The memory budget admits
+   * the batch as N x height x width pixels.
+   */
+  explainBatch(inputs: readonly ModelInput[], options?: ExplainBatchOptions): Promise<Explanation[]>;
   /** Logits only (one forward pass). */
   predict(input: ModelInput): Promise<Float32Array>;
   /**
@@ -192,19 +205,32 @@ class Engine implements Explainer {
     this.checkAlive();
     if (options === null || typeof options !== 'object') throw new InvalidInputError('explain options must be an object');
     const pipeline = this.pipelineOptions(options);
+    const explanations = await this.run([input], pipeline, options);
+    return 'targets' in options && options.targets !== undefined ? explanations : explanations[0]!;
+  }
+
+  async explainBatch(inputs: readonly ModelInput[], options: ExplainBatchOptions = {}): Promise<Explanation[]> {
+    this.checkAlive();
+    if (options === null || typeof options !== 'object') throw new InvalidInputError('explainBatch options must be an object');
+    checkBatch(inputs, options);
+    return this.run(inputs, this.pipelineOptions(options, inputs.length), options);
+  }
+
+  /** Explains inputs of one size as one batch. */
+  private async run(inputs: readonly ModelInput[], pipeline: PipelineOptions, options: ExplainOptions): Promise<Explanation[]> {
     checkWorkOptions(options);
     const work = new Work(options);
     work.check();
-    const x = this.toTensor(input);
+    const x = this.toBatch(inputs);
     try {
-      const explanations = await explainTensor(this.model, this.kernels, x, pipeline, work);
-      return 'targets' in options && options.targets !== undefined ? explanations : explanations[0]!;
+      return await explainTensor(this.model, this.kernels, x, pipeline, work);
     } finally {
       x.dispose();
     }
   }
 
-  private pipelineOptions(options: ExplainOptions & { readonly targets?: readonly Target[] }): PipelineOptions {
+  /** One image's targets (`images` undefined: explain's target or targets), or one per image of a batch. */
+  private pipelineOptions(options: ExplainBatchOptions, images?: number): PipelineOptions {
     const methodName = options.method ?? 'gradcam';
     const method = Object.hasOwn(CAM_METHODS, methodName) ? CAM_METHODS[methodName] : undefined;
     if (!method) throw new InvalidInputError(`unknown method '${String(methodName)}'; available: ${Object.keys(CAM_METHODS).join(', ')}`);
@@ -212,7 +238,11 @@ class Engine implements Explainer {
     if (options.targets !== undefined && (!Array.isArray(options.targets) || options.targets.length === 0)) {
       throw new InvalidInputError('targets must be a non-empty array');
     }
-    const targets = (options.targets ?? [options.target]).map((t) => checkTarget(t, this.model.numClasses));
+    const check = (t: Target | undefined) => checkTarget(t, this.model.numClasses);
+    const targets =
+      images === undefined
+        ? [(options.targets ?? [options.target]).map(check)]
+        : (options.targets ?? Array.from({ length: images }, () => options.target)).map((t) => [check(t)]);
     for (const flag of ['guided', 'eigenSmooth', 'augSmooth'] as const) {
       if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw new InvalidInputError(`${flag} must be true or false`);
     }
@@ -241,6 +271,20 @@ class Engine implements Explainer {
     if (!Array.isArray(requested) || requested.length === 0) throw new InvalidInputError('layers must be a non-empty array of layer names');
     for (const l of requested) if (typeof l !== 'string' || !this.hasLayer(l)) throw new LayerNotFoundError(String(l), this.model.layers);
     return [...new Set(requested)];
+  }
+
+  /** Inputs of one size as one batch [N, H, W, 3]. */
+  private toBatch(inputs: readonly ModelInput[]): Tensor4D {
+    if (inputs.length === 1) return this.toTensor(inputs[0]!);
+    const parts: Tensor4D[] = [];
+    try {
+      for (const input of inputs) parts.push(this.toTensor(input));
+      const sizes = parts.map((t) => `${t.shape[2]}x${t.shape[1]}`);
+      if (new Set(sizes).size > 1) throw new InvalidInputError(`the inputs of a batch must have one size, got ${[...new Set(sizes)].join(', ')} (inputs ${sizes.join(', ')})`);
+      return tf.concat(parts, 0);
+    } finally {
+      tf.dispose(parts);
+    }
   }
 
   private toTensor(input: ModelInput): Tensor4D {
@@ -322,6 +366,13 @@ class QueuedEngine extends Engine {
     });
   }
 
+  override explainBatch(inputs: readonly ModelInput[], options: ExplainBatchOptions = {}): Promise<Explanation[]> {
+    return this.calls.run(async () => {
+      if (Array.isArray(inputs) && inputs.length > 0 && options !== null && typeof options === 'object') await this.admit(inputs[0], options, inputs.length);
+      return super.explainBatch(inputs, options);
+    });
+  }
+
   override predict(input: ModelInput): Promise<Float32Array> {
     return this.calls.run(async () => {
       await this.admit(input, {});
@@ -339,8 +390,11 @@ class QueuedEngine extends Engine {
     else void closed.then(() => super.dispose());
   }
 
-  /** Refuses, before any compute, a call over maxInputPixels or one that would not fit the heap now. */
-  private async admit(input: ModelInput, options: ExplainOptions | ExplainManyOptions): Promise<void> {
+  /**
+   * Refuses, before any compute, a call over maxInputPixels or one that would not fit the heap now; a batch
+   * of `count` inputs (of the first one's size; explainBatch checks that they agree) as count x its pixels.
+   */
+  private async admit(input: ModelInput, options: ExplainOptions | ExplainManyOptions, count = 1): Promise<void> {
     const size = declaredSize(input);
     if (!size || (options.layers !== undefined && !Array.isArray(options.layers))) return; // the call itself reports what is wrong
     const { width, height } = size;
@@ -354,7 +408,14 @@ class QueuedEngine extends Engine {
         fits,
       );
     }
-    this.budget.check(call, width, height);
+    if (count === 1) return this.budget.check(call, width, height);
+    try {
+      this.budget.check(call, width, height * count);
+    } catch (err) {
+      if (!(err instanceof OutOfMemoryError)) throw err;
+      const fit = Math.floor(this.budget.maxPixels(call) / (width * height));
+      throw new OutOfMemoryError(`a batch of ${count} inputs of ${width}x${height} does not fit tfjs-wasm's heap now (${fit} of them would): split the batch`, err.maxPixels);
+    }
   }
 
   /**
@@ -399,6 +460,15 @@ function callRequest(layers: readonly string[], method: (typeof CAM_METHODS)[Cam
 }
 
 const PROFILES = 64;
+
+/** explainBatch's own argument errors (the inputs themselves are checked as explain's). */
+function checkBatch(inputs: readonly ModelInput[], options: ExplainBatchOptions): void {
+  if (!Array.isArray(inputs) || inputs.length === 0) throw new InvalidInputError('explainBatch needs a non-empty array of inputs');
+  const { targets } = options;
+  if (Array.isArray(targets) && targets.length !== inputs.length) {
+    throw new InvalidInputError(`explainBatch got ${targets.length} targets for ${inputs.length} inputs; give one target per input (or none: each input's top-1)`);
+  }
+}
 
 /** The input size a call declares (validated later, by the call itself). */
 function declaredSize(input: ModelInput): { width: number; height: number } | undefined {

@@ -1,6 +1,6 @@
 export { createExplainer } from './explainer.js';
 export { createExplainerPool, type ExplainerPool, type ExplainerPoolOptions, type PoolCallOptions, type PoolStats } from './pool/index.js';
-export type { CreateExplainerOptions, ExplainOptions, ExplainManyOptions, Explanation, Explainer, LayerCam } from './explainer.js';
+export type { CreateExplainerOptions, ExplainOptions, ExplainManyOptions, ExplainBatchOptions, Explanation, Explainer, LayerCam } from './explainer.js';
 export type { Target, ScoreFunction, ScoreKind } from './targets/index.js';
 export type { ProgressEvent } from './work.js';
 export type { ModelInput, Pixels, NchwTensor, Preprocessing } from './image/preprocess.js';

@@ -1,4 +1,4 @@
-import { tf, type Tensor4D } from '../tf.js';
+import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import type { ExplainableModel, ForwardPass, Gradients } from '../models/types.js';
 import { gradientTensors } from '../models/types.js';
 import type { CamMethod, RerunContext } from '../methods/types.js';
@@ -38,8 +38,11 @@ export interface Explanation {
 export interface PipelineOptions {
   readonly layers: readonly string[];
   readonly method: CamMethod;
-  /** Classes still undefined are the top-1 class of the (unaugmented) input. */
-  readonly targets: readonly ResolvedTarget[];
+  /**
+   * Per image of the batch, its targets (the same number for every image: several for one image, one per
+   * image for a batch). Classes still undefined are that image's top-1 class (of the unaugmented input).
+   */
+  readonly targets: readonly (readonly ResolvedTarget[])[];
   readonly guided: boolean;
   readonly eigenSmooth: boolean;
   readonly augSmooth: boolean;
@@ -62,102 +65,141 @@ interface PassMaps {
 }
 
 /**
- * Explains a normalised input [1, H, W, 3] for every target: one forward pass (six with augSmooth), then per
- * target its gradient pass and maps. With augSmooth each map is the mean of the six de-augmented normalised
- * maps (not normalised again); raw maps and guided gradients come from the unaugmented input.
+ * Explains a batch of normalised inputs [N, H, W, 3]: one forward pass of the batch (six with augSmooth),
+ * then per round (the r-th target of every image) one gradient pass of the batch, each image seeded with its
+ * own target, and the maps of each image. With augSmooth each map is the mean of the six de-augmented
+ * normalised maps (not normalised again); raw maps and guided gradients come from the unaugmented input.
+ * Returns, image by image, one Explanation per target of that image.
  */
 export async function explainTensor(model: ExplainableModel, kernels: Kernels, x: Tensor4D, o: PipelineOptions, work: Work): Promise<Explanation[]> {
-  const [, height, width] = x.shape;
+  const [n, height, width] = x.shape;
+  const rounds = o.targets[0]!.length;
   const augmentations = o.augSmooth ? AUGMENTATIONS : AUGMENTATIONS.slice(0, 1);
-  let logits!: Float32Array;
-  let targets!: ResolvedTarget[];
-  const maps: PassMaps[][] = []; // [augmentation][target]
+  let logits!: Float32Array[];
+  let targets!: ResolvedTarget[][]; // [image][round]
+  const maps: PassMaps[][][] = []; // [augmentation][image][round]
   for (const [a, { flip, factor }] of augmentations.entries()) {
     const xa = a === 0 ? x : tf.tidy(() => tf.mul(flip ? tf.reverse(x, 2) : x, factor) as Tensor4D);
     const pass = model.forward(xa);
     try {
       if (a === 0) {
-        logits = (await pass.logits.data()) as Float32Array;
-        targets = o.targets.map((t) => (t.class === undefined && t.score !== 'custom' ? { ...t, class: argmax(logits) } : t));
-        work.total = augmentations.length * targets.length * units(pass, o);
+        const all = (await pass.logits.data()) as Float32Array;
+        const k = all.length / n;
+        logits = Array.from({ length: n }, (_, i) => all.slice(i * k, (i + 1) * k));
+        targets = o.targets.map((ts, i) => ts.map((t) => (t.class === undefined && t.score !== 'custom' ? { ...t, class: argmax(logits[i]!) } : t)));
+        work.total = augmentations.length * rounds * n * units(pass, o);
       }
-      const perTarget: PassMaps[] = [];
-      for (const t of targets) {
-        const m = await passMaps(model, kernels, pass, t, o, work, a === 0 && o.guided);
-        perTarget.push(flip ? flipMaps(m, width, height) : m);
+      const perImage: PassMaps[][] = targets.map(() => []);
+      for (let r = 0; r < rounds; r++) {
+        const ms = await passMaps(model, kernels, pass, targets.map((ts) => ts[r]!), o, work, a === 0 && o.guided);
+        ms.forEach((m, i) => perImage[i]!.push(flip ? flipMaps(m, width, height) : m));
       }
-      maps.push(perTarget);
+      maps.push(perImage);
     } finally {
       pass.dispose();
       if (xa !== x) xa.dispose();
     }
     work.check();
   }
-  return targets.map((t, i) => {
-    const identity = maps[0]![i]!;
-    const cams: Record<string, LayerCam> = {};
-    for (const [layer, cam] of Object.entries(identity.cams)) cams[layer] = { ...cam, map: mean(maps.map((m) => m[i]!.cams[layer]!.map)) };
-    const combined = maps.length === 1 ? identity.combined : mean(maps.map((m) => m[i]!.combined));
-    const e = { target: t.class, score: t.score, logits, width, height, cams, combined };
-    if (!identity.guided) return e;
-    const gb = identity.guided;
-    return { ...e, guided: gb, guidedGradCam: Object.fromEntries(Object.entries(cams).map(([l, c]) => [l, kernels.guidedProduct(gb, c.map)])) };
-  });
+  return targets.flatMap((ts, i) =>
+    ts.map((t, r) => {
+      const identity = maps[0]![i]![r]!;
+      const cams: Record<string, LayerCam> = {};
+      for (const [layer, cam] of Object.entries(identity.cams)) cams[layer] = { ...cam, map: mean(maps.map((m) => m[i]![r]!.cams[layer]!.map)) };
+      const combined = maps.length === 1 ? identity.combined : mean(maps.map((m) => m[i]![r]!.combined));
+      const e = { target: t.class, score: t.score, logits: logits[i]!, width, height, cams, combined };
+      if (!identity.guided) return e;
+      const gb = identity.guided;
+      return { ...e, guided: gb, guidedGradCam: Object.fromEntries(Object.entries(cams).map(([l, c]) => [l, kernels.guidedProduct(gb, c.map)])) };
+    }),
+  );
 }
 
-/** Units of progress per target and pass: a rerun method's channels, one per layer otherwise. */
+/** Units of progress per image, target and pass: a rerun method's channels, one per layer otherwise. */
 function units(pass: ForwardPass, o: PipelineOptions): number {
   if (o.method.wholeModel) return 1;
   return o.layers.reduce((n, l) => n + (o.method.reruns ? pass.activation(l).shape[3] : 1), 0);
 }
 
-/** The maps of one target on one forward pass. */
-async function passMaps(model: ExplainableModel, kernels: Kernels, pass: ForwardPass, target: ResolvedTarget, o: PipelineOptions, work: Work, guided: boolean): Promise<PassMaps> {
-  const [, height, width] = pass.input.shape;
-  // Also validates a custom score function before any long work.
-  const seed = seedFor(target, pass.logits);
-  const owned: Gradients[] = [];
-  const gradients = (request: Omit<Parameters<ExplainableModel['gradients']>[1], 'seed'>): Gradients => {
-    const g = model.gradients(pass, { seed, ...request });
-    owned.push(g);
-    return g;
+/** Image i's part of a batch tensor's data (the batch is the first axis). */
+const item = (data: Float32Array, n: number, i: number): Float32Array => {
+  const size = data.length / n;
+  return n === 1 ? data : data.subarray(i * size, (i + 1) * size);
+};
+
+/** Image i of a batch tensor, as a batch of one (the tensor itself when N = 1); the caller disposes a slice. */
+const slice = <T extends Tensor>(t: T, i: number): T => (t.shape[0] === 1 ? t : (tf.slice(t, i, 1) as T));
+
+/** The maps of one target per image on one forward pass of the batch: one gradient pass for all images. */
+async function passMaps(model: ExplainableModel, kernels: Kernels, pass: ForwardPass, targets: readonly ResolvedTarget[], o: PipelineOptions, work: Work, guided: boolean): Promise<PassMaps[]> {
+  const [n, height, width] = pass.input.shape;
+  const owned: Tensor[] = [];
+  /** Image i of a pass tensor (disposed at the end when it is a slice). */
+  const part = <T extends Tensor>(t: T, i: number): T => {
+    const s = slice(t, i);
+    if (s !== t) owned.push(s);
+    return s;
   };
   try {
-    const cams: Record<string, LayerCam> = {};
-    const resized: Float32Array[] = [];
+    // Each image's d(score)/d(logits), side by side; also validates a custom score function before any long work.
+    const classes = pass.logits.shape[1];
+    const seed = new Float32Array(n * classes);
+    targets.forEach((t, i) => {
+      seed.set(seedFor(t, part(pass.logits, i)), i * classes);
+    });
+    const gradients = (request: Omit<Parameters<ExplainableModel['gradients']>[1], 'seed'>): Gradients => {
+      const g = model.gradients(pass, { seed, ...request });
+      owned.push(...gradientTensors(g));
+      return g;
+    };
+    const cams: Record<string, LayerCam>[] = targets.map(() => ({}));
+    const resized: Float32Array[][] = targets.map(() => []);
     if (o.method.wholeModel) {
       const g = gradients({ layers: [], guided: false, toInput: true, biasGradients: true });
       const biases = await Promise.all(g.biases!.map(async ({ bias, grad }) => ({ bias, grad: (await grad.data()) as Float32Array, height: grad.shape[1], width: grad.shape[2] })));
-      const input = (await pass.input.data()) as Float32Array;
-      const map = o.method.wholeModel({ input, inputGradient: (await g.input!.data()) as Float32Array, width, height, biases }, kernels);
-      cams[o.method.name] = { map, raw: map, rawWidth: width, rawHeight: height };
-      resized.push(map);
-      await work.advance(1);
+      const [input, inputGradient] = [(await pass.input.data()) as Float32Array, (await g.input!.data()) as Float32Array];
+      for (let i = 0; i < n; i++) {
+        const arrays = { input: item(input, n, i), inputGradient: item(inputGradient, n, i), width, height, biases: biases.map((b) => ({ ...b, grad: item(b.grad, n, i) })) };
+        const map = o.method.wholeModel(arrays, kernels);
+        cams[i]![o.method.name] = { map, raw: map, rawWidth: width, rawHeight: height };
+        resized[i]!.push(map);
+        await work.advance(1);
+      }
     } else {
       const g = o.method.needsGradients ? gradients({ layers: o.layers, guided: false, toInput: false }) : undefined;
       for (const layer of o.layers) {
         const activation = pass.activation(layer);
         const [, h, w, c] = activation.shape;
-        const arrays = {
-          activations: (await activation.data()) as Float32Array,
-          gradients: g ? ((await g.layers[layer]!.data()) as Float32Array) : new Float32Array(0),
-          positions: h * w,
-          channels: c,
-        };
-        const rerun: RerunContext = { model, layer, input: pass.input, activation, logits: pass.logits, scores: (l) => scoresFor(target, l), advance: (n) => work.advance(n) };
-        const raw = await rawCam(o.method, arrays, kernels, rerun, o.eigenSmooth);
-        if (!o.method.reruns) await work.advance(1);
-        const up = kernels.resizeBilinear(kernels.minMaxNormalize(raw), h, w, height, width, 1);
-        resized.push(up);
-        cams[layer] = { map: aggregate(kernels, [up]), raw, rawWidth: w, rawHeight: h };
+        const acts = (await activation.data()) as Float32Array;
+        const grads = g ? ((await g.layers[layer]!.data()) as Float32Array) : undefined;
+        for (let i = 0; i < n; i++) {
+          const arrays = { activations: item(acts, n, i), gradients: grads ? item(grads, n, i) : new Float32Array(0), positions: h * w, channels: c };
+          const t = targets[i]!;
+          const rerun: RerunContext = {
+            model,
+            layer,
+            input: part(pass.input, i),
+            activation: part(activation, i),
+            logits: part(pass.logits, i),
+            scores: (l) => scoresFor(t, l),
+            advance: (k) => work.advance(k),
+          };
+          const raw = await rawCam(o.method, arrays, kernels, rerun, o.eigenSmooth);
+          if (!o.method.reruns) await work.advance(1);
+          const up = kernels.resizeBilinear(kernels.minMaxNormalize(raw), h, w, height, width, 1);
+          resized[i]!.push(up);
+          cams[i]![layer] = { map: aggregate(kernels, [up]), raw, rawWidth: w, rawHeight: h };
+        }
       }
     }
-    const combined = resized.length === 1 ? Object.values(cams)[0]!.map : aggregate(kernels, resized);
-    if (!guided) return { cams, combined };
-    const gb = gradients({ layers: [], guided: true, toInput: true });
-    return { cams, combined, guided: (await gb.input!.data()) as Float32Array };
+    const gb = guided ? ((await gradients({ layers: [], guided: true, toInput: true }).input!.data()) as Float32Array) : undefined;
+    return targets.map((_, i) => {
+      const combined = resized[i]!.length === 1 ? Object.values(cams[i]!)[0]!.map : aggregate(kernels, resized[i]!);
+      // A copy: an Explanation's arrays own their buffers (transferable, not views of the batch's).
+      return gb ? { cams: cams[i]!, combined, guided: n === 1 ? gb : item(gb, n, i).slice() } : { cams: cams[i]!, combined };
+    });
   } finally {
-    for (const g of owned) tf.dispose(gradientTensors(g));
+    tf.dispose(owned);
   }
 }
 

@@ -85,6 +85,12 @@ export function forward(graph: Graph, input: Tensor4D, keep: ReadonlySet<string>
   return new GraphPass(input, values, shapes, logits);
 }
 
+/** Logits alone: every value is freed after its last use (nothing is kept for gradients). */
+export function logitsOf(graph: Graph, input: Tensor4D): Tensor2D {
+  const values = new Map<string, Value>([[graph.input, input]]);
+  return runNodes(graph, graph.nodes, graph.lastUse, values, new Map(), new Set(), new Set([graph.input]), `${input.shape[2]}x${input.shape[1]}`);
+}
+
 /** Logits from a value's replacement (AblationCAM): only the nodes that depend on it run. */
 export function logitsFrom(graph: Graph, value: string, replacement: Tensor4D): Tensor2D {
   const start = graph.producer.get(value);
@@ -110,7 +116,7 @@ export function logitsFrom(graph: Graph, value: string, replacement: Tensor4D): 
 }
 
 export interface GradientPlan {
-  /** d(score)/d(logits) of batch item 0. */
+  /** d(score)/d(logits): numClasses values per batch item, row-major (or numClasses for item 0 alone). */
   readonly seed: Float32Array;
   /** Values whose gradients are returned. */
   readonly values: readonly string[];
@@ -140,7 +146,7 @@ export function gradients(graph: Graph, pass: GraphPass, plan: GradientPlan): Gr
   const retained = new Set<Tensor>();
   const [n, classes] = pass.logits.shape;
   const seed = new Float32Array(n * classes);
-  seed.set(plan.seed.subarray(0, classes));
+  seed.set(plan.seed.subarray(0, n * classes));
   grads.set(graph.logits, tf.tensor2d(seed, [n, classes]));
   const take = (name: string, t: Tensor) => {
     if (wanted.has(name)) {

@@ -4,7 +4,7 @@ import { chooseLabels } from '../models/labels.js';
 import type { CallMemoryRequest, ExplainableModel, ForwardPass, GradientRequest, Gradients } from '../models/types.js';
 import type { EngineContext } from '../ops/types.js';
 import { Graph, type GraphSpec } from './graph.js';
-import { forward, gradients, logitsFrom, type GraphPass } from './executor.js';
+import { forward, gradients, logitsFrom, logitsOf, type GraphPass } from './executor.js';
 import { graphCallMemory } from './memory.js';
 import type { CallMemory } from '../engine/memory-budget.js';
 
@@ -115,8 +115,6 @@ export class GraphModel implements ExplainableModel {
   };
 
   forward(input: Tensor4D, layers: readonly string[] = this.defaultLayers): Pass {
-    // The heap kernels (Winograd transforms, im2col) work on one image: a batch would be silently wrong.
-    if (input.shape[0] !== 1) throw new InvalidInputError(`the graph engine runs one image at a time, got a batch of ${input.shape[0]}`);
     return new Pass(forward(this.graph, input, this.kept(layers)), (l) => this.activationOf.get(l) ?? this.valueOf(l));
   }
 
@@ -138,7 +136,10 @@ export class GraphModel implements ExplainableModel {
   gradients(pass: ForwardPass, req: GradientRequest): Gradients {
     const p = (pass as Pass).pass;
     const values = req.layers.map(this.valueOf);
-    if (req.seed.length !== this.numClasses) throw new InvalidInputError(`the gradient seed has ${req.seed.length} values; the model has ${this.numClasses} classes`);
+    const n = p.logits.shape[0];
+    if (req.seed.length !== this.numClasses && req.seed.length !== n * this.numClasses) {
+      throw new InvalidInputError(`the gradient seed has ${req.seed.length} values; the model has ${this.numClasses} classes and the pass ${n} images`);
+    }
     const g = gradients(this.graph, p, {
       seed: req.seed,
       values: req.toInput ? [...values, this.graph.input] : values,
@@ -160,17 +161,12 @@ export class GraphModel implements ExplainableModel {
     return { layers, input: req.toInput ? of(this.graph.input) : undefined, biases: req.biasGradients ? g.biases : undefined };
   }
 
-  /** One batch item at a time: the heap kernels (Winograd, im2col) take one. */
+  logits(input: Tensor4D): Tensor2D {
+    return logitsOf(this.graph, input);
+  }
+
   logitsFrom(layer: string, activations: Tensor4D): Tensor2D {
-    const value = this.valueOf(layer);
-    const items = tf.split(activations, activations.shape[0], 0) as Tensor4D[];
-    const parts: Tensor2D[] = [];
-    try {
-      for (const item of items) parts.push(logitsFrom(this.graph, value, item));
-      return tf.concat(parts, 0);
-    } finally {
-      tf.dispose([...items, ...parts]);
-    }
+    return logitsFrom(this.graph, this.valueOf(layer), activations);
   }
 
   dispose(): void {

@@ -31,7 +31,16 @@ export const ablationCam: CamMethod = {
         copy.set(activations);
         for (let p = start + i; p < copy.length; p += channels) copy[p] = value;
       }
-      const scores = tf.tidy(() => ctx.scores(ctx.model.logitsFrom(ctx.layer, tf.tensor4d(data, [n, h, w, channels])) as Tensor2D));
+      const copies = tf.tensor4d(data, [n, h, w, channels]);
+      // Disposed by hand: the graph engine keeps (tf.keep) what its nodes compute, which no tidy would free.
+      let logits: Tensor2D | undefined;
+      let scores: Float32Array;
+      try {
+        logits = ctx.model.logitsFrom(ctx.layer, copies);
+        scores = ctx.scores(logits);
+      } finally {
+        tf.dispose([copies, ...(logits ? [logits] : [])]);
+      }
       scores.forEach((s, i) => (weights[start + i] = (original - s) / original));
       await ctx.advance(n);
     }

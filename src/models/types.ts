@@ -11,8 +11,9 @@ export interface ForwardPass {
 }
 
 export interface GradientRequest {
-  /** d(score)/d(logits) of batch item 0, length numClasses: a class's logit is the one-hot vector;
-   *  softmax or a custom score differentiate only the head (tf.grad on the logits) to get it. */
+  /** d(score)/d(logits), numClasses values per image of the pass (row-major), or numClasses for image 0
+   *  alone: a class's logit is the one-hot vector; softmax or a custom score differentiate only the head
+   *  (tf.grad on the logits) to get it. Images do not mix, so one pass explains each image's own target. */
   readonly seed: Float32Array;
   readonly layers: readonly string[];
   readonly guided: boolean;
@@ -25,7 +26,7 @@ export interface GradientRequest {
 
 export interface BiasGradient {
   readonly bias: Float32Array;
-  /** d(score) / d(output of the op that adds `bias`), NHWC [1, h, w, bias.length]. */
+  /** d(score) / d(output of the op that adds `bias`), NHWC [N, h, w, bias.length]. */
   readonly grad: Tensor4D;
 }
 
@@ -59,8 +60,11 @@ export interface ExplainableModel {
   /** One forward pass; `layers` are the layers whose activations the caller will read (default: the listed ones). */
   forward(input: Tensor4D, layers?: readonly string[]): ForwardPass;
   gradients(pass: ForwardPass, request: GradientRequest): Gradients;
+  /** Logits [N, numClasses] of a batch, keeping nothing for gradients (ScoreCAM's masked inputs). The caller
+   *  disposes the result (by hand: it is kept out of any enclosing tf.tidy). */
+  logits(input: Tensor4D): Tensor2D;
   /** Logits [N, numClasses] computed from a target layer's activations [N, h, w, C]: only the network above
-   *  that layer runs (AblationCAM). The caller disposes the result. */
+   *  that layer runs (AblationCAM). The caller disposes the result (by hand, as logits()'). */
   logitsFrom(layer: string, activations: Tensor4D): Tensor2D;
   /** A call's tensor memory, computed without running it (the QueuedEngine's budget); absent: measured by probe calls. */
   callMemory?(request: CallMemoryRequest): CallMemory;

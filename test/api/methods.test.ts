@@ -5,6 +5,7 @@ import { AbortError, createExplainer, InvalidInputError, TargetOutOfRangeError, 
 import type { ProgressEvent } from '../../src/work.js';
 import { randomResnet34Weights } from '../helpers/random-weights.js';
 import { tf } from '../../src/tf.js';
+import { SCORECAM_BATCH_PIXELS } from '../../src/methods/scorecam.js';
 
 const input = (h: number, w: number) => {
   const tensor = new Float32Array(3 * h * w);
@@ -75,7 +76,9 @@ describe('methods, targets, progress and abort (random ResNet34)', () => {
     });
   }
 
-  for (const [method, layers, augSmooth, stopAt] of [['scorecam', ['layer4'], false, 16], ['ablationcam', ['layer3'], false, 64], ['gradcam', ['layer4'], true, 2]] as const) {
+  // ScoreCAM's first batch of masked inputs at 64x64 (SCORECAM_BATCH_PIXELS), AblationCAM's second of 32.
+  const scoreCamBatch = Math.floor(SCORECAM_BATCH_PIXELS / (64 * 64));
+  for (const [method, layers, augSmooth, stopAt] of [['scorecam', ['layer4'], false, scoreCamBatch], ['ablationcam', ['layer3'], false, 64], ['gradcam', ['layer4'], true, 2]] as const) {
     test(`${method}${augSmooth ? ' augSmooth' : ''}: abort mid-way rejects with AbortError and leaks nothing`, async () => {
       const before = tf.memory().numTensors;
       const controller = new AbortController();

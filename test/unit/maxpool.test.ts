@@ -18,13 +18,16 @@ const versions = [
   ['TypeScript', (dy: tf.Tensor4D, x: tf.Tensor4D) => maxPoolGradTs(heap, dy, x, G)],
 ] as const;
 
-test('the heap kernel is loaded in Node, and agrees exactly with the TypeScript version on random input with ties', () => {
+test('the heap kernel is loaded in Node, and agrees exactly with the TypeScript version on random input with ties (batch of 2)', () => {
   expect(heap.kernels).toBeDefined();
   // Quantised values: many equal maxima per window; odd sizes leave partial windows at the edges.
-  const x = tf.tensor4d(randomArray(37 * 29 * 8, 5).map((v) => Math.round(v * 2)), [1, 37, 29, 8]);
-  const dy = tf.tensor4d(randomArray(19 * 15 * 8, 6), [1, 19, 15, 8]);
+  const x = tf.tensor4d(randomArray(2 * 37 * 29 * 8, 5).map((v) => Math.round(v * 2)), [2, 37, 29, 8]);
+  const dy = tf.tensor4d(randomArray(2 * 19 * 15 * 8, 6), [2, 19, 15, 8]);
   const [a, b] = versions.map(([, f]) => f(dy, x));
   expect(Array.from(a!.dataSync())).toEqual(Array.from(b!.dataSync()));
+  // Each image's gradient is its own (as a batch of one).
+  const second = tf.tidy(() => versions[1][1](tf.slice(dy, [1, 0, 0, 0], [1, -1, -1, -1]), tf.slice(x, [1, 0, 0, 0], [1, -1, -1, -1])).dataSync());
+  expect(Array.from(a!.dataSync().subarray(37 * 29 * 8))).toEqual(Array.from(second));
   tf.dispose([x, dy, a!, b!]);
 });
 

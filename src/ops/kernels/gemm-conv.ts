@@ -21,9 +21,9 @@ export const gemmConv = (heap: WasmHeap, x: Tensor4D, filter: Tensor4D, stride: 
     const a = im2col(heap, x, attrs);
     const b = tf.reshape(filter, [k * k * cin, cout]); // shares the filter's data: matMul caches its operator on it
     const y = bias ? tf.fused.matMul({ a, b, bias, activation }) : tf.matMul(a, b);
-    const [, h, w] = x.shape;
+    const [n, h, w] = x.shape;
     const [top, bottom, left, right] = attrs.pad;
-    return tf.reshape(y, [1, outSize(h, k, stride, top, bottom), outSize(w, k, stride, left, right), cout]);
+    return tf.reshape(y, [n, outSize(h, k, stride, top, bottom), outSize(w, k, stride, left, right), cout]);
   });
 
 const outSize = (n: number, k: number, stride: number, before: number, after: number): number => Math.floor((n + before + after - k) / stride) + 1;
@@ -36,7 +36,7 @@ interface Im2ColAttrs {
 
 /**
  * For each output position p and tap (ky, kx) of a k x k window, in im2col's row order: the element
- * offset of the input pixel it reads (NHWC, batch 1), or -1 where the window overhangs.
+ * offset of the input pixel it reads (in one image, NHWC), or -1 where the window overhangs.
  */
 function windowPixels(h: number, w: number, c: number, k: number, stride: number, top: number, left: number, oh: number, ow: number): Int32Array {
   const at = new Int32Array(oh * ow * k * k);
@@ -57,19 +57,22 @@ function windowPixels(h: number, w: number, c: number, k: number, stride: number
 
 /**
  * im2col on the wasm heap (tfjs-wasm's slice and concat would cost 0.3-1.5 ms each): row p holds the
- * k x k input window of output position p (NHWC, batch 1), zeros where it overhangs.
+ * k x k input window of output position p (NHWC; a batch's images one after another), zeros where it overhangs.
  */
 function im2col(heap: WasmHeap, x: Tensor4D, { k, stride, pad: [top, bottom, left, right] }: Im2ColAttrs): Tensor2D {
-  const [, h, w, c] = x.shape;
+  const [n, h, w, c] = x.shape;
   const oh = outSize(h, k, stride, top, bottom);
   const ow = outSize(w, k, stride, left, right);
-  const out = heap.output([oh * ow, k * k * c]) as Tensor2D;
+  const out = heap.output([n * oh * ow, k * k * c]) as Tensor2D;
   const src = heap.view(x); // views taken after output(), which may grow the heap
   const cols = heap.view(out);
-  windowPixels(h, w, c, k, stride, top, left, oh, ow).forEach((at, i) => {
-    if (at >= 0) cols.set(src.subarray(at, at + c), i * c);
-    else cols.fill(0, i * c, (i + 1) * c);
-  });
+  const pixels = windowPixels(h, w, c, k, stride, top, left, oh, ow);
+  for (let b = 0, image = 0, row = 0; b < n; b++, image += h * w * c, row += pixels.length * c) {
+    pixels.forEach((at, i) => {
+      if (at >= 0) cols.set(src.subarray(image + at, image + at + c), row + i * c);
+      else cols.fill(0, row + i * c, row + (i + 1) * c);
+    });
+  }
   return out;
 }
 
@@ -83,8 +86,8 @@ function im2col(heap: WasmHeap, x: Tensor4D, { k, stride, pad: [top, bottom, lef
 export function gemmConvInputGrad(heap: WasmHeap, dy: Tensor4D, filter: Tensor4D, stride: number, pad: Pads, inH: number, inW: number): Tensor4D {
   return tf.tidy(() => {
     const [k, , cin, cout] = filter.shape;
-    const [, oh, ow] = dy.shape;
-    const dyT = tf.transpose(tf.reshape(dy, [oh * ow, cout]));
+    const [n, oh, ow] = dy.shape;
+    const dyT = tf.transpose(tf.reshape(dy, [n * oh * ow, cout]));
     const cols = tf.transpose(tf.matMul(tf.reshape(filter, [k * k * cin, cout]), dyT)) as Tensor2D;
     return col2im(heap, cols, { k, stride, top: pad[1][0], left: pad[2][0], inH, inW, oh, ow });
   });
@@ -104,12 +107,16 @@ interface Col2ImAttrs {
 /** im2col's adjoint: each row's k x k window (the columns' gradient) is added back onto the input's pixels. */
 function col2im(heap: WasmHeap, cols: Tensor2D, { k, stride, top, left, inH, inW, oh, ow }: Col2ImAttrs): Tensor4D {
   const c = cols.shape[1] / (k * k);
-  const out = heap.output([1, inH, inW, c]) as Tensor4D;
+  const pixels = windowPixels(inH, inW, c, k, stride, top, left, oh, ow);
+  const n = cols.shape[0] / (oh * ow);
+  const out = heap.output([n, inH, inW, c]) as Tensor4D;
   const src = heap.view(cols); // views taken after output(), which may grow the heap
   const dx = heap.view(out).fill(0);
-  windowPixels(inH, inW, c, k, stride, top, left, oh, ow).forEach((at, i) => {
-    if (at < 0) return;
-    for (let j = 0, o = i * c; j < c; j++) dx[at + j] = dx[at + j]! + src[o + j]!;
-  });
+  for (let b = 0, image = 0, row = 0; b < n; b++, image += inH * inW * c, row += pixels.length * c) {
+    pixels.forEach((at, i) => {
+      if (at < 0) return;
+      for (let j = 0, d = image + at, o = row + i * c; j < c; j++) dx[d + j] = dx[d + j]! + src[o + j]!;
+    });
+  }
   return out;
 }

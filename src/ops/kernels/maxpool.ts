@@ -16,21 +16,34 @@ export function maxPoolGrad(heap: WasmHeap, dy: Tensor4D, input: Tensor4D, poole
   const k = heap.kernels;
   if (!k) return maxPoolGradTs(heap, dy, input, g);
   // The heap kernel finds each window's first maximum by comparing with the pooled output.
-  const [, h, w, c] = input.shape;
+  const [n, h, w, c] = input.shape;
   const [, oh, ow] = dy.shape;
   const dx = heap.output(input.shape) as Tensor4D;
-  k.maxPoolGrad(heap.offset(input), heap.offset(pooled), heap.offset(dy), heap.offset(dx), h, w, c, oh, ow, g.size, g.stride, g.pad);
+  const [inBytes, outBytes] = [h * w * c * 4, oh * ow * c * 4];
+  for (let i = 0; i < n; i++) {
+    const [x, y] = [i * inBytes, i * outBytes];
+    k.maxPoolGrad(heap.offset(input) + x, heap.offset(pooled) + y, heap.offset(dy) + y, heap.offset(dx) + x, h, w, c, oh, ow, g.size, g.stride, g.pad);
+  }
   return dx;
 }
 
 /** The TypeScript version, used without the heap kernels (and by the tests as the reference). */
 export function maxPoolGradTs(heap: WasmHeap, dy: Tensor4D, input: Tensor4D, g: PoolGeometry): Tensor4D {
-  const [, inH, inW, C] = input.shape;
+  const [n, inH, inW, C] = input.shape;
   const [, outH, outW] = dy.shape;
   const out = heap.output(input.shape) as Tensor4D;
-  const x = heap.view(input); // views taken after output(), which may grow the heap
-  const d = heap.view(dy);
-  const dx = heap.view(out).fill(0);
+  const all = { x: heap.view(input), d: heap.view(dy), dx: heap.view(out).fill(0) }; // views taken after output(), which may grow the heap
+  for (let i = 0; i < n; i++) {
+    const x = all.x.subarray(i * inH * inW * C, (i + 1) * inH * inW * C);
+    const d = all.d.subarray(i * outH * outW * C, (i + 1) * outH * outW * C);
+    const dx = all.dx.subarray(i * inH * inW * C, (i + 1) * inH * inW * C);
+    imageMaxPoolGrad(x, d, dx, inH, inW, C, outH, outW, g);
+  }
+  return out;
+}
+
+/** One image's max-pool gradient, added into dx (zeros). */
+function imageMaxPoolGrad(x: Float32Array, d: Float32Array, dx: Float32Array, inH: number, inW: number, C: number, outH: number, outW: number, g: PoolGeometry): void {
   // Channels innermost, as the data lies: one pass over each window row per output position.
   const bestVal = new Float32Array(C);
   const bestAt = new Int32Array(C);
@@ -59,5 +72,4 @@ export function maxPoolGradTs(heap: WasmHeap, dy: Tensor4D, input: Tensor4D, g: 
       for (let c = 0; c < C; c++) if (bestAt[c]! >= 0) dx[bestAt[c]!]! += d[dBase + c]!;
     }
   }
-  return out;
 }

@@ -53,19 +53,24 @@ export function winogradFilter(hwio: Float32Array, cin: number, cout: number, in
 
 const tiles = (n: number): number => (n + 1) >> 1;
 
-/** conv2d(x, filter, stride 1, pad 1) [+ bias] [relu], with u = winogradFilter(filter); needs winogradUsable. */
+/**
+ * conv2d(x, filter, stride 1, pad 1) [+ bias] [relu], with u = winogradFilter(filter); needs winogradUsable.
+ * A batch's tiles are stacked in each plane (the transforms run per image, the 16 matMuls once).
+ */
 export function winogradConv(heap: WasmHeap, x: Tensor4D, u: readonly Tensor2D[], bias?: Tensor1D, activation: Activation = 'linear'): Tensor4D {
   const k = heap.kernels as HeapKernelExports;
   const at = (t: Tensor) => heap.offset(t);
   return tf.tidy(() => {
-    const [, h, w, c] = x.shape;
-    const v = Array.from({ length: 16 }, () => heap.output([tiles(h) * tiles(w), c]));
-    k.winogradInput(at(x), h, w, c, ...v.map(at));
+    const [n, h, w, c] = x.shape;
+    const t = tiles(h) * tiles(w);
+    const v = Array.from({ length: 16 }, () => heap.output([n * t, c]));
+    for (let i = 0; i < n; i++) k.winogradInput(at(x) + i * h * w * c * 4, h, w, c, ...v.map((p) => at(p) + i * t * c * 4));
     const m = v.map((plane, i) => tf.matMul(plane as Tensor2D, u[i]!));
     tf.dispose(v);
     const cout = m[0]!.shape[1]!;
-    const y = heap.output([1, h, w, cout]) as Tensor4D;
-    k.winogradOutput(at(y), h, w, cout, bias ? at(bias) : 0, activation === 'relu' ? 1 : 0, ...m.map(at));
+    const y = heap.output([n, h, w, cout]) as Tensor4D;
+    const b = bias ? at(bias) : 0;
+    for (let i = 0; i < n; i++) k.winogradOutput(at(y) + i * h * w * cout * 4, h, w, cout, b, activation === 'relu' ? 1 : 0, ...m.map((p) => at(p) + i * t * cout * 4));
     return y;
   });
 }

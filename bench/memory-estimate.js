@@ -36,7 +36,7 @@ const estimate = model.callMemory({ layers, passes: [{ layers, toInput: false },
 const input = (s) => tf.tensor4d(Float32Array.from({ length: 3 * s * s }, (_, i) => Math.sin(i * 0.37)), [1, s, s, 3]);
 const call = async (s) => {
   const x = input(s);
-  await explainTensor(model, kernels, x, { layers, method: CAM_METHODS.gradcam, targets: [{ class: undefined, score: 'logit' }], guided: true, eigenSmooth: false, augSmooth: false }, new Work({}));
+  await explainTensor(model, kernels, x, { layers, method: CAM_METHODS.gradcam, targets: [[{ class: undefined, score: 'logit' }]], guided: true, eigenSmooth: false, augSmooth: false }, new Work({}));
   x.dispose();
 };
 const mb = (b) => +(b / 2 ** 20).toFixed(1);

@@ -63,7 +63,7 @@ const layers = ['layer1', 'layer2', 'layer3', 'layer4'];
 const figure = async () => {
   const x = tf.tensor4d(data, [1, size, size, 3]);
   const t = performance.now();
-  await explainTensor(model, kernels, x, { layers, method: CAM_METHODS.gradcam, targets: [{ class: 281, score: 'logit' }], guided: true, eigenSmooth: false, augSmooth: false }, new Work({}));
+  await explainTensor(model, kernels, x, { layers, method: CAM_METHODS.gradcam, targets: [[{ class: 281, score: 'logit' }]], guided: true, eigenSmooth: false, augSmooth: false }, new Work({}));
   x.dispose();
   return performance.now() - t;
 };

@@ -33,7 +33,7 @@ async function ratio(model: GraphModel, side: number, layers: readonly string[])
   const estimate = model.callMemory({ layers, passes: [{ layers, toInput: false }, { layers: [], toInput: true }] });
   const x = tf.tensor4d(Float32Array.from({ length: 3 * side * side }, (_, i) => Math.sin(i * 0.37)), [1, side, side, 3]) as Tensor4D;
   const before = tf.memory().numBytes;
-  const options = { layers, method: CAM_METHODS.gradcam, targets: [{ class: undefined, score: 'logit' as const }], guided: true, eigenSmooth: false, augSmooth: false };
+  const options = { layers, method: CAM_METHODS.gradcam, targets: [[{ class: undefined, score: 'logit' as const }]], guided: true, eigenSmooth: false, augSmooth: false };
   const profile = await tf.profile(async () => {
     await explainTensor(model, kernels, x, options, new Work({}));
     return [];

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Benchmarks (never assertions): median milliseconds after warm-up on one 224x224 input.
 //   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool] [-- --native] [-- --methods]
-//   npm run bench -- --serve [--duration S]: gradcam serve under load (bench/serve.js)
+//   npm run bench -- --serve [--seconds S]: gradcam serve under load (bench/serve.js)
 // --methods adds AblationCAM (layer4, layer3) and ScoreCAM (layer4) from bench/methods.js (each in its own process).
 // Weights: GRADCAM_BENCH_WEIGHTS, else the seeded ResNet34 in ../shared/reference. Timings do not depend on the values.
 // An ONNX model instead (bench/zoo.mjs): --model X.onnx [--layers a,b] [--torch --torch-arch NAME --torch-seed N].
@@ -40,13 +40,13 @@ const { values: opts } = parseArgs({
     'torch-arch': { type: 'string' },
     'torch-seed': { type: 'string' },
     serve: { type: 'boolean', default: false },
-    duration: { type: 'string', default: '60' },
+    seconds: { type: 'string', default: '60' },
     methods: { type: 'boolean', default: false },
   },
 });
 if (opts.serve) {
   const { benchServe } = await import('./serve.js');
-  await benchServe({ duration: Number(opts.duration), json: opts.json });
+  await benchServe({ seconds: Number(opts.seconds), json: opts.json });
   process.exit(0);
 }
 const runs = Number(opts.runs);

@@ -5,6 +5,7 @@ import type { ModelSize } from '../cli/model-args.js';
 import type { BodyLimits } from './body.js';
 import { matchClass } from '../labels/match.js';
 import { HttpError } from './errors.js';
+import type { WorkerMemory } from './metrics.js';
 import type { Gate } from './gate.js';
 import { parseExplainParams } from './params.js';
 import { explanationReply, type Reply } from './reply.js';
@@ -27,6 +28,8 @@ export interface ExplainContext {
   /** Compute time allowed per request; time in the queue does not count. */
   readonly timeoutMs: number;
   readonly size: ModelSize;
+  /** Each worker's memory as it reported after its last request, by thread id (replaced workers drop out). */
+  readonly workerMemory: Map<number, WorkerMemory>;
 }
 
 /**
@@ -58,6 +61,9 @@ export async function explain(ctx: ExplainContext, req: IncomingMessage, query: 
     labels: params.figure ? ctx.model.labels : undefined,
   };
   const call = { timeoutMs: ctx.timeoutMs, transfer: [bytes.buffer as ArrayBuffer] };
-  const { explanation, pictures } = (await ctx.gate.run(() => ctx.pool.run('explainUpload', job, call), signal)) as UploadResult;
+  const { explanation, pictures, worker, memory } = (await ctx.gate.run(() => ctx.pool.run('explainUpload', job, call), signal)) as UploadResult;
+  ctx.workerMemory.delete(worker); // re-inserted last, so the oldest entries are those of replaced workers
+  ctx.workerMemory.set(worker, memory);
+  for (const id of ctx.workerMemory.keys()) if (ctx.workerMemory.size > ctx.pool.size) ctx.workerMemory.delete(id);
   return explanationReply(explanation, pictures, ctx.model.labels, performance.now() - start, params);
 }

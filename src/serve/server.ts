@@ -57,6 +57,7 @@ export function createGradcamServer(o: ServeOptions): GradcamServer {
     maxPixels: o.maxPixels ?? 50_000_000,
     timeoutMs: o.timeoutMs ?? 120_000,
     size: o.size ?? 'square224',
+    workerMemory: new Map(),
   };
   let closing = false;
 
@@ -73,7 +74,7 @@ export function createGradcamServer(o: ServeOptions): GradcamServer {
     '/metrics': {
       GET: () => {
         const stats = o.pool.stats();
-        const gauges = { queueDepth: gate.waiting, inFlight: gate.running, workers: stats.size, workerRestarts: stats.restarts, rssBytes: process.memoryUsage.rss() };
+        const gauges = { queueDepth: gate.waiting, inFlight: gate.running, workers: stats.size, workerRestarts: stats.restarts, rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed, workerMemory: ctx.workerMemory };
         return { status: 200, type: 'text/plain; version=0.0.4; charset=utf-8', body: metrics.render(gauges) };
       },
     },

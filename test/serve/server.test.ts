@@ -129,6 +129,21 @@ describe.skipIf(!hasMobilenet)(`gradcam serve on a pool of one MobileNet worker 
     expect(viaForm.body.equals(raw.body)).toBe(true);
   });
 
+  test("/metrics: each worker's tensors after a request; requests of every kind leave them as they were", async () => {
+    const tensors = async () => {
+      const m = parsePrometheus((await get('/metrics')).body.toString());
+      return [...m].filter(([k]) => k.startsWith('gradcam_worker_tensors{')).map(([, v]) => v);
+    };
+    await post('/explain?format=json&maps=f32', coffee);
+    const before = await tensors();
+    expect(before).toHaveLength(1);
+    expect(before[0]).toBeGreaterThan(0);
+    for (const q of ['format=json&maps=f32&guided=1', 'format=json&overlay=1', '', 'figure=1&guided=1', 'format=json&method=gradcam%2B%2B']) {
+      expect((await post(`/explain?${q}`, coffee)).status).toBe(200);
+      expect(await tensors()).toEqual(before);
+    }
+  });
+
   test('bad images and bad parameters get 400 with the engine codes; a 60 MP header 413 before decoding', async () => {
     expectError(await post('/explain', 'not an image'), 400, 'IMAGE_DECODE_ERROR');
     expectError(await post('/explain', coffee.subarray(0, 2000)), 400, 'IMAGE_DECODE_ERROR');

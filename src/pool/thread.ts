@@ -49,8 +49,8 @@ export class PoolThread {
   }
 
   /**
-   * Sends one call (the `transfer` buffers move to the thread). Throws InvalidInputError at once (leaving the thread idle) when the message
-   * cannot be cloned to the thread.
+   * Sends one call (the `transfer` buffers move to the thread). Throws InvalidInputError at once
+   * (leaving the thread idle) when the message cannot be cloned to the thread.
    */
   run(message: ToWorker, transfer: readonly ArrayBuffer[] = []): Promise<unknown> {
     if (this.dead) return Promise.reject(new WorkerExitedError('the worker thread has exited'));

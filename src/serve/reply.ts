@@ -2,6 +2,7 @@ import type { Explanation } from '../explainer.js';
 import { softmax, topK, type Prediction } from '../predictions.js';
 import type { ExplainParams } from './params.js';
 import type { EncodedPictures } from './pictures.js';
+import { jsonBytes, type JsonPart } from './json-bytes.js';
 
 /** A response: status, media type and body. */
 export interface Reply {
@@ -24,10 +25,16 @@ export function targetPrediction(e: Explanation, labels: readonly string[] | und
   return topK(e.logits, 5, labels).find((p) => p.index === index) ?? { index, label: labels?.[index], logit: e.logits[index]!, probability: softmax(e.logits)[index]! };
 }
 
-const base64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-const f32 = (values: Float32Array) => base64(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+const bytesOf = (values: Float32Array) => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 const prediction = (p: Prediction) => ({ index: p.index, label: p.label ?? null, probability: p.probability });
-const each = <T>(record: Readonly<Record<string, T>>, f: (v: T) => string) => Object.fromEntries(Object.entries(record).map(([k, v]) => [k, f(v)]));
+
+/** `,"name":{"key":<base64>,...}` as JSON parts. */
+const record = (name: string, values: Readonly<Record<string, Uint8Array>>): JsonPart[] => [
+  `,${JSON.stringify(name)}:{`,
+  ...Object.entries(values).flatMap(([key, bytes], i) => [`${i > 0 ? ',' : ''}${JSON.stringify(key)}:`, bytes]),
+  '}',
+];
+const each = <T, U>(values: Readonly<Record<string, T>>, f: (v: T) => U) => Object.fromEntries(Object.entries(values).map(([k, v]) => [k, f(v)]));
 
 /**
  * The answer to POST /explain in the format asked for, from the explanation and the pictures a worker
@@ -35,14 +42,20 @@ const each = <T>(record: Readonly<Record<string, T>>, f: (v: T) => string) => Ob
  */
 export function explanationReply(e: Explanation, pictures: EncodedPictures, labels: readonly string[] | undefined, ms: number, params: ExplainParams): Reply {
   if (params.format === 'png') return { status: 200, type: 'image/png', body: pictures.png! };
-  return json(200, {
+  const f32 = params.maps === 'f32';
+  const head = JSON.stringify({
     top5: topK(e.logits, 5, labels).map(prediction),
     target: prediction(targetPrediction(e, labels)),
     ms: Math.round(ms),
     width: e.width,
     height: e.height,
-    maps: params.maps === 'f32' ? each(e.cams, (cam) => f32(cam.map)) : each(pictures.maps!, base64),
-    ...(e.guidedGradCam && { guided: params.maps === 'f32' ? each(e.guidedGradCam, f32) : each(pictures.guided!, base64) }),
-    ...(pictures.overlay && { overlay: base64(pictures.overlay) }),
   });
+  const body = jsonBytes([
+    head.slice(0, -1),
+    ...record('maps', f32 ? each(e.cams, (cam) => bytesOf(cam.map)) : pictures.maps!),
+    ...(e.guidedGradCam ? record('guided', f32 ? each(e.guidedGradCam, bytesOf) : pictures.guided!) : []),
+    ...(pictures.overlay ? [',"overlay":', pictures.overlay] : []),
+    '}',
+  ]);
+  return { status: 200, type: 'application/json; charset=utf-8', body };
 }

@@ -138,7 +138,11 @@ function call(agent, port, method, path, body) {
   });
 }
 
-const median = (xs) => +[...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(3);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return +(s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2).toFixed(3);
+};
 const percentile = (sorted, p) => (sorted.length ? +sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(1) : null);
 const sumStatus = (list) => list.reduce((sum, s) => (Object.entries(s).forEach(([k, n]) => (sum[k] = (sum[k] ?? 0) + n)), sum), {});
 

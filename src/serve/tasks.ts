@@ -1,5 +1,7 @@
 // The server's work in the pool's worker threads (ExplainerPoolOptions.tasks = SERVE_TASKS): decoding the
-// upload, explaining it and encoding the reply's pictures, so that the server's own thread only moves bytes.
+// upload, explaining it and encoding the reply's pictures, so that the server's own thread does little
+// more than HTTP.
+import { getHeapStatistics } from 'node:v8';
 import { threadId } from 'node:worker_threads';
 import { tf } from '../tf.js';
 import type { Explainer, ExplainOptions, Explanation } from '../explainer.js';
@@ -39,7 +41,7 @@ export const createTasks: CreateTasks = async (explainer: Explainer) => {
       const explanation = await explainer.explain(modelImage, job.options);
       const pictures = await encodePictures(kernels, explanation, image, modelImage, job.labels, job.params);
       const { numTensors, numBytes } = tf.memory();
-      const memory: WorkerMemory = { tensors: numTensors, tensorBytes: numBytes, heapUsedBytes: process.memoryUsage().heapUsed };
+      const memory: WorkerMemory = { tensors: numTensors, tensorBytes: numBytes, heapUsedBytes: getHeapStatistics().used_heap_size };
       const value: UploadResult = { explanation, pictures, worker: threadId, memory };
       return { value, transfer: [...new Set([...transferables(explanation), ...pictureBuffers(pictures)])] };
     },

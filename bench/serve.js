@@ -1,9 +1,15 @@
-// `npm run bench -- --serve [--duration S] [--json]`: gradcam serve under load on 127.0.0.1, for MobileNet and
-// ResNet34 at 224x224. Throughput and latency at 1, 4 and 16 concurrent clients, 503s under overload (queue 8,
-// 32 clients), the server's RSS after each run, and throughput at 16 clients against the in-process worker pool
-// (alternating windows, median ratio). Each run lasts --duration seconds (default 60; the pairs share one).
-// A bounded load generator of our own: each client sends one request, waits for the answer, sends the next,
-// until the duration is over.
+// `npm run bench -- --serve [--seconds S] [--json]`: gradcam serve under load on 127.0.0.1, for MobileNet and
+// ResNet34 at 224x224 (S seconds per setting, default 60):
+// - throughput and p50/p95/p99 latency at 1, 4 and 16 concurrent clients (queue 16);
+// - 16 clients against the in-process worker pool (same workers, same machine, alternating windows of
+//   S/4 s each, median of the 4 server/pool ratios: the shared machine's speed drifts);
+// - overload: 32 clients on a server with queue 8 (503s counted; a refused client retries after 50 ms);
+// - every status counted; any 5xx other than 503 (or a failed connection) is reported as a failure;
+// - RSS: after a warm-up at 16 clients, after each run and at the end. Flat means the end is within
+//   RSS_FLAT of the after-warm-up value (the allocators' high-water marks are reached in the warm-up),
+//   and the workers hold the same number of tensors at the end as after the warm-up.
+// The load generator is our own: closed-loop clients, each sends one request, waits for the answer and sends
+// the next until the time is over; bounded by MAX_REQUESTS per run and REQUEST_TIMEOUT_MS per request.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -14,8 +20,14 @@ import { createExplainerPool, decodeImage, encodePng, resizeRgbPillowBilinear } 
 
 const here = dirname(fileURLToPath(import.meta.url));
 const assets = resolve(process.env.GRADCAM_TEST_ASSETS ?? join(here, '../../shared'));
+const HOST = '127.0.0.1';
+const PAIRS = 4;
+const RSS_FLAT = 0.1;
+const MAX_REQUESTS = 50_000;
+const REQUEST_TIMEOUT_MS = 300_000;
 
-export async function benchServe({ duration = 60, json = false } = {}) {
+export async function benchServe({ seconds = 60, json = false } = {}) {
+  if (!(seconds > 0 && seconds <= 3600)) throw new Error(`--seconds must be in (0, 3600], got ${seconds}`);
   const workers = availableParallelism();
   const models = [
     { name: 'mobilenet', args: ['--model', join(assets, 'models/mobilenet_v1_0.75_224/model.json')], pool: { model: join(assets, 'models/mobilenet_v1_0.75_224/model.json'), preprocess: 'tf' } },
@@ -25,61 +37,71 @@ export async function benchServe({ duration = 60, json = false } = {}) {
   const image = resizeRgbPillowBilinear(await decodeImage(readFileSync(join(assets, 'images/coffee.png'))), 224, 224);
   const png = await encodePng(image);
   const path = '/explain?format=json&maps=f32';
-  const result = { machine: { cpus: workers, node: process.version }, durationS: duration, request: `POST ${path}, a 224x224 PNG`, workers, models: {} };
+  const warmS = Math.max(5, seconds / 3);
+  const result = { machine: { cpus: workers, node: process.version }, seconds, warmUpS: warmS, request: `POST ${path}, a 224x224 PNG`, workers, models: {} };
   for (const m of models) {
-    const r = {};
+    const r = { runs: {} };
     const server = await startServer([...m.args, '--workers', String(workers), '--queue', '16']);
-    const warmUp = (port) => load(port, png, path, workers, Math.min(duration, 5));
     try {
-      await warmUp(server.port);
-      r.rssMB = [await rssMB(server.port)]; // after the warm-up, then after each run and after the pairs
+      await load(server.port, png, path, 16, warmS);
+      const start = await memory(server.port);
+      r.memory = [{ after: 'warm-up', ...start }];
       for (const clients of [1, 4, 16]) {
-        r[`clients${clients}`] = await load(server.port, png, path, clients, duration);
-        r.rssMB.push(await rssMB(server.port));
+        r.runs[`${clients} clients`] = await load(server.port, png, path, clients, seconds);
+        r.memory.push({ after: `${clients} clients`, ...(await memory(server.port)) });
       }
-      // The shared machine's speed drifts, so server and in-process pool alternate in short windows
-      // (16 clients / 16 callers each) and the ratio is the median of the per-pair ratios.
       const pool = await createExplainerPool({ size: workers, ...m.pool });
       try {
-        await poolLoad(pool, image, workers, Math.min(duration, 5)); // warm-up
+        await poolLoad(pool, image, 16, Math.min(seconds, 5)); // warm-up
         const pairs = [];
-        for (let i = 0; i < PAIRS; i++) pairs.push([(await load(server.port, png, path, 16, duration / PAIRS)).imagesPerSec, (await poolLoad(pool, image, 16, duration / PAIRS)).imagesPerSec]);
-        r.paired16 = { serverImagesPerSec: pairs.map(([s]) => s), poolImagesPerSec: pairs.map(([, p]) => p), serverOverPool: median(pairs.map(([s, p]) => s / p)) };
-        r.rssMB.push(await rssMB(server.port));
+        for (let i = 0; i < PAIRS; i++) {
+          const s = await load(server.port, png, path, 16, seconds / PAIRS);
+          pairs.push({ server: s.imagesPerSec, pool: (await poolLoad(pool, image, 16, seconds / PAIRS)).imagesPerSec, status: s.status });
+        }
+        r.vsPool = { server: pairs.map((p) => p.server), pool: pairs.map((p) => p.pool), serverOverPool: median(pairs.map((p) => p.server / p.pool)) };
+        r.runs['16 clients, paired'] = { status: sumStatus(pairs.map((p) => p.status)) };
       } finally {
         await pool.dispose();
       }
+      const end = await memory(server.port);
+      r.memory.push({ after: 'pool pairs (end)', ...end });
+      r.rssFlat = { startMB: start.rssMB, endMB: end.rssMB, change: +(end.rssMB / start.rssMB - 1).toFixed(3), limit: RSS_FLAT, flat: end.rssMB <= start.rssMB * (1 + RSS_FLAT) };
+      r.tensorsFlat = start.workerTensors.join() === end.workerTensors.join();
     } finally {
       await server.stop();
     }
     const overloaded = await startServer([...m.args, '--workers', String(workers), '--queue', '8']);
     try {
-      await warmUp(overloaded.port);
-      r.overload = { queue: 8, ...(await load(overloaded.port, png, path, 32, duration)) };
+      await load(overloaded.port, png, path, 16, Math.min(seconds, 5));
+      r.runs['32 clients, queue 8'] = await load(overloaded.port, png, path, 32, seconds);
     } finally {
       await overloaded.stop();
     }
+    r.failures = sumStatus(Object.values(r.runs).map((x) => Object.fromEntries(Object.entries(x.status).filter(([code]) => code !== '503' && !/^[1-4]/.test(code)))));
     result.models[m.name] = r;
     if (!json) report(m.name, r);
   }
   if (json) console.log(JSON.stringify(result));
-  else console.log(`machine ${JSON.stringify(result.machine)}, ${duration} s per run, ${result.request}, ${workers} workers`);
+  else console.log(`machine ${JSON.stringify(result.machine)}, ${workers} workers, ${seconds} s per setting (warm-up ${warmS} s), ${result.request}`);
   return result;
 }
 
 function report(name, r) {
-  const row = (label, x) =>
-    console.log(`${name} ${label.padEnd(22)} ${String(x.imagesPerSec).padStart(7)} images/s  p50 ${x.p50Ms} ms  p95 ${x.p95Ms} ms  p99 ${x.p99Ms} ms  status ${JSON.stringify(x.status)}`);
-  for (const c of [1, 4, 16]) row(`${c} clients`, r[`clients${c}`]);
-  row('32 clients, queue 8', r.overload);
-  const p = r.paired16;
-  console.log(`${name} 16 clients vs in-process pool, ${PAIRS} alternating pairs: server ${p.serverImagesPerSec.join(', ')}; pool ${p.poolImagesPerSec.join(', ')} images/s; median server / pool ${p.serverOverPool}`);
-  console.log(`${name} server RSS after the warm-up, after each run and after the pairs: ${r.rssMB.join(', ')} MB`);
+  for (const [label, x] of Object.entries(r.runs)) {
+    if (x.imagesPerSec === undefined) continue;
+    console.log(`${name} ${label.padEnd(20)} ${String(x.imagesPerSec).padStart(6)} images/s  p50 ${x.p50Ms} ms  p95 ${x.p95Ms} ms  p99 ${x.p99Ms} ms  status ${JSON.stringify(x.status)}`);
+  }
+  const p = r.vsPool;
+  console.log(`${name} 16 clients vs in-process pool (${PAIRS} alternating pairs): server ${p.server.join(', ')}; pool ${p.pool.join(', ')} images/s; median server/pool ${p.serverOverPool}`);
+  console.log(`${name} 5xx other than 503, or failed connections: ${Object.keys(r.failures).length === 0 ? 'none' : JSON.stringify(r.failures)}`);
+  console.log(`${name} memory (RSS MB, server heap MB, worker tensors, worker heaps MB): ${r.memory.map((m) => `${m.after}: ${m.rssMB}, ${m.heapMB}, ${m.workerTensors.join('/')}, ${m.workerHeapMB.join('/')}`).join('; ')}`);
+  const f = r.rssFlat;
+  console.log(`${name} RSS ${f.startMB} -> ${f.endMB} MB (${(f.change * 100).toFixed(1)}%): ${f.flat ? 'flat' : 'NOT flat'} (limit +${f.limit * 100}%); worker tensors ${r.tensorsFlat ? 'unchanged' : 'CHANGED'}`);
 }
 
-/** `gradcam serve` as a child process on a free port. */
+/** `gradcam serve` as a child process on a free port of 127.0.0.1. */
 async function startServer(args) {
-  const child = spawn(process.execPath, [join(here, '../bin/gradcam.js'), 'serve', '--port', '0', '--quiet', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [join(here, '../bin/gradcam.js'), 'serve', '--host', HOST, '--port', '0', '--quiet', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const port = await new Promise((resolve, reject) => {
     child.stderr.on('data', (d) => {
@@ -100,34 +122,44 @@ async function startServer(args) {
   };
 }
 
-function post(agent, port, path, body) {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'image/png', 'content-length': body.length } }, (res) => {
-      res.on('data', () => {});
-      res.on('end', () => resolve(res.statusCode));
-      res.on('error', reject);
+/** One request; resolves with its status code (or 'error' for a failed or timed-out connection). */
+function call(agent, port, method, path, body) {
+  return new Promise((resolve) => {
+    const headers = body ? { 'content-type': 'image/png', 'content-length': body.length } : {};
+    const req = request({ host: HOST, port, path, method, agent, headers, timeout: REQUEST_TIMEOUT_MS }, (res) => {
+      const chunks = [];
+      res.on('data', (d) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+      res.on('error', () => resolve({ status: 'error' }));
     });
-    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve({ status: 'error' }));
     req.end(body);
   });
 }
 
-const PAIRS = 4;
-const median = (xs) => +[...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(3);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return +(s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2).toFixed(3);
+};
 const percentile = (sorted, p) => (sorted.length ? +sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(1) : null);
+const sumStatus = (list) => list.reduce((sum, s) => (Object.entries(s).forEach(([k, n]) => (sum[k] = (sum[k] ?? 0) + n)), sum), {});
 
 /** `clients` closed-loop clients for `seconds`: successful images/s, latency percentiles (of 200s), answers by status. */
 async function load(port, body, path, clients, seconds) {
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
-  const end = performance.now() + seconds * 1000;
+  const start = performance.now();
+  const end = start + seconds * 1000;
   const latencies = [];
   const status = {};
-  const start = performance.now();
+  let sent = 0;
   await Promise.all(
     Array.from({ length: clients }, async () => {
-      while (performance.now() < end) {
+      while (performance.now() < end && sent < MAX_REQUESTS) {
+        sent++;
         const t = performance.now();
-        const code = await post(agent, port, path, body).catch(() => 'error');
+        const { status: code } = await call(agent, port, 'POST', path, body);
         status[code] = (status[code] ?? 0) + 1;
         if (code === 200) latencies.push(performance.now() - t);
         else if (code === 503) await new Promise((r) => setTimeout(r, 50)); // a refused client waits a little, as a real one would
@@ -140,27 +172,24 @@ async function load(port, body, path, clients, seconds) {
   return { imagesPerSec: +(latencies.length / elapsed).toFixed(2), p50Ms: percentile(latencies, 50), p95Ms: percentile(latencies, 95), p99Ms: percentile(latencies, 99), status };
 }
 
-async function rssMB(port) {
-  const text = await new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let s = '';
-      res.on('data', (d) => (s += d));
-      res.on('end', () => resolve(s));
-    })
-      .on('error', reject)
-      .end();
-  });
-  return Math.round(Number(/^process_resident_memory_bytes (\S+)$/m.exec(text)[1]) / 1e6);
+/** The server's RSS and heap, and its workers' tensors and heaps, from /metrics. */
+async function memory(port) {
+  const { status, body } = await call(undefined, port, 'GET', '/metrics');
+  if (status !== 200) throw new Error(`/metrics answered ${status}`);
+  const text = body.toString();
+  const values = (name) => [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].map((m) => Number(m[1]));
+  const mb = (x) => Math.round(x / 1e6);
+  return { rssMB: mb(values('process_resident_memory_bytes')[0]), heapMB: mb(values('gradcam_heap_used_bytes')[0]), workerTensors: values('gradcam_worker_tensors'), workerHeapMB: values('gradcam_worker_heap_used_bytes').map(mb) };
 }
 
 /** The same work on the in-process pool: `callers` closed loops of pool.explain on the decoded 224x224 image. */
 async function poolLoad(pool, image, callers, seconds) {
-  const end = performance.now() + seconds * 1000;
-  let done = 0;
   const start = performance.now();
+  const end = start + seconds * 1000;
+  let done = 0;
   await Promise.all(
     Array.from({ length: callers }, async () => {
-      while (performance.now() < end) {
+      while (performance.now() < end && done < MAX_REQUESTS) {
         await pool.explain(image);
         done++;
       }

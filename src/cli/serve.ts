@@ -3,13 +3,15 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { UsageError } from './errors.js';
 import type { CliIO } from './main.js';
-import { integer, MODEL_OPTIONS, parseModelArgs, resnet34Weights, type ModelArgs } from './model-args.js';
+import { integer, MODEL_OPTIONS, parseModelArgs, resnet34Weights, type ModelArgs, type ModelSize } from './model-args.js';
 import { createExplainerPool, type ExplainerPool } from '../pool/index.js';
 import { IMAGENET_CLASSES } from '../models/imagenet-classes.js';
 import { readBytes } from '../runtime/io.js';
-import { loadKernels } from '../runtime/index.js';
 import { InvalidInputError } from '../errors.js';
-import { createGradcamServer } from '../serve/server.js';
+import { createGradcamServer, SERVE_TASKS } from '../serve/server.js';
+import type { UploadJob, UploadResult } from '../serve/tasks.js';
+import { parseExplainParams } from '../serve/params.js';
+import { encodePng } from '../image/encode.js';
 
 export const SERVE_USAGE = `  gradcam serve [options]
       An HTTP explanation service: POST /explain, GET /healthz, /readyz, /metrics, and a form at /
@@ -124,13 +126,19 @@ export async function serveCommand(argv: readonly string[], io: CliIO): Promise<
   // The weights are read once here and shared by every worker; a layers model's workers read its files.
   const weightsPath = await resnet34Weights(args, io);
   const weights = weightsPath === undefined ? undefined : await readBytes(weightsPath, 'weights');
-  const pool: ExplainerPool = await createExplainerPool({ size: args.workers, model: args.model ?? 'resnet34', weights, preprocess: args.preprocess, threads: args.threads });
+  const pool: ExplainerPool = await createExplainerPool({
+    size: args.workers,
+    model: args.model ?? 'resnet34',
+    weights,
+    preprocess: args.preprocess,
+    threads: args.threads,
+    tasks: SERVE_TASKS,
+  });
   try {
-    const [labels, kernels, numClasses] = await Promise.all([readLabels(args), loadKernels(), warmUp(pool)]);
+    const [labels, numClasses] = await Promise.all([readLabels(args), warmUp(pool, args.size)]);
     if (labels && labels.length !== numClasses) throw new InvalidInputError(`${labels.length} labels for a model with ${numClasses} classes`);
     const server = createGradcamServer({
       pool,
-      kernels,
       model: { labels, numClasses },
       queue: args.queue,
       timeoutMs: args.timeoutMs,
@@ -156,12 +164,14 @@ export async function serveCommand(argv: readonly string[], io: CliIO): Promise<
 }
 
 /**
- * One explanation on each worker, so that the first requests do not pay for the kernels' first use;
- * it also tells the number of classes.
+ * One upload explained on each worker (a gray PNG, decoded, explained with guided backprop, its
+ * overlay encoded), so that the first requests do not pay for the kernels' and codecs' first use; it
+ * also tells the number of classes.
  */
-async function warmUp(pool: ExplainerPool): Promise<number> {
+async function warmUp(pool: ExplainerPool, size: ModelSize): Promise<number> {
   const side = 224;
-  const gray = { data: new Uint8Array(side * side * 3).fill(128), width: side, height: side };
-  const [e] = await Promise.all(Array.from({ length: pool.size }, () => pool.explain(gray, { guided: true })));
-  return e!.logits.length;
+  const png = await encodePng({ data: new Uint8Array(side * side * 3).fill(128), width: side, height: side });
+  const job = (): UploadJob => ({ bytes: png.slice(), maxPixels: side * side, size, options: { guided: true }, params: parseExplainParams(new URLSearchParams()) });
+  const [r] = (await Promise.all(Array.from({ length: pool.size }, () => pool.run('explainUpload', job())))) as UploadResult[];
+  return r!.explanation.logits.length;
 }

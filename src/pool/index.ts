@@ -7,12 +7,22 @@ import { PoolThread } from './thread.js';
 export interface ExplainerPoolOptions extends CreateExplainerOptions {
   /** Worker threads, each with its own explainer; default 2. */
   readonly size?: number;
+  /**
+   * A module (its URL, e.g. file:) that each worker imports once its explainer is ready; its export
+   * `createTasks(explainer)` gives the tasks that `pool.run` calls by name (see CreateTasks).
+   */
+  readonly tasks?: string | URL;
 }
 
 /** Per call: an AbortSignal, and a time limit for the compute (time waiting in the queue does not count). */
 export interface PoolCallOptions {
   readonly signal?: AbortSignal;
   readonly timeoutMs?: number;
+}
+
+/** A task call: the buffers of its payload to move to the worker instead of copying them (they are detached here). */
+export interface TaskCallOptions extends PoolCallOptions {
+  readonly transfer?: readonly ArrayBuffer[];
 }
 
 export interface PoolStats {
@@ -35,6 +45,8 @@ export interface ExplainerPool {
   explain(input: ModelInput, options?: ExplainOptions, call?: PoolCallOptions): Promise<Explanation>;
   /** Logits only (one forward pass), as Explainer.predict. */
   predict(input: ModelInput, call?: PoolCallOptions): Promise<Float32Array>;
+  /** Runs a task of the pool's `tasks` module on a free worker, queued, timed and cancelled as explain. */
+  run(task: string, payload: unknown, call?: TaskCallOptions): Promise<unknown>;
   stats(): PoolStats;
   /** Rejects everything running or queued with DisposedError, stops the workers, then resolves. */
   dispose(): Promise<void>;
@@ -48,10 +60,11 @@ export interface ExplainerPool {
  */
 export async function createExplainerPool(options: ExplainerPoolOptions): Promise<ExplainerPool> {
   if (options === null || typeof options !== 'object') throw new InvalidInputError('createExplainerPool needs an options object');
-  const { size = 2, ...explainerOptions } = options;
+  const { size = 2, tasks, ...explainerOptions } = options;
   if (!Number.isInteger(size) || size < 1 || size > 64) throw new InvalidInputError(`pool size must be an integer from 1 to 64, got ${size}`);
   const { Worker } = await import('node:worker_threads');
-  const init: ToWorker = { type: 'init', options: shareBytes({ threads: 1, ...explainerOptions }) };
+  if (tasks !== undefined && !URL.canParse(String(tasks))) throw new InvalidInputError(`tasks must be a module's URL (e.g. file:), got '${String(tasks)}'`);
+  const init: ToWorker = { type: 'init', options: shareBytes({ threads: 1, ...explainerOptions }), tasks: tasks === undefined ? undefined : String(tasks) };
   const url = new URL('./worker.js', import.meta.url);
   const start = () => PoolThread.start(Worker, url, init);
   const started = await Promise.allSettled(Array.from({ length: size }, start));
@@ -78,6 +91,7 @@ export function shareBytes<T extends object>(options: T): T {
 
 interface Task {
   readonly message: ToWorker;
+  readonly transfer: readonly ArrayBuffer[] | undefined;
   readonly timeoutMs: number | undefined;
   /** The slot running it, once it runs. */
   slot?: number;
@@ -120,6 +134,10 @@ class Pool implements ExplainerPool {
     return this.submit({ type: 'predict', input }, call) as Promise<Float32Array>;
   }
 
+  run(task: string, payload: unknown, call: TaskCallOptions = {}): Promise<unknown> {
+    return this.submit({ type: 'task', name: task, payload }, call);
+  }
+
   stats(): PoolStats {
     return { size: this.size, busy: this.running.size, queued: this.queue.length, restarts: this.restarts };
   }
@@ -135,9 +153,9 @@ class Pool implements ExplainerPool {
     return this.disposing;
   }
 
-  private submit(message: ToWorker, call: PoolCallOptions): Promise<unknown> {
+  private submit(message: ToWorker, call: TaskCallOptions): Promise<unknown> {
     if (this.disposing) return Promise.reject(new DisposedError('this explainer pool'));
-    const { signal, timeoutMs } = call ?? {};
+    const { signal, timeoutMs, transfer } = call ?? {};
     if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs <= 2 ** 31 - 1)) {
       return Promise.reject(new InvalidInputError(`timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`));
     }
@@ -147,6 +165,7 @@ class Pool implements ExplainerPool {
       const onAbort = () => this.cancel(task, abortError(signal!));
       const task: Task = {
         message,
+        transfer,
         timeoutMs,
         settle: (err, value) => {
           if (done) return;
@@ -174,7 +193,7 @@ class Pool implements ExplainerPool {
       const task = this.queue.shift()!;
       let result: Promise<unknown>;
       try {
-        result = thread.run(task.message);
+        result = thread.run(task.message, task.transfer);
       } catch (err) {
         task.settle(err as Error); // not cloneable: the thread stays idle
         continue;

@@ -1,18 +1,32 @@
-import type { CreateExplainerOptions, ExplainOptions, Explanation } from '../explainer.js';
+import type { CreateExplainerOptions, Explainer, ExplainOptions, Explanation } from '../explainer.js';
 import type { ModelInput } from '../image/preprocess.js';
 import type { SerializedError } from './errors.js';
 
 /** Messages between an ExplainerPool and its workers (structured-cloneable). */
 export type ToWorker =
-  | { readonly type: 'init'; readonly options: CreateExplainerOptions }
+  | { readonly type: 'init'; readonly options: CreateExplainerOptions; readonly tasks?: string }
   | { readonly type: 'explain'; readonly input: ModelInput; readonly options: ExplainOptions }
-  | { readonly type: 'predict'; readonly input: ModelInput };
+  | { readonly type: 'predict'; readonly input: ModelInput }
+  | { readonly type: 'task'; readonly name: string; readonly payload: unknown };
 
 /** A worker runs one call at a time, so a reply needs no id. */
 export type FromWorker =
   | { readonly type: 'ready' }
-  | { readonly type: 'result'; readonly value: Explanation | Float32Array }
+  | { readonly type: 'result'; readonly value: unknown }
   | { readonly type: 'error'; readonly error: SerializedError };
+
+/**
+ * A module of tasks that run in each worker beside explain and predict (ExplainerPoolOptions.tasks):
+ * its export `createTasks` is called once per worker with the worker's explainer.
+ */
+export type CreateTasks = (explainer: Explainer) => Promise<Readonly<Record<string, PoolTask>>> | Readonly<Record<string, PoolTask>>;
+
+/** A task: its result, and the buffers to transfer with it (instead of copying them). */
+export type PoolTask = (payload: never) => Promise<TaskResult> | TaskResult;
+export interface TaskResult {
+  readonly value: unknown;
+  readonly transfer?: readonly ArrayBuffer[];
+}
 
 /** The buffers of an explanation's arrays, transferred instead of copied. */
 export function transferables(e: Explanation | Float32Array): ArrayBuffer[] {

@@ -49,13 +49,13 @@ export class PoolThread {
   }
 
   /**
-   * Sends one call. Throws InvalidInputError at once (leaving the thread idle) when the message
-   * cannot be cloned to the thread.
+   * Sends one call (the `transfer` buffers move to the thread). Throws InvalidInputError at once
+   * (leaving the thread idle) when the message cannot be cloned to the thread.
    */
-  run(message: ToWorker): Promise<unknown> {
+  run(message: ToWorker, transfer: readonly ArrayBuffer[] = []): Promise<unknown> {
     if (this.dead) return Promise.reject(new WorkerExitedError('the worker thread has exited'));
     try {
-      this.worker.postMessage(message);
+      this.worker.postMessage(message, transfer as ArrayBuffer[]);
     } catch (err) {
       throw new InvalidInputError(`a call's input and options must be structured-cloneable to reach a worker thread: ${(err as Error).message}`, { cause: err });
     }

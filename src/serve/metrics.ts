@@ -8,6 +8,17 @@ export interface Gauges {
   readonly workers: number;
   readonly workerRestarts: number;
   readonly rssBytes: number;
+  /** The server thread's V8 heap in use. */
+  readonly heapUsedBytes: number;
+  /** Per worker thread (by thread id), as it reported after its last request. */
+  readonly workerMemory: ReadonlyMap<number, WorkerMemory>;
+}
+
+/** A worker's memory after a request: its tensors (tf.memory()) and its own V8 heap in use. */
+export interface WorkerMemory {
+  readonly tensors: number;
+  readonly tensorBytes: number;
+  readonly heapUsedBytes: number;
 }
 
 interface Histogram {
@@ -60,6 +71,16 @@ export class Metrics {
     out.push(`gradcam_worker_restarts_total ${g.workerRestarts}`);
     family('process_resident_memory_bytes', 'gauge', 'Resident set size of the server process (workers included).');
     out.push(`process_resident_memory_bytes ${g.rssBytes}`);
+    family('gradcam_heap_used_bytes', 'gauge', "V8 heap in use by the server's own thread.");
+    out.push(`gradcam_heap_used_bytes ${g.heapUsedBytes}`);
+    const workers = [...g.workerMemory].sort(([a], [b]) => a - b);
+    const perWorker = (name: string, help: string, value: (m: WorkerMemory) => number) => {
+      family(name, 'gauge', help);
+      for (const [id, m] of workers) out.push(`${name}{worker="${id}"} ${value(m)}`);
+    };
+    perWorker('gradcam_worker_tensors', 'Tensors a worker holds after its last request (its model; flat unless it leaks).', (m) => m.tensors);
+    perWorker('gradcam_worker_tensor_bytes', 'Bytes of the tensors a worker holds after its last request.', (m) => m.tensorBytes);
+    perWorker('gradcam_worker_heap_used_bytes', "V8 heap in use by a worker thread after its last request.", (m) => m.heapUsedBytes);
     return `${out.join('\n')}\n`;
   }
 }

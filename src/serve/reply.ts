@@ -1,11 +1,8 @@
 import type { Explanation } from '../explainer.js';
-import type { Kernels } from '../kernels/types.js';
-import { encodePng } from '../image/encode.js';
-import { explanationFigure, explanationPictures } from '../image/pictures.js';
-import type { Pixels } from '../image/preprocess.js';
-import { renderGuided, renderHeatmap, renderOverlay } from '../image/render.js';
 import { softmax, topK, type Prediction } from '../predictions.js';
 import type { ExplainParams } from './params.js';
+import type { EncodedPictures } from './pictures.js';
+import { jsonBytes, type JsonPart } from './json-bytes.js';
 
 /** A response: status, media type and body. */
 export interface Reply {
@@ -22,44 +19,43 @@ export const json = (status: number, value: unknown, headers?: Record<string, st
   headers,
 });
 
-/** The pictures and numbers of one explanation. */
-export interface ExplainedImage {
-  readonly explanation: Explanation;
-  readonly labels: readonly string[] | undefined;
-  /** The decoded upload, at its own size, and what the model saw. */
-  readonly image: Pixels;
-  readonly modelImage: Pixels;
-  /** Milliseconds since the request arrived. */
-  readonly ms: number;
+/** The explained class with its label and probability (the server explains classes, never a custom score). */
+export function targetPrediction(e: Explanation, labels: readonly string[] | undefined): Prediction {
+  const index = e.target!;
+  return topK(e.logits, 5, labels).find((p) => p.index === index) ?? { index, label: labels?.[index], logit: e.logits[index]!, probability: softmax(e.logits)[index]! };
 }
 
-const base64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+const bytesOf = (values: Float32Array) => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 const prediction = (p: Prediction) => ({ index: p.index, label: p.label ?? null, probability: p.probability });
 
-/** The answer to POST /explain in the format asked for. */
-export async function explanationReply(kernels: Kernels, x: ExplainedImage, params: ExplainParams): Promise<Reply> {
-  const e = x.explanation;
-  const index = e.target!; // the server explains classes (never a custom score), so there is always one
-  const top5 = topK(e.logits, 5, x.labels);
-  const target = top5.find((p) => p.index === index) ?? { index, label: x.labels?.[index], logit: e.logits[index]!, probability: softmax(e.logits)[index]! };
-  if (params.format === 'png') {
-    const png = params.figure
-      ? await explanationFigure(kernels, e, explanationPictures(kernels, e, undefined), x.modelImage, target)
-      : await encodePng(renderOverlay(kernels, x.image, e.combined, e.width, e.height));
-    return { status: 200, type: 'image/png', body: png };
-  }
-  const map = async (values: Float32Array, picture: () => Pixels) =>
-    params.maps === 'f32' ? base64(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)) : base64(await encodePng(picture()));
-  const each = async <T>(record: Readonly<Record<string, T>>, f: (v: T) => Promise<string>) =>
-    Object.fromEntries(await Promise.all(Object.entries(record).map(async ([k, v]) => [k, await f(v)] as const)));
-  return json(200, {
-    top5: top5.map(prediction),
-    target: prediction(target),
-    ms: Math.round(x.ms),
+/** `,"name":{"key":<base64>,...}` as JSON parts. */
+const record = (name: string, values: Readonly<Record<string, Uint8Array>>): JsonPart[] => [
+  `,${JSON.stringify(name)}:{`,
+  ...Object.entries(values).flatMap(([key, bytes], i) => [`${i > 0 ? ',' : ''}${JSON.stringify(key)}:`, bytes]),
+  '}',
+];
+const each = <T, U>(values: Readonly<Record<string, T>>, f: (v: T) => U) => Object.fromEntries(Object.entries(values).map(([k, v]) => [k, f(v)]));
+
+/**
+ * The answer to POST /explain in the format asked for, from the explanation and the pictures a worker
+ * encoded for it (see encodePictures); `ms` is the time since the request arrived.
+ */
+export function explanationReply(e: Explanation, pictures: EncodedPictures, labels: readonly string[] | undefined, ms: number, params: ExplainParams): Reply {
+  if (params.format === 'png') return { status: 200, type: 'image/png', body: pictures.png! };
+  const f32 = params.maps === 'f32';
+  const head = JSON.stringify({
+    top5: topK(e.logits, 5, labels).map(prediction),
+    target: prediction(targetPrediction(e, labels)),
+    ms: Math.round(ms),
     width: e.width,
     height: e.height,
-    maps: await each(e.cams, (cam) => map(cam.map, () => renderHeatmap(kernels, cam.map, e.width, e.height))),
-    ...(e.guidedGradCam && { guided: await each(e.guidedGradCam, (g) => map(g, () => renderGuided(g, e.width, e.height))) }),
-    ...(params.overlay && { overlay: base64(await encodePng(renderOverlay(kernels, x.image, e.combined, e.width, e.height))) }),
   });
+  const body = jsonBytes([
+    head.slice(0, -1),
+    ...record('maps', f32 ? each(e.cams, (cam) => bytesOf(cam.map)) : pictures.maps!),
+    ...(e.guidedGradCam ? record('guided', f32 ? each(e.guidedGradCam, bytesOf) : pictures.guided!) : []),
+    ...(pictures.overlay ? [',"overlay":', pictures.overlay] : []),
+    '}',
+  ]);
+  return { status: 200, type: 'application/json; charset=utf-8', body };
 }

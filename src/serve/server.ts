@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ExplainerPool } from '../pool/index.js';
-import type { Kernels } from '../kernels/types.js';
 import type { ModelSize } from '../cli/model-args.js';
 import { ClientGoneError } from './body.js';
 import { HttpError, toHttpError } from './errors.js';
@@ -11,9 +10,12 @@ import { Metrics } from './metrics.js';
 import { FORM_PAGE } from './page.js';
 import { json, type Reply } from './reply.js';
 
+/** The module of the server's worker tasks: the pool must be created with `tasks: SERVE_TASKS`. */
+export const SERVE_TASKS = new URL('./tasks.js', import.meta.url);
+
 export interface ServeOptions {
+  /** A pool created with `tasks: SERVE_TASKS`. */
   readonly pool: ExplainerPool;
-  readonly kernels: Kernels;
   readonly model: ModelInfo;
   /** Requests that may wait for a worker (default 16); one more gets 503. */
   readonly queue?: number;
@@ -50,12 +52,12 @@ export function createGradcamServer(o: ServeOptions): GradcamServer {
   const ctx: ExplainContext = {
     pool: o.pool,
     gate,
-    kernels: o.kernels,
     model: o.model,
     body: { maxBytes: o.maxBodyBytes ?? 32 * 1024 * 1024, timeoutMs: bodyTimeoutMs },
     maxPixels: o.maxPixels ?? 50_000_000,
     timeoutMs: o.timeoutMs ?? 120_000,
     size: o.size ?? 'square224',
+    workerMemory: new Map(),
   };
   let closing = false;
 
@@ -72,7 +74,7 @@ export function createGradcamServer(o: ServeOptions): GradcamServer {
     '/metrics': {
       GET: () => {
         const stats = o.pool.stats();
-        const gauges = { queueDepth: gate.waiting, inFlight: gate.running, workers: stats.size, workerRestarts: stats.restarts, rssBytes: process.memoryUsage.rss() };
+        const gauges = { queueDepth: gate.waiting, inFlight: gate.running, workers: stats.size, workerRestarts: stats.restarts, rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed, workerMemory: ctx.workerMemory };
         return { status: 200, type: 'text/plain; version=0.0.4; charset=utf-8', body: metrics.render(gauges) };
       },
     },

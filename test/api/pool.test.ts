@@ -20,6 +20,7 @@ import { randomArray, randomResnet34Weights } from '../helpers/random-weights.js
 import { maxAbsDiff } from '../helpers/metrics.js';
 import { ASSETS, hasMobilenet, missingReason } from '../helpers/assets.js';
 
+const TASKS = new URL('./fixtures/pool-tasks.mjs', import.meta.url);
 const tensor = (side: number, seed: number) => ({ tensor: randomArray(3 * side * side, seed), shape: [1, 3, side, side] });
 /** The pool's worker threads, through a hook that is not part of the public types. */
 const threadsOf = (pool: ExplainerPool) => (pool as unknown as Record<symbol, () => (Worker | undefined)[]>)[Symbol.for('gradcam-wasm/pool-threads')]!();
@@ -32,7 +33,7 @@ describe('a pool of ResNet34 workers sharing one copy of the weights bytes', () 
   const weights = randomResnet34Weights();
   let pool: ExplainerPool;
   beforeAll(async () => {
-    pool = await createExplainerPool({ size: 2, weights });
+    pool = await createExplainerPool({ size: 2, weights, tasks: TASKS });
   });
   afterAll(() => pool?.dispose());
 
@@ -70,6 +71,18 @@ describe('a pool of ResNet34 workers sharing one copy of the weights bytes', () 
     expect((await pool.explain(tensor(64, 1), { layers: ['layer4'] })).cams.layer4).toBeDefined();
     const badPool = await createExplainerPool({ size: 1, weights, labels: [Symbol('x')] as unknown as string[] }).catch((e) => e);
     expect(badPool).toBeInstanceOf(InvalidInputError);
+  });
+
+  test('pool.run: a task of the tasks module runs on a worker with its explainer; transferred bytes move, unknown tasks are refused', async () => {
+    const bytes = new Uint8Array([1, 2, 3, 250]);
+    const result = (await pool.run('sum', { bytes }, { transfer: [bytes.buffer] })) as { sum: number; classes: number; logits: Float32Array };
+    expect(bytes.byteLength).toBe(0); // moved, not copied
+    expect([result.sum, result.classes]).toEqual([256, 1000]);
+    expect(result.logits).toBeInstanceOf(Float32Array);
+    await expect(pool.run('nope', {})).rejects.toMatchObject({ name: 'InvalidInputError', message: "the pool has no task 'nope'" });
+    await expect(pool.run('toString', {})).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(createExplainerPool({ size: 1, weights, tasks: 'pool-tasks.mjs' })).rejects.toBeInstanceOf(InvalidInputError);
+    expect(pool.stats()).toMatchObject({ busy: 0, queued: 0, restarts: 0 });
   });
 
   test('byte options are copied once into shared memory', () => {

@@ -10,7 +10,7 @@ test('requests by route and status, and a cumulative latency histogram, in the P
   m.observe('/explain', 200, 500); // above the last bucket
   m.observe('/metrics', 200, 0.002);
   m.observe('other "x"\n', 404, 0.002);
-  const s = parsePrometheus(m.render({ queueDepth: 3, inFlight: 2, workers: 2, workerRestarts: 1, rssBytes: 123456789 }));
+  const s = parsePrometheus(m.render({ queueDepth: 3, inFlight: 2, workers: 2, workerRestarts: 1, rssBytes: 123456789, heapUsedBytes: 5e6, workerMemory: new Map([[3, { tensors: 111, tensorBytes: 2e7, heapUsedBytes: 9e6 }]]) }));
   expect(s.get('gradcam_http_requests_total{route="/explain",status="200"}')).toBe(3);
   expect(s.get('gradcam_http_requests_total{route="/explain",status="503"}')).toBe(1);
   expect(s.get('gradcam_http_requests_total{route="other \\"x\\"\\n",status="404"}')).toBe(1);
@@ -28,4 +28,8 @@ test('requests by route and status, and a cumulative latency histogram, in the P
   expect(s.get('gradcam_workers')).toBe(2);
   expect(s.get('gradcam_worker_restarts_total')).toBe(1);
   expect(s.get('process_resident_memory_bytes')).toBe(123456789);
+  expect(s.get('gradcam_heap_used_bytes')).toBe(5e6);
+  expect(s.get('gradcam_worker_tensors{worker="3"}')).toBe(111);
+  expect(s.get('gradcam_worker_tensor_bytes{worker="3"}')).toBe(2e7);
+  expect(s.get('gradcam_worker_heap_used_bytes{worker="3"}')).toBe(9e6);
 });

@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 // The pool starts worker threads from the built files, so the server is tested from the build too (npm run build).
-import { createExplainerPool, decodeImage, loadKernels, resizeRgbPillowBilinear, softmax, topK, type ExplainerPool } from '../../dist/index.js';
-import { createGradcamServer, type GradcamServer } from '../../dist/serve/server.js';
+import { createExplainerPool, decodeImage, resizeRgbPillowBilinear, softmax, topK, type ExplainerPool } from '../../dist/index.js';
+import { createGradcamServer, SERVE_TASKS, type GradcamServer } from '../../dist/serve/server.js';
 import { ASSETS, hasMobilenet, missingReason } from '../helpers/assets.js';
 import { multipart, send, type TestResponse } from './http.js';
 import { parsePrometheus } from './prometheus.js';
@@ -29,12 +29,11 @@ describe.skipIf(!hasMobilenet)(`gradcam serve on a pool of one MobileNet worker 
   let slowPort: number;
 
   beforeAll(async () => {
-    pool = await createExplainerPool({ size: 1, model: MODEL, preprocess: 'tf' });
+    pool = await createExplainerPool({ size: 1, model: MODEL, preprocess: 'tf', tasks: SERVE_TASKS });
     labels = JSON.parse(readFileSync(join(ASSETS, 'models/mobilenet_v1_0.75_224/metadata.json'), 'utf8')).labels;
-    const kernels = await loadKernels();
     const model = { labels, numClasses: 1000 };
-    fast = createGradcamServer({ pool, kernels, model, queue: 2, maxBodyBytes: 2_000_000, bodyTimeoutMs: 1500, log: (l) => log.push(l) });
-    slow = createGradcamServer({ pool, kernels, model, queue: 1, size: 384 });
+    fast = createGradcamServer({ pool, model, queue: 2, maxBodyBytes: 2_000_000, bodyTimeoutMs: 1500, log: (l) => log.push(l) });
+    slow = createGradcamServer({ pool, model, queue: 1, size: 384 });
     fastPort = (await fast.listen(0, '127.0.0.1')).port;
     slowPort = (await slow.listen(0, '127.0.0.1')).port;
   });
@@ -130,6 +129,21 @@ describe.skipIf(!hasMobilenet)(`gradcam serve on a pool of one MobileNet worker 
     expect(viaForm.body.equals(raw.body)).toBe(true);
   });
 
+  test("/metrics: each worker's tensors after a request; requests of every kind leave them as they were", async () => {
+    const tensors = async () => {
+      const m = parsePrometheus((await get('/metrics')).body.toString());
+      return [...m].filter(([k]) => k.startsWith('gradcam_worker_tensors{')).map(([, v]) => v);
+    };
+    await post('/explain?format=json&maps=f32', coffee);
+    const before = await tensors();
+    expect(before).toHaveLength(1);
+    expect(before[0]).toBeGreaterThan(0);
+    for (const q of ['format=json&maps=f32&guided=1', 'format=json&overlay=1', '', 'figure=1&guided=1', 'format=json&method=gradcam%2B%2B']) {
+      expect((await post(`/explain?${q}`, coffee)).status).toBe(200);
+      expect(await tensors()).toEqual(before);
+    }
+  });
+
   test('bad images and bad parameters get 400 with the engine codes; a 60 MP header 413 before decoding', async () => {
     expectError(await post('/explain', 'not an image'), 400, 'IMAGE_DECODE_ERROR');
     expectError(await post('/explain', coffee.subarray(0, 2000)), 400, 'IMAGE_DECODE_ERROR');
@@ -153,7 +167,7 @@ describe.skipIf(!hasMobilenet)(`gradcam serve on a pool of one MobileNet worker 
   });
 
   test('an image explained at its own size beyond what fits the wasm heap: 413 OUT_OF_MEMORY, before any compute', async () => {
-    const native = createGradcamServer({ pool, kernels: await loadKernels(), model: { labels, numClasses: 1000 }, size: 'native' });
+    const native = createGradcamServer({ pool, model: { labels, numClasses: 1000 }, size: 'native' });
     const port = (await native.listen(0, '127.0.0.1')).port;
     try {
       const big = new PNG({ width: 2400, height: 1800 }); // 4.3 MP; a MobileNet call fits about 2.4 MP
@@ -193,7 +207,7 @@ describe.skipIf(!hasMobilenet)(`gradcam serve on a pool of one MobileNet worker 
 
   test('a request over its compute timeout gets 504 and frees its worker, which is replaced', async () => {
     // Time in the queue is not counted: the gate hands a request to the pool only when a worker is free.
-    const short = createGradcamServer({ pool, kernels: await loadKernels(), model: { labels, numClasses: 1000 }, size: 512, timeoutMs: 100 });
+    const short = createGradcamServer({ pool, model: { labels, numClasses: 1000 }, size: 512, timeoutMs: 100 });
     const port = (await short.listen(0, '127.0.0.1')).port;
     try {
       const restarts = pool.stats().restarts;

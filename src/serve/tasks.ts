@@ -1,0 +1,49 @@
+// The server's work in the pool's worker threads (ExplainerPoolOptions.tasks = SERVE_TASKS): decoding the
+// upload, explaining it and encoding the reply's pictures, so that the server's own thread does little
+// more than HTTP.
+import { getHeapStatistics } from 'node:v8';
+import { threadId } from 'node:worker_threads';
+import { tf } from '../tf.js';
+import type { Explainer, ExplainOptions, Explanation } from '../explainer.js';
+import { decodeUpload } from './png.js';
+import { resizeForModel, type ModelSize } from '../cli/model-args.js';
+import { loadKernels } from '../runtime/index.js';
+import { transferables, type CreateTasks, type TaskResult } from '../pool/protocol.js';
+import type { WorkerMemory } from './metrics.js';
+import type { ExplainParams } from './params.js';
+import { encodePictures, pictureBuffers, type EncodedPictures } from './pictures.js';
+
+/** One upload to explain: its encoded bytes (transferred to the worker), limits, and what to explain and draw. */
+export interface UploadJob {
+  readonly bytes: Uint8Array;
+  readonly maxPixels: number;
+  readonly size: ModelSize;
+  readonly options: ExplainOptions;
+  readonly params: ExplainParams;
+  /** Only for the figure, whose title names the target. */
+  readonly labels?: readonly string[];
+}
+
+export interface UploadResult {
+  readonly explanation: Explanation;
+  readonly pictures: EncodedPictures;
+  /** The worker's thread id and its memory once the request's own memory is freed (for /metrics). */
+  readonly worker: number;
+  readonly memory: WorkerMemory;
+}
+
+export const createTasks: CreateTasks = async (explainer: Explainer) => {
+  const kernels = await loadKernels();
+  return {
+    async explainUpload(job: UploadJob): Promise<TaskResult> {
+      const image = await decodeUpload(job.bytes, job.maxPixels);
+      const modelImage = resizeForModel(image, job.size);
+      const explanation = await explainer.explain(modelImage, job.options);
+      const pictures = await encodePictures(kernels, explanation, image, modelImage, job.labels, job.params);
+      const { numTensors, numBytes } = tf.memory();
+      const memory: WorkerMemory = { tensors: numTensors, tensorBytes: numBytes, heapUsedBytes: getHeapStatistics().used_heap_size };
+      const value: UploadResult = { explanation, pictures, worker: threadId, memory };
+      return { value, transfer: [...new Set([...transferables(explanation), ...pictureBuffers(pictures)])] };
+    },
+  };
+};

@@ -141,6 +141,15 @@ def make(mz, arch, seed, out, reference, f64):
     return entry
 
 
+def record(man_path, arch, entry, seed):
+    """Adds one family to the manifest, read afresh (runs over disjoint families may share one OUT)."""
+    import torchvision
+    man = json.load(open(man_path)) if os.path.exists(man_path) else {'seed': seed, 'models': {}}
+    man.update(torch=torch.__version__, torchvision=torchvision.__version__)
+    man['models'][arch] = entry
+    json.dump(man, open(man_path, 'w'), indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', default='/tmp/tvzoo')
@@ -156,23 +165,20 @@ def main():
     for d in ('models', 'inputs', 'refs'):
         os.makedirs(os.path.join(a.out, d), exist_ok=True)
     man_path = os.path.join(a.out, 'manifest.json')
-    man = json.load(open(man_path)) if os.path.exists(man_path) else {'seed': a.seed, 'models': {}}
-    man.update(torch=torch.__version__, torchvision=torchvision.__version__)
     for arch in a.archs or list(FAMILIES):
         if arch not in FAMILIES:
             sys.exit(f'unknown family {arch}; known: {", ".join(FAMILIES)}')
         if not hasattr(torchvision.models, arch):
-            man['models'][arch] = {'skipped': f'torchvision {torchvision.__version__} has no {arch}'}
-            print(arch, 'skipped', flush=True)
+            record(man_path, arch, {'skipped': f'torchvision {torchvision.__version__} has no {arch}'}, a.seed)
             continue
         t0 = time.time()
         try:
-            man['models'][arch] = make(mz, arch, a.seed, a.out, a.reference, not a.no_f64)
-            print(arch, f'{time.time() - t0:.0f} s', man['models'][arch]['ops'], flush=True)
+            entry = make(mz, arch, a.seed, a.out, a.reference, not a.no_f64)
+            print(arch, f'{time.time() - t0:.0f} s', entry['ops'], flush=True)
         except Exception as e:  # one family's export failure is a result too
-            man['models'][arch] = {'error': f'{type(e).__name__}: {str(e).splitlines()[0][:300]}'}
+            entry = {'error': f'{type(e).__name__}: {str(e).splitlines()[0][:300]}'}
             traceback.print_exc()
-        json.dump(man, open(man_path, 'w'), indent=1)
+        record(man_path, arch, entry, a.seed)
 
 
 if __name__ == '__main__':

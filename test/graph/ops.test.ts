@@ -32,14 +32,15 @@ const weights = (dims: number[], seed: number, scale = 0.3): HostTensor => ({ di
 const ints = (values: number[]): HostTensor => ({ dims: [values.length], data: Float64Array.from(values), int: true });
 
 /** NCHW conv via tfjs's NHWC conv. */
-const convRef = (x: Tensor, w: HostTensor, b: HostTensor | undefined, stride: number, pads: number[], groups = 1, dilation = 1): Tensor => {
-  const [cout, cinG, k] = w.dims as [number, number, number];
+const convRef = (x: Tensor, w: HostTensor, b: HostTensor | undefined, stride: number | [number, number], pads: number[], groups = 1, dilation: number | [number, number] = 1): Tensor => {
+  const [cout, cinG, kh, kw] = w.dims as [number, number, number, number];
   // Dilation written out as zeros in the filter (tfjs has no gradient for dilated convs).
-  const ke = (k - 1) * dilation + 1;
-  const oihw = new Float32Array(cout * cinG * ke * ke);
-  for (let oi = 0; oi < cout * cinG; oi++) for (let y = 0; y < k; y++) for (let z = 0; z < k; z++) oihw[(oi * ke + y * dilation) * ke + z * dilation] = w.data[(oi * k + y) * k + z]!;
+  const [dh, dw] = typeof dilation === 'number' ? [dilation, dilation] : dilation;
+  const [keh, kew] = [(kh - 1) * dh + 1, (kw - 1) * dw + 1];
+  const oihw = new Float32Array(cout * cinG * keh * kew);
+  for (let oi = 0; oi < cout * cinG; oi++) for (let y = 0; y < kh; y++) for (let z = 0; z < kw; z++) oihw[(oi * keh + y * dh) * kew + z * dw] = w.data[(oi * kh + y) * kw + z]!;
   const xs = tf.transpose(x, [0, 2, 3, 1]);
-  const filter = tf.transpose(tf.tensor4d(oihw, [cout, cinG, ke, ke]), [2, 3, 1, 0]);
+  const filter = tf.transpose(tf.tensor4d(oihw, [cout, cinG, keh, kew]), [2, 3, 1, 0]);
   const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [pads[0]!, pads[2]!], [pads[1]!, pads[3]!], [0, 0]];
   const xg = groups === 1 ? [xs] : tf.split(xs, groups, 3);
   const fg = groups === 1 ? [filter] : tf.split(filter, groups, 3);
@@ -116,16 +117,18 @@ function head(from: string, channels: number, seedBase: number) {
   };
 }
 
-function convCase(name: string, size: [number, number], cout: number, k: number, stride: number, pads: number[], opts: { groups?: number; dilation?: number; cin?: number; relu?: boolean } = {}): Case {
+function convCase(name: string, size: [number, number], cout: number, k: number | [number, number], stride: number | [number, number], pads: number[], opts: { groups?: number; dilation?: number | [number, number]; cin?: number; relu?: boolean } = {}): Case {
   const { groups = 1, dilation = 1, cin = 3 } = opts;
+  const pair = (v: number | [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : v);
+  const [kh, kw] = pair(k);
   // A first conv brings the image to `cin` channels when the tested conv needs more than 3.
   const pre = cin === 3 ? undefined : { w: weights([cin, 3, 1, 1], 5), b: weights([cin], 6) };
-  const w = weights([cout, cin / groups, k, k], 7, 1 / Math.sqrt(k * k * cin / groups));
+  const w = weights([cout, cin / groups, kh, kw], 7, 1 / Math.sqrt(kh * kw * cin / groups));
   const b = weights([cout], 8);
   const hd = head('y', cout, 20);
   const nodes = [
     ...(pre ? [node('Conv', ['input', 'pre.w', 'pre.b'], ['x0'], { kernel_shape: [1, 1] }), node('Relu', ['x0'], ['x1'], {}, true)] : []),
-    node('Conv', [pre ? 'x1' : 'input', 'w', 'b'], ['c'], { kernel_shape: [k, k], strides: [stride, stride], pads, group: groups, dilations: [dilation, dilation] }),
+    node('Conv', [pre ? 'x1' : 'input', 'w', 'b'], ['c'], { kernel_shape: [kh, kw], strides: pair(stride), pads, group: groups, dilations: pair(dilation) }),
     node('Relu', ['c'], ['y'], {}, true),
     ...hd.nodes,
   ];
@@ -153,6 +156,11 @@ const convCases: Case[] = [
   convCase('depthwise stride 2', [11, 12], 8, 3, 2, [1, 1, 1, 1], { cin: 8, groups: 8 }),
   convCase('depthwise, multiplier 2', [9, 9], 16, 5, 1, [2, 2, 2, 2], { cin: 8, groups: 8 }),
   convCase('large filter (im2col + matMul)', [7, 6], 512, 3, 1, [1, 1, 1, 1], { cin: 64 }),
+  convCase('3x3, top and left pads differ', [10, 9], 4, 3, 2, [0, 1, 1, 0]),
+  convCase('1x7 (Inception)', [12, 11], 6, [1, 7], 1, [0, 3, 0, 3]),
+  convCase('7x1, pads [3, 0, 3, 0]', [12, 11], 6, [7, 1], 1, [3, 0, 3, 0]),
+  convCase('3x2, strides 2x1, dilations 1x2, asymmetric pads', [13, 12], 5, [3, 2], [2, 1], [1, 2, 0, 1], { dilation: [1, 2] }),
+  convCase('1x3 grouped (2 groups), stride 2', [9, 10], 8, [1, 3], 2, [0, 1, 0, 1], { cin: 8, groups: 2 }),
 ];
 
 describe('graph convolutions: every fast path against tfjs autodiff', () => {

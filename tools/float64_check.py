@@ -92,8 +92,8 @@ def main():
             inp = os.path.join(ref, "inputs", f"{name}.input.npy")
             target, maps = gradcam_float64(model, torch.from_numpy(load_npy(inp)), 281 if tag == "c281" else None)
             out = os.path.join(tmp, f"{name}-{tag}")
-            model = ["--model", args.model] if args.model else ["--weights", os.path.join(ref, "resnet34-seed1.safetensors")]
-            subprocess.run(["node", os.path.join(root, "bin", "gradcam.js"), "explain", inp, *model, "--layers", ",".join(LAYERS),
+            source = ["--model", args.model] if args.model else ["--weights", os.path.join(ref, "resnet34-seed1.safetensors")]
+            subprocess.run(["node", os.path.join(root, "bin", "gradcam.js"), "explain", inp, *source, "--layers", ",".join(LAYERS),
                             "--target", str(target), "--no-guided", "--raw", "--json", "--out", out],
                            check=True, stdout=subprocess.DEVNULL)
             ours_dir = os.path.join(out, f"{name}.input")

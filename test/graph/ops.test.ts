@@ -286,7 +286,51 @@ function mixedCases(): Case[] {
       return tf.add(tf.matMul(tf.mean(ab, [2, 3]), tf.tensor2d(fc.data as Float32Array, [3, 5])), tf.tensor1d(fb.data as Float32Array));
     },
   };
-  return [dense, shuffle];
+  const w4 = weights([6, 3, 3, 3], 61), b4 = weights([6], 62);
+  const ln4 = { s: weights([6], 63), b: weights([6], 64) };
+  const up = weights([6, 12], 65, 0.4), upb = weights([12], 66), down = weights([12, 6], 67, 0.3), gamma = weights([6, 1, 1], 68);
+  const hd = head('res', 6, 70);
+  const scalar = (v: number): HostTensor => ({ dims: [], data: Float32Array.from([v]), int: false });
+  const convnext = {
+    name: 'ConvNeXt-like block: Transpose to NHWC, LayerNormalization, MatMul of rank 4 (Linear), GELU as exported (Div, Erf, Add, Mul), layer scale, residual Add',
+    size: [7, 9] as [number, number],
+    nodes: [
+      conv1('input', 'c', 'w4', 'b4'),
+      node('Transpose', ['c'], ['p'], { perm: [0, 2, 3, 1] }),
+      node('LayerNormalization', ['p', 'ln.s', 'ln.b'], ['n'], { axis: -1, epsilon: 1e-6 }),
+      node('MatMul', ['n', 'up'], ['u0']),
+      node('Add', ['upb', 'u0'], ['u']),
+      node('Div', ['u', 'sqrt2'], ['ud']),
+      node('Erf', ['ud'], ['e']),
+      node('Add', ['e', 'one'], ['e1']),
+      node('Mul', ['u', 'e1'], ['ue']),
+      node('Mul', ['ue', 'half'], ['g']),
+      node('MatMul', ['g', 'down'], ['d']),
+      node('Transpose', ['d'], ['q'], { perm: [0, 3, 1, 2] }),
+      node('Mul', ['gamma', 'q'], ['s']),
+      node('Add', ['s', 'c'], ['res']),
+      ...hd.nodes,
+    ],
+    constants: { w4, b4, 'ln.s': ln4.s, 'ln.b': ln4.b, up, upb, down, gamma, sqrt2: scalar(Math.SQRT2), one: scalar(1), half: scalar(0.5), ...hd.constants },
+    layers: [{ name: 'block', value: 'res' }],
+    ref: (x: Tensor) => {
+      const c = convRef(x, w4, b4, 1, [1, 1, 1, 1]);
+      const p = tf.transpose(c, [0, 2, 3, 1]);
+      const { mean, variance } = tf.moments(p, -1, true);
+      const n = tf.add(tf.mul(tf.div(tf.sub(p, mean), tf.sqrt(tf.add(variance, 1e-6))), tf.tensor1d(ln4.s.data as Float32Array)), tf.tensor1d(ln4.b.data as Float32Array));
+      const u = tf.add(tf.reshape(tf.matMul(tf.reshape(n, [-1, 6]), tf.tensor2d(up.data as Float32Array, [6, 12])), [1, 7, 9, 12]), tf.tensor1d(upb.data as Float32Array));
+      // GELU: tfjs has no gradient for Erf, so the reference uses d/du erf(u) = 2/sqrt(pi) exp(-u^2) through a custom gradient.
+      const erf = tf.customGrad((v: Tensor, save: (t: Tensor[]) => void) => {
+        save([v]);
+        return { value: tf.erf(v), gradFunc: (dy: Tensor, [vv]: Tensor[]) => tf.mul(dy, tf.mul(2 / Math.sqrt(Math.PI), tf.exp(tf.neg(tf.square(vv!))))) };
+      }) as (v: Tensor) => Tensor;
+      const g = tf.mul(tf.mul(u, tf.add(erf(tf.div(u, Math.SQRT2)), 1)), 0.5);
+      const d = tf.reshape(tf.matMul(tf.reshape(g, [-1, 12]), tf.tensor2d(down.data as Float32Array, [12, 6])), [1, 7, 9, 6]);
+      const s = tf.mul(tf.reshape(tf.tensor1d(gamma.data as Float32Array), [6, 1, 1]), tf.transpose(d, [0, 3, 1, 2]));
+      return hd.ref(tf.add(s, c));
+    },
+  };
+  return [dense, shuffle, convnext];
 }
 
 describe('graph ops: layout, pooling, normalisation', () => {

@@ -7,7 +7,9 @@ float64 and pytorch-grad-cam's float32 reference vs float64. Both float32 engine
 the float64 result, unless a ReLU whose float64 pre-activation is ~1e-7 of its site's range comes out
 with the other sign in float32 (a "flip"), which moves the maps below it.
 
-  /usr/bin/python3 tools/float64_check.py [--reference ../shared/reference]
+  /usr/bin/python3 tools/float64_check.py [--reference ../shared/reference] [--model X.onnx]
+
+--model runs our CLI on an ONNX export of the same network (tools/resnet34_onnx.py) instead of the weights file.
 """
 import argparse, json, os, subprocess, sys, tempfile
 
@@ -78,6 +80,7 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     p = argparse.ArgumentParser()
     p.add_argument("--reference", default=os.environ.get("GRADCAM_REFERENCE", os.path.join(root, "..", "shared", "reference")))
+    p.add_argument("--model", help="an ONNX export of the reference ResNet34 to run our CLI on (default: the weights file)")
     args = p.parse_args()
     ref = args.reference
     model = load_model(os.path.join(ref, "resnet34-seed1.safetensors"))
@@ -89,8 +92,8 @@ def main():
             inp = os.path.join(ref, "inputs", f"{name}.input.npy")
             target, maps = gradcam_float64(model, torch.from_numpy(load_npy(inp)), 281 if tag == "c281" else None)
             out = os.path.join(tmp, f"{name}-{tag}")
-            subprocess.run(["node", os.path.join(root, "bin", "gradcam.js"), "explain", inp, "--weights",
-                            os.path.join(ref, "resnet34-seed1.safetensors"), "--layers", ",".join(LAYERS),
+            source = ["--model", args.model] if args.model else ["--weights", os.path.join(ref, "resnet34-seed1.safetensors")]
+            subprocess.run(["node", os.path.join(root, "bin", "gradcam.js"), "explain", inp, *source, "--layers", ",".join(LAYERS),
                             "--target", str(target), "--no-guided", "--raw", "--json", "--out", out],
                            check=True, stdout=subprocess.DEVNULL)
             ours_dir = os.path.join(out, f"{name}.input")

@@ -84,15 +84,18 @@ export class GraphModel implements ExplainableModel {
   }
 
   /**
-   * The last named layer with a spatial 4-D output (before global pooling). Of the names a value has, the
-   * shortest that is not a top-level module: pytorch-grad-cam's `layer4[-1]`, `features[-1]`.
+   * The named layer with a spatial 4-D output computed last (before global pooling): by the node that makes
+   * it, not by the layer list's order, where a branchy module (GoogLeNet's inception5b) comes before its branches.
+   * Of the names a value has, the shortest that is not a top-level module: pytorch-grad-cam's `layer4[-1]`,
+   * `features[-1]`.
    */
   private lastSpatialLayer(pass: GraphPass, source: string): string {
     const spatial = (name: string) => {
       const v = pass.values.get(this.byName.get(name)!);
       return v instanceof tf.Tensor && v.rank === 4 && (v.shape[1]! > 1 || v.shape[2]! > 1);
     };
-    const last = [...this.layers].reverse().find(spatial);
+    const made = (name: string) => this.graph.producer.get(this.byName.get(name)!)!;
+    const last = this.layers.filter(spatial).reduce<string | undefined>((best, l) => (best === undefined || made(l) > made(best) ? l : best), undefined);
     if (!last) throw new GradcamError('UNSUPPORTED', `${source}: no named layer has a spatial 4-D output to explain`);
     const value = this.byName.get(last);
     const names = this.layers.filter((l) => this.byName.get(l) === value).sort((a, b) => a.length - b.length);

@@ -4,6 +4,7 @@ import { depthwiseInputGrad } from './kernels/depthwise.js';
 import { gemmConv, gemmConvInputGrad, xnnpackConv, type Activation, type Pads } from './kernels/gemm-conv.js';
 import { winogradConv, winogradFilter, winogradUsable } from './kernels/winograd.js';
 import type { WasmHeap } from './kernels/heap.js';
+import { generalConv } from './conv-general.js';
 import type { EngineContext, NodeKernel, OpModule, OpSpec } from './types.js';
 import { attr, constantInput, onlyAttributes, unsupported } from './util.js';
 
@@ -124,12 +125,12 @@ function groupedConv(runs: ConvRun[]): ConvRun {
   };
 }
 
-/** Output channels [from, to) of an OIHW filter [cout, cinG, k, k] as HWIO [k, k, cinG, to - from]. */
-function hwioOf(w: ArrayLike<number>, cout: number, cinG: number, k: number, from = 0, to = cout): Float32Array {
+/** Output channels [from, to) of an OIHW filter [cout, cinG, kh, kw] (taps = kh * kw) as HWIO [kh, kw, cinG, to - from]. */
+function hwioOf(w: ArrayLike<number>, cout: number, cinG: number, taps: number, from = 0, to = cout): Float32Array {
   const n = to - from;
-  const out = new Float32Array(k * k * cinG * n);
+  const out = new Float32Array(taps * cinG * n);
   for (let o = from; o < to; o++) {
-    for (let i = 0; i < cinG; i++) for (let t = 0; t < k * k; t++) out[(t * cinG + i) * n + (o - from)] = w[(o * cinG + i) * k * k + t]!;
+    for (let i = 0; i < cinG; i++) for (let t = 0; t < taps; t++) out[(t * cinG + i) * n + (o - from)] = w[(o * cinG + i) * taps + t]!;
   }
   return out;
 }
@@ -153,19 +154,19 @@ export const conv: OpModule = {
     const [dh = 1, dw = 1] = attr<number[]>(spec, 'dilations', [1, 1]);
     const groups = attr<number>(spec, 'group', 1);
     const autoPad = attr<string>(spec, 'auto_pad', 'NOTSET');
-    if (kh !== kw || sh !== sw || dh !== dw) throw unsupported(spec, `only square kernels with equal strides and dilations are supported (kernel ${kh}x${kw}, strides ${sh},${sw}, dilations ${dh},${dw})`);
+    // Non-square kernels, unequal strides or dilations (Inception's 1x7) run outside the square fast paths.
+    const square = kh === kw && sh === sw && dh === dw;
     if (!['NOTSET', 'VALID', 'SAME_UPPER', 'SAME_LOWER'].includes(autoPad)) throw unsupported(spec, `auto_pad '${autoPad}'`);
     const [pt, pl, pb, pr] = attr<number[]>(spec, 'pads', [0, 0, 0, 0]);
-    if (pt !== pl) throw unsupported(spec, `pads [${[pt, pl, pb, pr].join(', ')}]: top and left padding must be equal`);
     const cin = cinG * groups;
     const mult = cout / groups;
     if (!Number.isInteger(mult)) throw unsupported(spec, `${cout} output channels are not a multiple of group ${groups}`);
-    const ke = (kh - 1) * dh + 1;
+    const [ke, kew] = [(kh - 1) * dh + 1, (kw - 1) * dw + 1];
     const shapeFor = (h: number, w: number): ConvShape => {
       if (autoPad === 'NOTSET') return { kernel: kh, stride: sh!, dilation: dh!, pads: [pt!, pb!, pl!, pr!] };
       if (autoPad === 'VALID') return { kernel: kh, stride: sh!, dilation: dh!, pads: [0, 0, 0, 0] };
       const [t, b] = autoPads(autoPad, h, ke, sh!);
-      const [l, r] = autoPads(autoPad, w, ke, sw!);
+      const [l, r] = autoPads(autoPad, w, kew, sw!);
       return { kernel: kh, stride: sh!, dilation: dh!, pads: [t, b, l, r] };
     };
     // Runs are prepared per padding (auto_pad SAME depends on the input size; NOTSET has one).
@@ -173,21 +174,24 @@ export const conv: OpModule = {
     const runFor = (h: number, w: number): ConvRun => {
       const padded = shapeFor(h, w);
       // The fast paths pad top and left alike; SAME padding of an input whose sides differ in parity does
-      // not (TF's 'same' on 8x9): such a conv pads its input explicitly and runs unpadded.
+      // not (TF's 'same' on 8x9), nor do some explicit pads: such a conv pads its input explicitly and runs unpadded.
       const uneven = padded.pads[0] !== padded.pads[2];
       const g: ConvShape = uneven ? { ...padded, pads: [0, 0, 0, 0] } : padded;
       const key = padded.pads.join(',');
       let run = runs.get(key);
       if (!run) {
         const data = weight.data; // read once (an importer may produce it on access)
-        if (groups === 1) run = denseConv(heap, hwioOf(data, cout, cin, kh), bias, cin, cout, g);
-        else if (cinG === 1) run = depthwiseConv(hwioOf(data, cout, 1, kh), bias, cin, mult, g);
+        const general = (from: number, to: number) =>
+          generalConv(hwioOf(data, cout, cinG, kh * kw, from, to), bias?.subarray(from, to), cinG, to - from, { kernel: [kh, kw], strides: [sh!, sw!], dilations: [dh, dw], pads: padded.pads });
+        if (!square) run = groups === 1 ? general(0, cout) : groupedConv(Array.from({ length: groups }, (_, gi) => general(gi * mult, (gi + 1) * mult)));
+        else if (groups === 1) run = denseConv(heap, hwioOf(data, cout, cin, kh * kw), bias, cin, cout, g);
+        else if (cinG === 1) run = depthwiseConv(hwioOf(data, cout, 1, kh * kw), bias, cin, mult, g);
         else {
           run = groupedConv(
-            Array.from({ length: groups }, (_, gi) => denseConv(heap, hwioOf(data, cout, cinG, kh, gi * mult, (gi + 1) * mult), bias?.subarray(gi * mult, (gi + 1) * mult), cinG, mult, g)),
+            Array.from({ length: groups }, (_, gi) => denseConv(heap, hwioOf(data, cout, cinG, kh * kw, gi * mult, (gi + 1) * mult), bias?.subarray(gi * mult, (gi + 1) * mult), cinG, mult, g)),
           );
         }
-        if (uneven) run = prePadded(run, padded.pads);
+        if (uneven && square) run = prePadded(run, padded.pads);
         // Made on first use at a new padding, possibly inside a pass's tidy: kept for the graph's lifetime.
         for (const t of run.tensors) tf.keep(t);
         runs.set(key, run);

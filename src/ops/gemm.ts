@@ -1,10 +1,11 @@
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import type { OpModule } from './types.js';
-import { attr, constantInput, isHost, onlyAttributes, tensorOf, unsupported } from './util.js';
+import { attr, constantInput, isHost, logicalShape, onlyAttributes, tensorOf, toLogical, toStored, unsupported } from './util.js';
 
 /**
  * Gemm / MatMul with a constant right operand (a classifier's weights): y = alpha * A B + beta * C.
- * The gradient goes to A only.
+ * MatMul's A may have more axes (ConvNeXt's Linear layers on [N, H, W, C]): its last logical axis is the one
+ * multiplied. The gradient goes to A only.
  */
 export const gemm: OpModule = {
   create(spec) {
@@ -28,14 +29,14 @@ export const gemm: OpModule = {
     return {
       forward: ([a]) => {
         const x = tensorOf(a!);
-        if (x.rank !== 2) throw unsupported(spec, `an input of rank ${x.rank} (only 2-D)`);
-        const y = tf.matMul(x as Tensor2D, b, false, transB);
+        if (x.rank < 2 || (isGemm && x.rank !== 2)) throw unsupported(spec, `an input of rank ${x.rank} (only 2-D${isGemm ? '' : ' or more'})`);
+        const y = tf.matMul(rows(x, w.dims[transB ? 1 : 0]!), b, false, transB);
         const scaled = alpha === 1 ? y : tf.mul(y, alpha);
-        return [biasT ? tf.add(scaled, biasT) : scaled];
+        return [unrows(biasT ? tf.add(scaled, biasT) : scaled, [...logicalShape(x.shape).slice(0, -1), n])];
       },
-      backward: ([dy]) => {
-        const g = tf.matMul(dy as Tensor2D, b, false, !transB);
-        return [alpha === 1 ? g : tf.mul(g, alpha)];
+      backward: ([dy], saved) => {
+        const g = tf.matMul(rows(dy!, n), b, false, !transB);
+        return [unrows(alpha === 1 ? g : tf.mul(g, alpha), logicalShape(saved.inputShapes[0]!))];
       },
       bias: bias && bias.length > 1 ? bias : undefined,
       takes: [1, 2],
@@ -43,6 +44,11 @@ export const gemm: OpModule = {
     };
   },
 };
+
+/** A stored tensor as the rows of its last logical axis (of length `k`); a 2-D one as it is. */
+const rows = (x: Tensor, k: number): Tensor2D => (x.rank === 2 ? x : tf.reshape(toLogical(x), [-1, k])) as Tensor2D;
+/** Rows back to a stored tensor of the given logical shape. */
+const unrows = (y: Tensor, logical: readonly number[]): Tensor => (logical.length === 2 ? y : toStored(tf.reshape(y, [...logical])));
 
 /** MatMul: a constant right operand (as Gemm), or two tensors of rank 2. */
 export const matMul: OpModule = {

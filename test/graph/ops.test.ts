@@ -32,14 +32,15 @@ const weights = (dims: number[], seed: number, scale = 0.3): HostTensor => ({ di
 const ints = (values: number[]): HostTensor => ({ dims: [values.length], data: Float64Array.from(values), int: true });
 
 /** NCHW conv via tfjs's NHWC conv. */
-const convRef = (x: Tensor, w: HostTensor, b: HostTensor | undefined, stride: number, pads: number[], groups = 1, dilation = 1): Tensor => {
-  const [cout, cinG, k] = w.dims as [number, number, number];
+const convRef = (x: Tensor, w: HostTensor, b: HostTensor | undefined, stride: number | [number, number], pads: number[], groups = 1, dilation: number | [number, number] = 1): Tensor => {
+  const [cout, cinG, kh, kw] = w.dims as [number, number, number, number];
   // Dilation written out as zeros in the filter (tfjs has no gradient for dilated convs).
-  const ke = (k - 1) * dilation + 1;
-  const oihw = new Float32Array(cout * cinG * ke * ke);
-  for (let oi = 0; oi < cout * cinG; oi++) for (let y = 0; y < k; y++) for (let z = 0; z < k; z++) oihw[(oi * ke + y * dilation) * ke + z * dilation] = w.data[(oi * k + y) * k + z]!;
+  const [dh, dw] = typeof dilation === 'number' ? [dilation, dilation] : dilation;
+  const [keh, kew] = [(kh - 1) * dh + 1, (kw - 1) * dw + 1];
+  const oihw = new Float32Array(cout * cinG * keh * kew);
+  for (let oi = 0; oi < cout * cinG; oi++) for (let y = 0; y < kh; y++) for (let z = 0; z < kw; z++) oihw[(oi * keh + y * dh) * kew + z * dw] = w.data[(oi * kh + y) * kw + z]!;
   const xs = tf.transpose(x, [0, 2, 3, 1]);
-  const filter = tf.transpose(tf.tensor4d(oihw, [cout, cinG, ke, ke]), [2, 3, 1, 0]);
+  const filter = tf.transpose(tf.tensor4d(oihw, [cout, cinG, keh, kew]), [2, 3, 1, 0]);
   const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [pads[0]!, pads[2]!], [pads[1]!, pads[3]!], [0, 0]];
   const xg = groups === 1 ? [xs] : tf.split(xs, groups, 3);
   const fg = groups === 1 ? [filter] : tf.split(filter, groups, 3);
@@ -116,16 +117,18 @@ function head(from: string, channels: number, seedBase: number) {
   };
 }
 
-function convCase(name: string, size: [number, number], cout: number, k: number, stride: number, pads: number[], opts: { groups?: number; dilation?: number; cin?: number; relu?: boolean } = {}): Case {
+function convCase(name: string, size: [number, number], cout: number, k: number | [number, number], stride: number | [number, number], pads: number[], opts: { groups?: number; dilation?: number | [number, number]; cin?: number; relu?: boolean } = {}): Case {
   const { groups = 1, dilation = 1, cin = 3 } = opts;
+  const pair = (v: number | [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : v);
+  const [kh, kw] = pair(k);
   // A first conv brings the image to `cin` channels when the tested conv needs more than 3.
   const pre = cin === 3 ? undefined : { w: weights([cin, 3, 1, 1], 5), b: weights([cin], 6) };
-  const w = weights([cout, cin / groups, k, k], 7, 1 / Math.sqrt(k * k * cin / groups));
+  const w = weights([cout, cin / groups, kh, kw], 7, 1 / Math.sqrt(kh * kw * cin / groups));
   const b = weights([cout], 8);
   const hd = head('y', cout, 20);
   const nodes = [
     ...(pre ? [node('Conv', ['input', 'pre.w', 'pre.b'], ['x0'], { kernel_shape: [1, 1] }), node('Relu', ['x0'], ['x1'], {}, true)] : []),
-    node('Conv', [pre ? 'x1' : 'input', 'w', 'b'], ['c'], { kernel_shape: [k, k], strides: [stride, stride], pads, group: groups, dilations: [dilation, dilation] }),
+    node('Conv', [pre ? 'x1' : 'input', 'w', 'b'], ['c'], { kernel_shape: [kh, kw], strides: pair(stride), pads, group: groups, dilations: pair(dilation) }),
     node('Relu', ['c'], ['y'], {}, true),
     ...hd.nodes,
   ];
@@ -153,6 +156,11 @@ const convCases: Case[] = [
   convCase('depthwise stride 2', [11, 12], 8, 3, 2, [1, 1, 1, 1], { cin: 8, groups: 8 }),
   convCase('depthwise, multiplier 2', [9, 9], 16, 5, 1, [2, 2, 2, 2], { cin: 8, groups: 8 }),
   convCase('large filter (im2col + matMul)', [7, 6], 512, 3, 1, [1, 1, 1, 1], { cin: 64 }),
+  convCase('3x3, top and left pads differ', [10, 9], 4, 3, 2, [0, 1, 1, 0]),
+  convCase('1x7 (Inception)', [12, 11], 6, [1, 7], 1, [0, 3, 0, 3]),
+  convCase('7x1, pads [3, 0, 3, 0]', [12, 11], 6, [7, 1], 1, [3, 0, 3, 0]),
+  convCase('3x2, strides 2x1, dilations 1x2, asymmetric pads', [13, 12], 5, [3, 2], [2, 1], [1, 2, 0, 1], { dilation: [1, 2] }),
+  convCase('1x3 grouped (2 groups), stride 2', [9, 10], 8, [1, 3], 2, [0, 1, 0, 1], { cin: 8, groups: 2 }),
 ];
 
 describe('graph convolutions: every fast path against tfjs autodiff', () => {
@@ -278,7 +286,51 @@ function mixedCases(): Case[] {
       return tf.add(tf.matMul(tf.mean(ab, [2, 3]), tf.tensor2d(fc.data as Float32Array, [3, 5])), tf.tensor1d(fb.data as Float32Array));
     },
   };
-  return [dense, shuffle];
+  const w4 = weights([6, 3, 3, 3], 61), b4 = weights([6], 62);
+  const ln4 = { s: weights([6], 63), b: weights([6], 64) };
+  const up = weights([6, 12], 65, 0.4), upb = weights([12], 66), down = weights([12, 6], 67, 0.3), gamma = weights([6, 1, 1], 68);
+  const hd = head('res', 6, 70);
+  const scalar = (v: number): HostTensor => ({ dims: [], data: Float32Array.from([v]), int: false });
+  const convnext = {
+    name: 'ConvNeXt-like block: Transpose to NHWC, LayerNormalization, MatMul of rank 4 (Linear), GELU as exported (Div, Erf, Add, Mul), layer scale, residual Add',
+    size: [7, 9] as [number, number],
+    nodes: [
+      conv1('input', 'c', 'w4', 'b4'),
+      node('Transpose', ['c'], ['p'], { perm: [0, 2, 3, 1] }),
+      node('LayerNormalization', ['p', 'ln.s', 'ln.b'], ['n'], { axis: -1, epsilon: 1e-6 }),
+      node('MatMul', ['n', 'up'], ['u0']),
+      node('Add', ['upb', 'u0'], ['u']),
+      node('Div', ['u', 'sqrt2'], ['ud']),
+      node('Erf', ['ud'], ['e']),
+      node('Add', ['e', 'one'], ['e1']),
+      node('Mul', ['u', 'e1'], ['ue']),
+      node('Mul', ['ue', 'half'], ['g']),
+      node('MatMul', ['g', 'down'], ['d']),
+      node('Transpose', ['d'], ['q'], { perm: [0, 3, 1, 2] }),
+      node('Mul', ['gamma', 'q'], ['s']),
+      node('Add', ['s', 'c'], ['res']),
+      ...hd.nodes,
+    ],
+    constants: { w4, b4, 'ln.s': ln4.s, 'ln.b': ln4.b, up, upb, down, gamma, sqrt2: scalar(Math.SQRT2), one: scalar(1), half: scalar(0.5), ...hd.constants },
+    layers: [{ name: 'block', value: 'res' }],
+    ref: (x: Tensor) => {
+      const c = convRef(x, w4, b4, 1, [1, 1, 1, 1]);
+      const p = tf.transpose(c, [0, 2, 3, 1]);
+      const { mean, variance } = tf.moments(p, -1, true);
+      const n = tf.add(tf.mul(tf.div(tf.sub(p, mean), tf.sqrt(tf.add(variance, 1e-6))), tf.tensor1d(ln4.s.data as Float32Array)), tf.tensor1d(ln4.b.data as Float32Array));
+      const u = tf.add(tf.reshape(tf.matMul(tf.reshape(n, [-1, 6]), tf.tensor2d(up.data as Float32Array, [6, 12])), [1, 7, 9, 12]), tf.tensor1d(upb.data as Float32Array));
+      // GELU: tfjs has no gradient for Erf, so the reference uses d/du erf(u) = 2/sqrt(pi) exp(-u^2) through a custom gradient.
+      const erf = tf.customGrad((v: Tensor, save: (t: Tensor[]) => void) => {
+        save([v]);
+        return { value: tf.erf(v), gradFunc: (dy: Tensor, [vv]: Tensor[]) => tf.mul(dy, tf.mul(2 / Math.sqrt(Math.PI), tf.exp(tf.neg(tf.square(vv!))))) };
+      }) as (v: Tensor) => Tensor;
+      const g = tf.mul(tf.mul(u, tf.add(erf(tf.div(u, Math.SQRT2)), 1)), 0.5);
+      const d = tf.reshape(tf.matMul(tf.reshape(g, [-1, 12]), tf.tensor2d(down.data as Float32Array, [12, 6])), [1, 7, 9, 6]);
+      const s = tf.mul(tf.reshape(tf.tensor1d(gamma.data as Float32Array), [6, 1, 1]), tf.transpose(d, [0, 3, 1, 2]));
+      return hd.ref(tf.add(s, c));
+    },
+  };
+  return [dense, shuffle, convnext];
 }
 
 describe('graph ops: layout, pooling, normalisation', () => {

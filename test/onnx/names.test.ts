@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { decodeOnnx } from '../../src/importers/onnx/decode.js';
 import type { OnnxModel } from '../../src/importers/onnx/ir.js';
 import { modulePaths } from '../../src/importers/onnx/layers.js';
+import { createExplainer } from '../../src/explainer.js';
+import { buildOnnx, tinyCnn } from '../helpers/onnx-builder.js';
 import { hasZoo, ZOO_ARCHS, zooManifest, zooModelBytes, zooMissingReason, type ZooArch } from '../helpers/zoo.js';
 
 describe('torch module paths from node-name scopes', () => {
@@ -46,5 +48,31 @@ describe.skipIf(!hasZoo)(`zoo layer names (${hasZoo ? 'reference/zoo' : zooMissi
     expect(names.filter((n) => !n.includes('.'))).toEqual(['conv1', 'relu', 'maxpool', 'layer1', 'layer2', 'layer3', 'layer4', 'avgpool', 'fc']);
     expect(names).toContain('layer4.1.relu_1');
     expect(names.indexOf('layer3.1')).toBeLessThan(names.indexOf('layer4.0'));
+  });
+});
+
+describe('the default layer', () => {
+  it('is the spatial module output computed last, also when a branchy module is listed before its branches (GoogLeNet)', async () => {
+    const spec = tinyCnn(3);
+    const conv = spec.nodes[0]!;
+    // /block/a/Conv and /block/b/Conv, then /block/Concat: `block` is listed first (its first node), made last.
+    const branch = (b: string) => ({ ...conv, name: `/block/${b}/Conv`, outputs: [`/block/${b}/Conv_output_0`] });
+    const model = buildOnnx({
+      ...spec,
+      initializers: [...spec.initializers!.filter((t) => t.name !== 'fc.weight'), { name: 'fc.weight', dims: [5, 8], data: Array.from({ length: 40 }, (_, i) => Math.sin(i)) }],
+      nodes: [
+        branch('a'),
+        branch('b'),
+        { name: '/block/Concat', op: 'Concat', inputs: ['/block/a/Conv_output_0', '/block/b/Conv_output_0'], outputs: ['/features/features.1/Relu_output_0'], attributes: { axis: 1 } },
+        ...spec.nodes.slice(2),
+      ],
+    });
+    const explainer = await createExplainer({ model });
+    try {
+      expect(explainer.layers.slice(0, 3)).toEqual(['block', 'block.a', 'block.b']);
+      expect(explainer.defaultLayers).toEqual(['block']);
+    } finally {
+      explainer.dispose();
+    }
   });
 });

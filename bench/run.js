@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Benchmarks (never assertions): median milliseconds after warm-up on one 224x224 input.
 //   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool] [-- --native] [-- --cold] [-- --profile] [-- --methods]
-//   npm run bench -- --serve [--seconds S]: gradcam serve under load (bench/serve.js)
+//   npm run bench -- --serve [--seconds S] [--serve-models mobilenet,resnet34]: gradcam serve under load (bench/serve.js)
 //   npm run bench -- --batch [--figure] [--rounds R]: explainBatch images/s and peak RSS at batch 1, 4 and 8
 //     (bench/batch.mjs, one process per batch size, R rounds alternating the sizes; Grad-CAM layer4, or the seed figure)
 // --methods adds AblationCAM (layer4, layer3) and ScoreCAM (layer4) from bench/methods.js (each in its own process).
@@ -72,12 +72,13 @@ const { values: opts } = parseArgs({
     'torch-seed': { type: 'string' },
     serve: { type: 'boolean', default: false },
     seconds: { type: 'string', default: '60' },
+    'serve-models': { type: 'string', default: 'mobilenet,resnet34' },
     methods: { type: 'boolean', default: false },
   },
 });
 if (opts.serve) {
   const { benchServe } = await import('./serve.js');
-  await benchServe({ seconds: Number(opts.seconds), json: opts.json });
+  await benchServe({ seconds: Number(opts.seconds), json: opts.json, only: opts['serve-models'].split(',') });
   process.exit(0);
 }
 const runs = Number(opts.runs);

@@ -26,13 +26,14 @@ const RSS_FLAT = 0.1;
 const MAX_REQUESTS = 50_000;
 const REQUEST_TIMEOUT_MS = 300_000;
 
-export async function benchServe({ seconds = 60, json = false } = {}) {
+export async function benchServe({ seconds = 60, json = false, only = ['mobilenet', 'resnet34'] } = {}) {
   if (!(seconds > 0 && seconds <= 3600)) throw new Error(`--seconds must be in (0, 3600], got ${seconds}`);
   const workers = availableParallelism();
   const models = [
     { name: 'mobilenet', args: ['--model', join(assets, 'models/mobilenet_v1_0.75_224/model.json')], pool: { model: join(assets, 'models/mobilenet_v1_0.75_224/model.json'), preprocess: 'tf' } },
     { name: 'resnet34', args: ['--weights', join(assets, 'reference/resnet34-seed1.safetensors')], pool: { weights: new Uint8Array(readFileSync(join(assets, 'reference/resnet34-seed1.safetensors'))) } },
-  ];
+  ].filter((m) => only.includes(m.name));
+  if (models.length !== only.length) throw new Error(`--serve-models takes mobilenet and/or resnet34, got ${only.join(',')}`);
   // One 224x224 PNG: the server decodes it and explains it as it is (no resize work to speak of).
   const image = resizeRgbPillowBilinear(await decodeImage(readFileSync(join(assets, 'images/coffee.png'))), 224, 224);
   const png = await encodePng(image);

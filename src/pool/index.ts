@@ -118,8 +118,8 @@ class Pool implements ExplainerPool {
   ) {
     this.slots = threads;
     threads.forEach((t, slot) => this.watch(t, slot));
-    // Tests reach the worker threads through this (not part of the public types).
-    Object.defineProperty(this, TEST_HOOK, { value: () => this.slots.map((t) => t?.worker) });
+    // Tests reach the threads through this (not part of the public types).
+    Object.defineProperty(this, TEST_HOOK, { value: () => [...this.slots] });
   }
 
   get size(): number {

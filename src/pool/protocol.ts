@@ -17,9 +17,18 @@ export type FromWorker =
 
 /**
  * A module of tasks that run in each worker beside explain and predict (ExplainerPoolOptions.tasks):
- * its export `createTasks` is called once per worker with the worker's explainer.
+ * its export `createTasks` is called once per worker with the worker's explainer and context.
  */
-export type CreateTasks = (explainer: Explainer) => Promise<Readonly<Record<string, PoolTask>>> | Readonly<Record<string, PoolTask>>;
+export type CreateTasks = (explainer: Explainer, context: TaskContext) => Promise<Readonly<Record<string, PoolTask>>> | Readonly<Record<string, PoolTask>>;
+
+export interface TaskContext {
+  /**
+   * Runs work that uses node:zlib (pngjs and jimp read and write PNGs with it) so that the pool never
+   * terminates the worker in the middle of it (a timeout or abort waits for it to end): Node 20 aborts
+   * the whole process when a worker is terminated inside zlib.
+   */
+  readonly uninterruptible: <T>(fn: () => Promise<T> | T) => Promise<T>;
+}
 
 /** A task: its result, and the buffers to transfer with it (instead of copying them). */
 export type PoolTask = (payload: never) => Promise<TaskResult> | TaskResult;

@@ -2,6 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import { InvalidInputError, WorkerExitedError } from '../errors.js';
 import { reviveError } from './errors.js';
 import type { FromWorker, ToWorker } from './protocol.js';
+import { createGate, terminateOutsideSections } from './termination-gate.js';
 
 type WorkerClass = typeof Worker;
 
@@ -21,7 +22,10 @@ export class PoolThread {
   /** Set by the pool: called once when the thread dies by itself. */
   onDeath: (() => void) | undefined;
 
-  private constructor(readonly worker: Worker) {
+  private constructor(
+    readonly worker: Worker,
+    private readonly gate: Int32Array,
+  ) {
     worker.on('message', (m: FromWorker) => {
       const call = this.call;
       this.call = undefined;
@@ -34,7 +38,8 @@ export class PoolThread {
 
   /** Starts a thread and creates its explainer; rejects with the explainer's own error when that fails. */
   static async start(Worker: WorkerClass, url: URL, init: ToWorker): Promise<PoolThread> {
-    const thread = new PoolThread(new Worker(url));
+    const gate = createGate();
+    const thread = new PoolThread(new Worker(url, { workerData: { gate } }), gate);
     try {
       await thread.run(init);
       return thread;
@@ -67,7 +72,12 @@ export class PoolThread {
     this.dead = true;
     this.call?.reject(new WorkerExitedError('the worker thread was stopped'));
     this.call = undefined;
-    return this.worker.terminate();
+    return this.kill();
+  }
+
+  /** Terminates the worker outside any zlib section (see termination-gate); by itself, the thread dies as if it had crashed. */
+  kill(): Promise<number> {
+    return terminateOutsideSections(this.worker, this.gate);
   }
 
   private die(err: WorkerExitedError): void {
@@ -75,7 +85,7 @@ export class PoolThread {
     this.dead = true;
     this.call?.reject(err);
     this.call = undefined;
-    void this.worker.terminate();
+    void this.kill();
     this.onDeath?.();
   }
 }

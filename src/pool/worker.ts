@@ -1,13 +1,15 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { createExplainer, type Explainer } from '../explainer.js';
 import { InvalidInputError, WorkerExitedError } from '../errors.js';
 import { serializeError } from './errors.js';
+import { sections } from './termination-gate.js';
 import { transferables, type CreateTasks, type FromWorker, type PoolTask, type TaskResult, type ToWorker } from './protocol.js';
 
 // One explainer per worker thread, and the tasks of the pool's `tasks` module. The pool sends one call at a time.
 let explainer: Explainer | undefined;
 let tasks: Readonly<Record<string, PoolTask>> = {};
 const port = parentPort!;
+const uninterruptible = sections((workerData as { gate: Int32Array }).gate);
 const send = (m: FromWorker, transfer: readonly ArrayBuffer[] = []) => port.postMessage(m, transfer as ArrayBuffer[]);
 
 /** A wasm abort (a trap, or Emscripten's Aborted()) leaves tfjs-wasm unusable: the worker must go. */
@@ -27,7 +29,7 @@ port.on('message', async (m: ToWorker) => {
   try {
     if (m.type === 'init') {
       explainer = await createExplainer(m.options);
-      if (m.tasks !== undefined) tasks = await ((await import(m.tasks)) as { createTasks: CreateTasks }).createTasks(explainer);
+      if (m.tasks !== undefined) tasks = await ((await import(m.tasks)) as { createTasks: CreateTasks }).createTasks(explainer, { uninterruptible });
       return send({ type: 'ready' });
     }
     const { value, transfer } = await run(m);

@@ -32,14 +32,14 @@ export interface UploadResult {
   readonly memory: WorkerMemory;
 }
 
-export const createTasks: CreateTasks = async (explainer: Explainer) => {
+export const createTasks: CreateTasks = async (explainer: Explainer, { uninterruptible }) => {
   const kernels = await loadKernels();
   return {
     async explainUpload(job: UploadJob): Promise<TaskResult> {
-      const image = await decodeUpload(job.bytes, job.maxPixels);
+      const image = await uninterruptible(() => decodeUpload(job.bytes, job.maxPixels));
       const modelImage = resizeForModel(image, job.size);
       const explanation = await explainer.explain(modelImage, job.options);
-      const pictures = await encodePictures(kernels, explanation, image, modelImage, job.labels, job.params);
+      const pictures = await uninterruptible(() => encodePictures(kernels, explanation, image, modelImage, job.labels, job.params));
       const { numTensors, numBytes } = tf.memory();
       const memory: WorkerMemory = { tensors: numTensors, tensorBytes: numBytes, heapUsedBytes: getHeapStatistics().used_heap_size };
       const value: UploadResult = { explanation, pictures, worker: threadId, memory };

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import type { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 // The pool starts worker threads from the built files, so this test uses the build (npm run build).
 import {
@@ -19,11 +18,10 @@ import { shareBytes } from '../../dist/pool/index.js';
 import { randomArray, randomResnet34Weights } from '../helpers/random-weights.js';
 import { maxAbsDiff } from '../helpers/metrics.js';
 import { ASSETS, hasMobilenet, missingReason } from '../helpers/assets.js';
+import { threadsOf } from '../helpers/pool-threads.js';
 
 const TASKS = new URL('./fixtures/pool-tasks.mjs', import.meta.url);
 const tensor = (side: number, seed: number) => ({ tensor: randomArray(3 * side * side, seed), shape: [1, 3, side, side] });
-/** The pool's worker threads, through a hook that is not part of the public types. */
-const threadsOf = (pool: ExplainerPool) => (pool as unknown as Record<symbol, () => (Worker | undefined)[]>)[Symbol.for('gradcam-wasm/pool-threads')]!();
 const until = async (ok: () => boolean) => {
   for (let i = 0; i < 2000 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
   expect(ok()).toBe(true);
@@ -93,6 +91,19 @@ describe('a pool of ResNet34 workers sharing one copy of the weights bytes', () 
     expect(shared.model).toBe('resnet34');
     expect(shared.other.buffer).toBeInstanceOf(SharedArrayBuffer);
   });
+
+  // Node 20 aborts the whole process (this test file included) when a worker is terminated inside
+  // node:zlib. Without the sections, this loop of timeouts during zlib work aborted it within a few rounds.
+  test('timeouts during zlib work (in uninterruptible sections) terminate the worker between sections, never inside one', async () => {
+    const restarts = pool.stats().restarts;
+    const rounds = 16;
+    for (let i = 0; i < rounds; i++) {
+      const err = await pool.run('zlib', { ms: 400 }, { timeoutMs: 5 + ((i * 7) % 40) }).catch((e) => e);
+      expect(err).toBeInstanceOf(TimeoutError);
+    }
+    expect(pool.stats().restarts).toBe(restarts + rounds);
+    expect(await pool.run('zlib', { ms: 20 })).toBeGreaterThan(0);
+  });
 });
 
 describe.skipIf(!hasMobilenet)(`faults, on a pool of MobileNet workers${hasMobilenet ? '' : ` (${missingReason})`}`, () => {
@@ -111,7 +122,7 @@ describe.skipIf(!hasMobilenet)(`faults, on a pool of MobileNet workers${hasMobil
   test('a worker terminated mid-call rejects it with WorkerExitedError and is replaced', async () => {
     const call = pool.explain(slow(), { guided: true }).catch((e) => e);
     await until(() => pool.stats().busy === 1);
-    await Promise.all(threadsOf(pool).map((w) => w?.terminate()));
+    await Promise.all(threadsOf(pool).map((t) => t?.kill()));
     expect(await call).toBeInstanceOf(WorkerExitedError);
     expect(pool.stats().restarts).toBe(2);
     await works();
@@ -121,7 +132,7 @@ describe.skipIf(!hasMobilenet)(`faults, on a pool of MobileNet workers${hasMobil
     const restarts = pool.stats().restarts;
     const call = pool.explain(slow(), { guided: true }).catch((e) => e);
     await until(() => pool.stats().busy === 1);
-    threadsOf(pool).forEach((w) => w?.emit('error', new Error('boom')));
+    threadsOf(pool).forEach((t) => t?.worker.emit('error', new Error('boom')));
     const err = await call;
     expect(err).toBeInstanceOf(WorkerExitedError);
     expect(err.message).toMatch(/boom/);

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Worker } from 'node:worker_threads';
 import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,10 +9,9 @@ import { createGradcamServer, SERVE_TASKS, type GradcamServer } from '../../dist
 import { ASSETS, hasMobilenet, missingReason } from '../helpers/assets.js';
 import { multipart, send, type TestResponse } from './http.js';
 import { parsePrometheus } from './prometheus.js';
+import { threadsOf } from '../helpers/pool-threads.js';
 
 const MODEL = join(ASSETS, 'models/mobilenet_v1_0.75_224/model.json');
-/** The pool's worker threads, through the pool's test hook (not part of its public types). */
-const threadsOf = (pool: ExplainerPool) => (pool as unknown as Record<symbol, () => (Worker | undefined)[]>)[Symbol.for('gradcam-wasm/pool-threads')]!();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!hasMobilenet)(`gradcam serve on a pool of one MobileNet worker (${missingReason})`, () => {
@@ -199,7 +197,7 @@ describe.skipIf(!hasMobilenet)(`gradcam serve on a pool of one MobileNet worker 
     const restarts = pool.stats().restarts;
     const call = post('/explain?guided=1', coffee, 'image/png', slowPort);
     await until(async () => (await readyz(slowPort)).running === 1); // the call is on the worker
-    await Promise.all(threadsOf(pool).map((w) => w?.terminate()));
+    await Promise.all(threadsOf(pool).map((t) => t?.kill()));
     expectError(await call, 500, 'WORKER_EXITED');
     expect(pool.stats().restarts).toBe(restarts + 1);
     expect((await post('/explain?format=json', coffee)).json().target.label).toBe('espresso');

@@ -2,7 +2,7 @@ import { tf, type Tensor2D, type Tensor4D } from '../tf.js';
 import { GradcamError, InvalidInputError, LayerNotFoundError } from '../errors.js';
 import { chooseLabels } from '../models/labels.js';
 import type { CallMemoryRequest, ExplainableModel, ForwardPass, GradientRequest, Gradients } from '../models/types.js';
-import type { EngineContext } from '../ops/types.js';
+import type { EngineContext, OpNode } from '../ops/types.js';
 import { Graph, type GraphSpec } from './graph.js';
 import { forward, gradients, logitsFrom, logitsOf, type GraphPass } from './executor.js';
 import { graphCallMemory } from './memory.js';
@@ -95,7 +95,14 @@ export class GraphModel implements ExplainableModel {
       return v instanceof tf.Tensor && v.rank === 4 && (v.shape[1]! > 1 || v.shape[2]! > 1);
     };
     const made = (name: string) => this.graph.producer.get(this.byName.get(name)!)!;
-    const last = this.layers.filter(spatial).reduce<string | undefined>((best, l) => (best === undefined || made(l) > made(best) ? l : best), undefined);
+    // An exported adaptive pool to the size it already has (VGG's and AlexNet's avgpool at 224x224) copies
+    // its input: the layer before it is the one pytorch-grad-cam's docs name (features[-1]).
+    const copies = (name: string) => {
+      const node = this.graph.nodes[made(name)]?.node;
+      const kernel = node?.attributes.get('kernel_shape');
+      return node?.opType === 'Identity' || (node?.opType === 'AveragePool' && Array.isArray(kernel) && kernel.every((k) => k === 1) && sameShape(pass, node));
+    };
+    const last = this.layers.filter((l) => spatial(l) && !copies(l)).reduce<string | undefined>((best, l) => (best === undefined || made(l) > made(best) ? l : best), undefined);
     if (!last) throw new GradcamError('UNSUPPORTED', `${source}: no named layer has a spatial 4-D output to explain`);
     const value = this.byName.get(last);
     const names = this.layers.filter((l) => this.byName.get(l) === value).sort((a, b) => a.length - b.length);
@@ -175,4 +182,11 @@ export class GraphModel implements ExplainableModel {
   dispose(): void {
     this.graph.dispose();
   }
+}
+
+/** Whether a node's first input and output have one shape in this pass. */
+function sameShape(pass: GraphPass, node: OpNode): boolean {
+  const a = pass.shapes.get(node.inputs[0]!);
+  const b = pass.shapes.get(node.outputs[0]!);
+  return a !== undefined && b !== undefined && a.length === b.length && a.every((d, i) => d === b[i]);
 }

@@ -75,4 +75,29 @@ describe('the default layer', () => {
       explainer.dispose();
     }
   });
+
+  it("skips an exported adaptive pool that copies its input (VGG's avgpool at 224x224): features[-1], as pytorch-grad-cam's docs", async () => {
+    const spec = tinyCnn(4);
+    const relu = '/features/features.1/Relu_output_0';
+    const pool = (kernel: number) =>
+      buildOnnx({
+        ...spec,
+        nodes: [
+          ...spec.nodes.slice(0, 2),
+          { name: '/avgpool/AveragePool', op: 'AveragePool', inputs: [relu], outputs: ['/avgpool/AveragePool_output_0'], attributes: { kernel_shape: [kernel, kernel], strides: [1, 1] } },
+          { ...spec.nodes[2]!, inputs: ['/avgpool/AveragePool_output_0'] },
+          ...spec.nodes.slice(3),
+        ],
+      });
+    const copying = await createExplainer({ model: pool(1) });
+    const shrinking = await createExplainer({ model: pool(2) });
+    try {
+      expect(copying.layers).toContain('avgpool');
+      expect(copying.defaultLayers).toEqual(['features.1']);
+      expect(shrinking.defaultLayers).toEqual(['avgpool']); // a pool that changes the map is a layer of its own
+    } finally {
+      copying.dispose();
+      shrinking.dispose();
+    }
+  });
 });

@@ -67,4 +67,4 @@ function sameLength(a, b) {
 }
 
 /** A number for a results table. */
-export const fmt = (v) => (v === undefined ? '-' : v === 0 ? '0' : Math.abs(v) >= 0.01 && Math.abs(v) < 1000 ? v.toFixed(4) : v.toExponential(1));
+export const fmt = (v) => (v === undefined || Number.isNaN(v) ? '-' : v === 0 ? '0' : Math.abs(v) >= 0.01 && Math.abs(v) < 1000 ? v.toFixed(4) : v.toExponential(1));

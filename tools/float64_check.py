@@ -10,6 +10,9 @@ with the other sign in float32 (a "flip"), which moves the maps below it.
   /usr/bin/python3 tools/float64_check.py [--reference ../shared/reference] [--model X.onnx]
 
 --model runs our CLI on an ONNX export of the same network (tools/resnet34_onnx.py) instead of the weights file.
+Such an export folds each BatchNorm into its conv in float32, so it is a (slightly) different network: a third
+column then gives ours against float64 run on the export's own weights (each conv's folded weight and bias, no
+BatchNorm), the float64 truth of the model our engine was given.
 """
 import argparse, json, os, subprocess, sys, tempfile
 
@@ -34,6 +37,39 @@ def load_model(path):
              for k, v in header.items() if k != "__metadata__" for a, b in [v["data_offsets"]]}
     model = torchvision.models.resnet34(weights=None)
     model.load_state_dict(state, strict=False)  # num_batches_tracked is not stored
+    return model.double().eval()
+
+
+def load_onnx_model(path):
+    """torchvision's ResNet34 in float64 with the ONNX export's folded weights: BatchNorms become identities,
+    each conv takes the weight and bias of the ONNX Conv node named after its module ('/layer1/layer1.0/conv1/Conv')."""
+    import onnx
+    from onnx import numpy_helper
+    graph = onnx.load(path).graph
+    init = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    model = torchvision.models.resnet34(weights=None)
+    for name, mod in list(model.named_modules()):
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            parent = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
+            setattr(parent, name.rsplit(".", 1)[-1], torch.nn.Identity())
+    modules = dict(model.named_modules())
+    with torch.no_grad():
+        for node in graph.node:
+            if node.op_type not in ("Conv", "Gemm"):
+                continue
+            # '/layer2/layer2.0/downsample/downsample.0/Conv' -> layer2.0.downsample.0: a scope 'a.0' under 'a' replaces it
+            path = []
+            for part in node.name.strip("/").split("/")[:-1]:
+                if path and part.startswith(path[-1] + "."):
+                    path[-1] = part
+                else:
+                    path.append(part)
+            mod = modules[".".join(path)]
+            w, b = init[node.input[1]], init[node.input[2]]
+            mod.weight.copy_(torch.from_numpy(w))
+            if mod.bias is None:
+                mod.bias = torch.nn.Parameter(torch.zeros(w.shape[0]))
+            mod.bias.copy_(torch.from_numpy(b))
     return model.double().eval()
 
 
@@ -84,13 +120,16 @@ def main():
     args = p.parse_args()
     ref = args.reference
     model = load_model(os.path.join(ref, "resnet34-seed1.safetensors"))
+    exported = load_onnx_model(args.model) if args.model else None
     torch.set_num_threads(2)
-    print(f"{'case':28s} {'ours - float64':>22s} {'reference - float64':>22s}   (mean / max |diff| of normalised maps)")
+    extra = f" {'ours - export float64':>22s}" if exported else ""
+    print(f"{'case':28s} {'ours - float64':>22s} {'reference - float64':>22s}{extra}   (mean / max |diff| of normalised maps)")
     worst = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, tag in CASES:
             inp = os.path.join(ref, "inputs", f"{name}.input.npy")
             target, maps = gradcam_float64(model, torch.from_numpy(load_npy(inp)), 281 if tag == "c281" else None)
+            maps_export = gradcam_float64(exported, torch.from_numpy(load_npy(inp)), target)[1] if exported else None
             out = os.path.join(tmp, f"{name}-{tag}")
             source = ["--model", args.model] if args.model else ["--weights", os.path.join(ref, "resnet34-seed1.safetensors")]
             subprocess.run(["node", os.path.join(root, "bin", "gradcam.js"), "explain", inp, *source, "--layers", ",".join(LAYERS),
@@ -101,7 +140,8 @@ def main():
                 o = stats(np.load(os.path.join(ours_dir, f"cam-{l}.npy")), maps[l])
                 r = stats(np.load(os.path.join(ref, "refs", name, f"gradcam_{l}_{tag}.npy")), maps[l])
                 worst[l] = max(worst.get(l, 0), o[0])
-                print(f"{name + '/' + tag + '/' + l:28s} {o[0]:10.1e} / {o[1]:8.1e} {r[0]:12.1e} / {r[1]:8.1e}")
+                e = f" {stats(np.load(os.path.join(ours_dir, f'cam-{l}.npy')), maps_export[l])[0]:12.1e} / {stats(np.load(os.path.join(ours_dir, f'cam-{l}.npy')), maps_export[l])[1]:8.1e}" if exported else ""
+                print(f"{name + '/' + tag + '/' + l:28s} {o[0]:10.1e} / {o[1]:8.1e} {r[0]:12.1e} / {r[1]:8.1e}{e}")
     print("worst mean |ours - float64| per layer:", ", ".join(f"{l} {v:.1e}" for l, v in worst.items()))
 
 

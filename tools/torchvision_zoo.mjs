@@ -7,6 +7,8 @@
 // - the float64 escape of test/graph/zoo.test.ts: a map that misses the mean or raw limit passes when it is no
 //   further from float64 (cam64) than the reference's own worst over the family; one that misses the max limit
 //   when it is no further from float64 at max than the reference's map of that case. The table tells both.
+// - guided likewise: a case that misses passes when it is no further from the float64 guided pass (guided64)
+//   than the reference's (per case, worst shown).
 //
 //   npm run build && node tools/torchvision_zoo.mjs [--out /tmp/tvzoo] [FAMILY ...]
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -39,6 +41,10 @@ async function checkFamily(arch, entry) {
         const logits = ref(`${input}_${t}_logits`).data;
         const gb = ref(`${input}_${t}_guided`).data;
         const c = { input, t, ms, logits: maxAbsDiff(e.logits, logits) / maxAbs(logits), guided: relL2(e.guided, gb), guidedR: pearson(e.guided, gb), layers: {} };
+        if (existsSync(join(refs, `${input}_${t}_guided64.npy`))) {
+          const gb64 = ref(`${input}_${t}_guided64`).data;
+          Object.assign(c, { guided64: relL2(e.guided, gb64), refGuided64: relL2(gb, gb64) });
+        }
         for (const layer of layers) {
           const base = `${input}_${t}_${layer}`;
           const cam = ref(`${base}_cam`).data;
@@ -72,17 +78,22 @@ function verdict(row) {
     (m.mean <= 1e-4 && m.raw <= 1e-3) || (m.mean64 !== undefined && m.mean64 <= refWorstMean64)
       ? m.max <= 2e-3 || (m.max64 !== undefined && m.max64 <= m.refMax64)
       : false;
-  const others = row.cases.every((c) => c.logits <= 1e-5 && c.guided <= 2e-2 && c.guidedR >= 0.999);
+  // Guided: the issue's limits, or (a chaotic guided pass, e.g. GoogLeNet's, where two float32 runs of the
+  // reference differ by 0.13) no further from the float64 guided pass than the reference is.
+  const guidedOk = (c) => (c.guided <= 2e-2 && c.guidedR >= 0.999) || (c.guided64 !== undefined && c.guided64 <= c.refGuided64);
+  const others = row.cases.every((c) => c.logits <= 1e-5 && guidedOk(c));
+  const othersStrict = row.cases.every((c) => c.logits <= 1e-5 && c.guided <= 2e-2 && c.guidedR >= 0.999);
   return {
     ...row,
     worst: {
       logits: Math.max(...row.cases.map((c) => c.logits)),
       mean: worst('mean'), max: worst('max'), raw: worst('raw'),
       guided: Math.max(...row.cases.map((c) => c.guided)), guided1r: Math.max(...row.cases.map((c) => 1 - c.guidedR)),
+      guided64: Math.max(...row.cases.map((c) => c.guided64 ?? NaN)), refGuided64: Math.max(...row.cases.map((c) => c.refGuided64 ?? NaN)),
       mean64: worst('mean64'), max64: worst('max64'), refMean64: refWorstMean64, refMax64: worst('refMax64'),
       ms: Math.min(...row.cases.map((c) => c.ms)),
     },
-    pass: others && all.every(strict) ? 'yes' : others && all.every(escaped) ? 'yes (f64)' : 'NO',
+    pass: othersStrict && all.every(strict) ? 'yes' : others && all.every(escaped) ? 'yes (f64)' : 'NO',
   };
 }
 
@@ -103,14 +114,14 @@ for (const [arch, entry] of Object.entries(manifest.models)) {
 }
 writeFileSync(join(opts.out, 'results.json'), JSON.stringify(rows, null, 1));
 
-console.log('| family | input | logits | map mean | map max | raw relL2 | guided relL2 / 1-r | ours-f64 mean / max | ref-f64 mean / max | default layer (ours / pgc) | ms | pass |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('| family | input | logits | map mean | map max | raw relL2 | guided relL2 / 1-r | guided-f64 ours / ref | ours-f64 mean / max | ref-f64 mean / max | default layer (ours / pgc) | ms | pass |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   if (!r.worst) {
-    console.log(`| ${r.arch} | | | | | | | | | | | ${r.pass}: ${r.note.replaceAll('|', '\\|').slice(0, 160)} |`);
+    console.log(`| ${r.arch} | | | | | | | | | | | | ${r.pass}: ${r.note.replaceAll('|', '\\|').slice(0, 160)} |`);
     continue;
   }
   const w = r.worst;
   const size = `${r.size}${r.dynamicHW ? '' : ' static'}`;
-  console.log(`| ${r.arch} | ${size} | ${fmt(w.logits)} | ${fmt(w.mean)} | ${fmt(w.max)} | ${fmt(w.raw)} | ${fmt(w.guided)} / ${fmt(w.guided1r)} | ${fmt(w.mean64)} / ${fmt(w.max64)} | ${fmt(w.refMean64)} / ${fmt(w.refMax64)} | ${r.default} / ${r.pgcDefault} | ${Math.round(w.ms)} | ${r.pass} |`);
+  console.log(`| ${r.arch} | ${size} | ${fmt(w.logits)} | ${fmt(w.mean)} | ${fmt(w.max)} | ${fmt(w.raw)} | ${fmt(w.guided)} / ${fmt(w.guided1r)} | ${fmt(w.guided64)} / ${fmt(w.refGuided64)} | ${fmt(w.mean64)} / ${fmt(w.max64)} | ${fmt(w.refMean64)} / ${fmt(w.refMax64)} | ${r.default} / ${r.pgcDefault} | ${Math.round(w.ms)} | ${r.pass} |`);
 }

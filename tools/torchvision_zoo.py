@@ -138,6 +138,8 @@ def make(mz, arch, seed, out, reference, f64):
                     cam = GradCAM(model=model64, target_layers=[mz.module(model64, layer)])
                     np.save(p(f'{layer}_cam64'), cam(input_tensor=x.double(), targets=[ClassifierOutputTarget(t)])[0].astype(np.float32))
             np.save(p('guided'), mz.guided_backprop(model, x, t).astype(np.float32))
+            if model64 is not None:
+                np.save(p('guided64'), mz.guided_backprop(model64, x.double(), t).astype(np.float32))
     return entry
 
 

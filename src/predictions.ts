@@ -19,8 +19,18 @@ export function softmax(logits: ArrayLike<number>): Float64Array {
 /** The k most likely classes, best first. */
 export function topK(logits: ArrayLike<number>, k: number, labels?: readonly string[]): Prediction[] {
   const p = softmax(logits);
-  return Array.from(p.keys())
-    .sort((a, b) => logits[b]! - logits[a]!)
-    .slice(0, k)
-    .map((index) => ({ index, label: labels?.[index], logit: logits[index]!, probability: p[index]! }));
+  // Insertion into the best k so far (k is small): the order of a full stable sort, ties by index.
+  const n = Math.max(0, Math.floor(k));
+  const best: number[] = [];
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i]!;
+    if (best.length === n) {
+      if (n === 0 || !(v > logits[best[n - 1]!]!)) continue;
+      best.pop();
+    }
+    let at = best.length;
+    while (at > 0 && v > logits[best[at - 1]!]!) at--;
+    best.splice(at, 0, i);
+  }
+  return best.map((index) => ({ index, label: labels?.[index], logit: logits[index]!, probability: p[index]! }));
 }

@@ -8,9 +8,16 @@ export const overWhite = (v: number, a: number): number => (a === 255 ? v : Math
 /** RGBA -> RGB with alpha composited over white. */
 export function rgbaOverWhite(rgba: Uint8Array | Uint8ClampedArray, pixels: number): Uint8Array {
   const rgb = new Uint8Array(pixels * 3);
-  for (let i = 0; i < pixels; i++) {
-    const a = rgba[i * 4 + 3]!;
-    for (let c = 0; c < 3; c++) rgb[i * 3 + c] = overWhite(rgba[i * 4 + c]!, a);
+  for (let i = 0, j = 0; i < pixels * 4; i += 4, j += 3) {
+    const a = rgba[i + 3]!;
+    // Opaque pixels (nearly all, in most images) are copied: overWhite(v, 255) is v.
+    if (a === 255) {
+      rgb[j] = rgba[i]!;
+      rgb[j + 1] = rgba[i + 1]!;
+      rgb[j + 2] = rgba[i + 2]!;
+    } else {
+      for (let c = 0; c < 3; c++) rgb[j + c] = overWhite(rgba[i + c]!, a);
+    }
   }
   return rgb;
 }

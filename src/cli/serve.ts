@@ -173,5 +173,5 @@ async function warmUp(pool: ExplainerPool, size: ModelSize): Promise<number> {
   const png = await encodePng({ data: new Uint8Array(side * side * 3).fill(128), width: side, height: side });
   const job = (): UploadJob => ({ bytes: png.slice(), maxPixels: side * side, size, options: { guided: true }, params: parseExplainParams(new URLSearchParams()) });
   const [r] = (await Promise.all(Array.from({ length: pool.size }, () => pool.run('explainUpload', job())))) as UploadResult[];
-  return r!.explanation.logits.length;
+  return r!.summary.logits.length;
 }

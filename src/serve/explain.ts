@@ -35,7 +35,7 @@ export interface ExplainContext {
 /**
  * POST /explain: read and check the request (the image's size from its header), wait for a worker in
  * the bounded queue, and hand the encoded image to it: the worker decodes, explains and encodes the
- * pictures (see tasks.ts), so this thread only moves bytes. `signal` aborts when the client goes away
+ * pictures and the answer's body (see tasks.ts), so this thread only moves bytes. `signal` aborts when the client goes away
  * (a queued request then leaves the queue; one being computed finishes, so its worker is not
  * restarted for nothing).
  */
@@ -61,9 +61,9 @@ export async function explain(ctx: ExplainContext, req: IncomingMessage, query: 
     labels: params.figure ? ctx.model.labels : undefined,
   };
   const call = { timeoutMs: ctx.timeoutMs, transfer: [bytes.buffer as ArrayBuffer] };
-  const { explanation, pictures, worker, memory } = (await ctx.gate.run(() => ctx.pool.run('explainUpload', job, call), signal)) as UploadResult;
+  const { summary, body, worker, memory } = (await ctx.gate.run(() => ctx.pool.run('explainUpload', job, call), signal)) as UploadResult;
   ctx.workerMemory.delete(worker); // re-inserted last, so the oldest entries are those of replaced workers
   ctx.workerMemory.set(worker, memory);
   for (const id of ctx.workerMemory.keys()) if (ctx.workerMemory.size > ctx.pool.size) ctx.workerMemory.delete(id);
-  return explanationReply(explanation, pictures, ctx.model.labels, performance.now() - start, params);
+  return explanationReply(summary, body, ctx.model.labels, performance.now() - start, params);
 }

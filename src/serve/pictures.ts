@@ -43,7 +43,3 @@ export async function encodePictures(
   ]);
   return { maps, ...(guided && { guided }), ...(over && { overlay: over }) };
 }
-
-/** The buffers of the pictures, to transfer from the worker. */
-export const pictureBuffers = (p: EncodedPictures): ArrayBuffer[] =>
-  [p.png, p.overlay, ...Object.values(p.maps ?? {}), ...Object.values(p.guided ?? {})].flatMap((b) => (b ? [b.buffer as ArrayBuffer] : []));

@@ -4,11 +4,11 @@ import type { ExplainParams } from './params.js';
 import type { EncodedPictures } from './pictures.js';
 import { jsonBytes, type JsonPart } from './json-bytes.js';
 
-/** A response: status, media type and body. */
+/** A response: status, media type and body (chunks are sent in order, as one body). */
 export interface Reply {
   readonly status: number;
   readonly type: string;
-  readonly body: string | Uint8Array;
+  readonly body: string | Uint8Array | readonly Uint8Array[];
   readonly headers?: Readonly<Record<string, string>>;
 }
 
@@ -20,7 +20,7 @@ export const json = (status: number, value: unknown, headers?: Record<string, st
 });
 
 /** The explained class with its label and probability (the server explains classes, never a custom score). */
-export function targetPrediction(e: Explanation, labels: readonly string[] | undefined): Prediction {
+export function targetPrediction(e: Pick<Explanation, 'logits' | 'target'>, labels: readonly string[] | undefined): Prediction {
   const index = e.target!;
   return topK(e.logits, 5, labels).find((p) => p.index === index) ?? { index, label: labels?.[index], logit: e.logits[index]!, probability: softmax(e.logits)[index]! };
 }
@@ -36,26 +36,44 @@ const record = (name: string, values: Readonly<Record<string, Uint8Array>>): Jso
 ];
 const each = <T, U>(values: Readonly<Record<string, T>>, f: (v: T) => U) => Object.fromEntries(Object.entries(values).map(([k, v]) => [k, f(v)]));
 
+/** What the server's thread needs of an explanation to begin its JSON answer (the rest comes encoded). */
+export interface ExplanationSummary {
+  readonly logits: Float32Array;
+  readonly target: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+export const summaryOf = (e: Explanation): ExplanationSummary => ({ logits: e.logits, target: e.target!, width: e.width, height: e.height });
+
 /**
- * The answer to POST /explain in the format asked for, from the explanation and the pictures a worker
- * encoded for it (see encodePictures); `ms` is the time since the request arrived.
+ * The body of POST /explain's answer, made where the explanation is (a worker): the PNG for
+ * format=png, else the JSON answer's maps, guided maps and overlay as UTF-8 bytes, from the comma
+ * after the head's fields to the closing brace (see replyHead).
  */
-export function explanationReply(e: Explanation, pictures: EncodedPictures, labels: readonly string[] | undefined, ms: number, params: ExplainParams): Reply {
-  if (params.format === 'png') return { status: 200, type: 'image/png', body: pictures.png! };
+export function replyBody(e: Explanation, pictures: EncodedPictures, params: ExplainParams): Uint8Array {
+  if (params.format === 'png') return pictures.png!;
   const f32 = params.maps === 'f32';
-  const head = JSON.stringify({
-    top5: topK(e.logits, 5, labels).map(prediction),
-    target: prediction(targetPrediction(e, labels)),
-    ms: Math.round(ms),
-    width: e.width,
-    height: e.height,
-  });
-  const body = jsonBytes([
-    head.slice(0, -1),
+  return jsonBytes([
     ...record('maps', f32 ? each(e.cams, (cam) => bytesOf(cam.map)) : pictures.maps!),
     ...(e.guidedGradCam ? record('guided', f32 ? each(e.guidedGradCam, bytesOf) : pictures.guided!) : []),
     ...(pictures.overlay ? [',"overlay":', pictures.overlay] : []),
     '}',
   ]);
-  return { status: 200, type: 'application/json; charset=utf-8', body };
+}
+
+/**
+ * The answer to POST /explain: the PNG, or the JSON object's head (top-5, target with the server's
+ * labels, `ms` since the request arrived, size) followed by the worker's replyBody.
+ */
+export function explanationReply(s: ExplanationSummary, body: Uint8Array, labels: readonly string[] | undefined, ms: number, params: ExplainParams): Reply {
+  if (params.format === 'png') return { status: 200, type: 'image/png', body };
+  const head = JSON.stringify({
+    top5: topK(s.logits, 5, labels).map(prediction),
+    target: prediction(targetPrediction(s, labels)),
+    ms: Math.round(ms),
+    width: s.width,
+    height: s.height,
+  });
+  return { status: 200, type: 'application/json; charset=utf-8', body: [Buffer.from(head.slice(0, -1)), body] };
 }

@@ -119,15 +119,17 @@ export function createGradcamServer(o: ServeOptions): GradcamServer {
   }
 
   function send(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
-    const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : reply.body;
+    const chunks = typeof reply.body === 'string' ? [Buffer.from(reply.body)] : reply.body instanceof Uint8Array ? [reply.body] : reply.body;
     res.statusCode = reply.status;
     for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
     res.setHeader('Content-Type', reply.type);
-    res.setHeader('Content-Length', body.byteLength);
+    res.setHeader('Content-Length', chunks.reduce((n, c) => n + c.byteLength, 0));
     res.setHeader('Cache-Control', 'no-store');
     // A body not read to its end (a refused upload) or a server going down ends the connection.
     if (closing || !req.complete) res.shouldKeepAlive = false;
-    res.end(body);
+    // Chunks as they are (no copy of a large body into one buffer); Node corks the writes of one tick.
+    for (const c of chunks.slice(0, -1)) res.write(c);
+    res.end(chunks.at(-1));
   }
 
   // handle() answers every error itself; a failure in answering (a socket gone) must not end the process.

@@ -21,8 +21,8 @@ export class WorkerStoppingError extends Error {
 }
 
 /**
- * The worker's side: `run(fn)` runs fn as a section (nested sections are one section). A pool that
- * wants to terminate this thread waits until no section is running.
+ * The worker's side: the function it returns runs fn as a section (nested or concurrent sections
+ * count as one). A pool that wants to terminate this thread waits until no section is running.
  */
 export function sections(gate: Int32Array): <T>(fn: () => Promise<T> | T) => Promise<T> {
   let depth = 0;

@@ -49,7 +49,7 @@ export const summaryOf = (e: Explanation): ExplanationSummary => ({ logits: e.lo
 /**
  * The body of POST /explain's answer, made where the explanation is (a worker): the PNG for
  * format=png, else the JSON answer's maps, guided maps and overlay as UTF-8 bytes, from the comma
- * after the head's fields to the closing brace (see replyHead).
+ * after the head's fields to the closing brace (see explanationReply).
  */
 export function replyBody(e: Explanation, pictures: EncodedPictures, params: ExplainParams): Uint8Array {
   if (params.format === 'png') return pictures.png!;

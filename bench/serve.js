@@ -12,17 +12,19 @@
 // - RSS: after a warm-up at 16 clients, after each run and at the end. Flat means the end is within
 //   RSS_FLAT of the after-warm-up value (the allocators' high-water marks are reached in the warm-up),
 //   and the workers hold the same number of tensors at the end as after the warm-up.
-// The load generator is our own: closed-loop clients, each sends one request, waits for the answer and sends
-// the next until the time is over; bounded by MAX_REQUESTS per run and REQUEST_TIMEOUT_MS per request.
+// The load generator is our own: closed-loop clients, each on one keep-alive connection (bench/raw-client.js),
+// sends one request, waits for the answer and sends the next until the time is over; bounded by MAX_REQUESTS
+// per run and REQUEST_TIMEOUT_MS per request.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { request } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createExplainerPool, decodeImage, encodePng, resizeRgbPillowBilinear } from '../dist/index.js';
 import { SERVE_TASKS } from '../dist/serve/server.js';
 import { parseExplainParams } from '../dist/serve/params.js';
+import { RawConnection, requestBytes } from './raw-client.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const assets = resolve(process.env.GRADCAM_TEST_ASSETS ?? join(here, '../../shared'));
@@ -169,7 +171,7 @@ const sumStatus = (list) => list.reduce((sum, s) => (Object.entries(s).forEach((
 
 /** `clients` closed-loop clients for `seconds`: successful images/s, latency percentiles (of 200s), answers by status. */
 async function load(port, body, path, clients, seconds) {
-  const agent = new Agent({ keepAlive: true, maxSockets: clients });
+  const request = requestBytes(HOST, port, 'POST', path, 'image/png', body);
   const start = performance.now();
   const end = start + seconds * 1000;
   const latencies = [];
@@ -177,18 +179,19 @@ async function load(port, body, path, clients, seconds) {
   let sent = 0;
   await Promise.all(
     Array.from({ length: clients }, async () => {
+      const connection = new RawConnection(HOST, port, REQUEST_TIMEOUT_MS);
       while (performance.now() < end && sent < MAX_REQUESTS) {
         sent++;
         const t = performance.now();
-        const { status: code } = await call(agent, port, 'POST', path, body);
+        const code = await connection.request(request);
         status[code] = (status[code] ?? 0) + 1;
         if (code === 200) latencies.push(performance.now() - t);
         else if (code === 503) await new Promise((r) => setTimeout(r, 50)); // a refused client waits a little, as a real one would
       }
+      connection.close();
     }),
   );
   const elapsed = (performance.now() - start) / 1000;
-  agent.destroy();
   latencies.sort((a, b) => a - b);
   return { imagesPerSec: +(latencies.length / elapsed).toFixed(2), p50Ms: percentile(latencies, 50), p95Ms: percentile(latencies, 95), p99Ms: percentile(latencies, 99), status };
 }

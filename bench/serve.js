@@ -145,11 +145,10 @@ async function startServer(args) {
   };
 }
 
-/** One request; resolves with its status code (or 'error' for a failed or timed-out connection). */
-function call(agent, port, method, path, body) {
+/** A GET on its own connection; resolves with its status code and body (or status 'error' for a failed or timed-out connection). */
+function get(port, path) {
   return new Promise((resolve) => {
-    const headers = body ? { 'content-type': 'image/png', 'content-length': body.length } : {};
-    const req = request({ host: HOST, port, path, method, agent, headers, timeout: REQUEST_TIMEOUT_MS }, (res) => {
+    const req = request({ host: HOST, port, path, timeout: REQUEST_TIMEOUT_MS }, (res) => {
       const chunks = [];
       res.on('data', (d) => chunks.push(d));
       res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
@@ -157,7 +156,7 @@ function call(agent, port, method, path, body) {
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', () => resolve({ status: 'error' }));
-    req.end(body);
+    req.end();
   });
 }
 
@@ -198,7 +197,7 @@ async function load(port, body, path, clients, seconds) {
 
 /** The server's RSS and heap, and its workers' tensors and heaps, from /metrics. */
 async function memory(port) {
-  const { status, body } = await call(undefined, port, 'GET', '/metrics');
+  const { status, body } = await get(port, '/metrics');
   if (status !== 200) throw new Error(`/metrics answered ${status}`);
   const text = body.toString();
   const values = (name) => [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].map((m) => Number(m[1]));

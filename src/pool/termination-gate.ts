@@ -2,8 +2,9 @@ import type { Worker } from 'node:worker_threads';
 
 // Node 20 aborts the whole process when a worker thread is terminated while it is inside node:zlib
 // (between a zlib handle's creation and its init: "Assertion failed: init_done_ && close before init",
-// then a fatal HandleScope error in Worker::Run). pngjs and jimp use zlib for every PNG they read or
-// write. So a worker marks such work as a section, and the pool terminates a thread only outside one.
+// then a fatal HandleScope error in Worker::Run). The server's PNG reader and jimp (through pngjs) use
+// zlib for every PNG they read or write. So a worker marks such work as a section, and the pool
+// terminates a thread only outside one.
 //
 // One Int32 shared by the pool and the worker: FREE, IN_SECTION (the worker is in a section) or
 // STOPPING (the pool has claimed the thread to terminate it; the worker enters no more sections).

@@ -1,35 +1,23 @@
-import { PNG } from 'pngjs';
-import { rgbaOverWhite } from '../image/alpha.js';
+import * as zlib from 'node:zlib';
 import { decodeImage } from '../image/decode.js';
-import { readImageHeader } from '../image/header.js';
+import { readCommonPng, type Zlib } from '../image/png-decode.js';
 import type { Pixels } from '../image/preprocess.js';
 
+/** Node's zlib for readCommonPng; undefined before Node 20.15, which has no zlib.crc32 (every PNG then goes to decodeImage). */
+const NODE_ZLIB: Zlib | undefined =
+  typeof zlib.crc32 === 'function' ? { inflate: (data) => zlib.inflateSync(data), crc32: (data) => zlib.crc32(data) } : undefined;
+
 /**
- * An upload decoded as decodeImage does, with PNGs read by pngjs's synchronous decoder on Node's native
- * zlib: jimp decodes with the same pngjs (so the pixels are the same) but through its asynchronous
- * stream and image wrapper, which costs a few times more, and decoding is a sixth of a small model's
- * explanation. The server is Node-only, so this path is too; JPEGs, and PNGs pngjs refuses or that
- * are over the pixel limit, go to decodeImage, whose errors and limits stay the only ones.
+ * An upload decoded as decodeImage does, the common PNG (8-bit grey or RGB, with or without alpha)
+ * read by readCommonPng on Node's native zlib: decodeImage goes through jimp and pngjs, which cost a
+ * few times more, and decoding is a large part of what the server adds to a small model's
+ * explanation. JPEGs and every other PNG (palettes, 16 bits, interlaced, tRNS, corrupt, over the
+ * pixel limit) go to decodeImage, whose errors and limits stay the only ones.
  */
 export async function decodeUpload(bytes: Uint8Array, maxPixels: number): Promise<Pixels> {
   return fastPng(bytes, maxPixels) ?? decodeImage(bytes, maxPixels);
 }
 
-/** A PNG's pixels by pngjs (alpha over white, as decodeImage); undefined for anything else. */
-export function fastPng(bytes: Uint8Array, maxPixels: number): Pixels | undefined {
-  let pixels: number;
-  try {
-    const header = readImageHeader(bytes);
-    pixels = header.width * header.height;
-    if (header.format !== 'png' || pixels === 0 || pixels > maxPixels) return undefined;
-  } catch {
-    return undefined;
-  }
-  try {
-    const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    if (png.width * png.height !== pixels) return undefined;
-    return { data: rgbaOverWhite(png.data, pixels), width: png.width, height: png.height };
-  } catch {
-    return undefined; // decodeImage reports it with its typed error
-  }
-}
+/** The fast path alone: a common PNG's pixels, or undefined for anything decodeImage must read. */
+export const fastPng = (bytes: Uint8Array, maxPixels: number): Pixels | undefined =>
+  NODE_ZLIB && readCommonPng(bytes, maxPixels, NODE_ZLIB);

@@ -35,8 +35,8 @@ test('npm pack: the built package only, with its licence; no source maps, .wat o
   expect(files.filter((f) => /\.map$|\.wat$|^scripts\/|^src\/|^test\//.test(f))).toEqual([]);
   expect(info.size).toBeLessThan(1_000_000);
   // Exactly what the code imports: tfjs-core and the wasm backend at the version whose internals the engine uses,
-  // jimp, pngjs (the server's PNG decoder), and protobufjs's minimal runtime for the ONNX decoder.
-  expect(pkg.dependencies).toEqual({ '@tensorflow/tfjs-backend-wasm': '4.22.0', '@tensorflow/tfjs-core': '4.22.0', jimp: expect.any(String), pngjs: expect.any(String), protobufjs: expect.any(String) });
+  // jimp, and protobufjs's minimal runtime for the ONNX decoder.
+  expect(pkg.dependencies).toEqual({ '@tensorflow/tfjs-backend-wasm': '4.22.0', '@tensorflow/tfjs-core': '4.22.0', jimp: expect.any(String), protobufjs: expect.any(String) });
   expect(readFileSync(join(root, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
 
   const modules = join(work, 'consumer/node_modules');

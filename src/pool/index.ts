@@ -3,6 +3,7 @@ import { AbortError, DisposedError, InvalidInputError, TimeoutError, WorkerExite
 import type { ModelInput } from '../image/preprocess.js';
 import type { ToWorker } from './protocol.js';
 import { PoolThread } from './thread.js';
+import { withWorkerHeapFloor } from '../runtime/heap-floor.js';
 
 export interface ExplainerPoolOptions extends CreateExplainerOptions {
   /** Worker threads, each with its own explainer; default 2. */
@@ -12,6 +13,14 @@ export interface ExplainerPoolOptions extends CreateExplainerOptions {
    * `createTasks(explainer)` gives the tasks that `pool.run` calls by name (see CreateTasks).
    */
   readonly tasks?: string | URL;
+  /**
+   * Initial size (MB) of each worker's V8 old generation, below which V8 never sets its collection
+   * limit: default 64, 0 for V8's default. Small heaps that move megabytes of buffers per call
+   * otherwise run a full collection every few calls. Node has no per-worker setting for it, so the
+   * pool sets V8's process-wide --initial-old-space-size while its workers start (new isolates read
+   * it when they are created) and then puts the process's own value back.
+   */
+  readonly heapFloorMb?: number;
 }
 
 /** Per call: an AbortSignal, and a time limit for the compute (time waiting in the queue does not count). */
@@ -60,13 +69,14 @@ export interface ExplainerPool {
  */
 export async function createExplainerPool(options: ExplainerPoolOptions): Promise<ExplainerPool> {
   if (options === null || typeof options !== 'object') throw new InvalidInputError('createExplainerPool needs an options object');
-  const { size = 2, tasks, ...explainerOptions } = options;
+  const { size = 2, tasks, heapFloorMb = 64, ...explainerOptions } = options;
   if (!Number.isInteger(size) || size < 1 || size > 64) throw new InvalidInputError(`pool size must be an integer from 1 to 64, got ${size}`);
+  if (!Number.isInteger(heapFloorMb) || heapFloorMb < 0 || heapFloorMb > 4096) throw new InvalidInputError(`heapFloorMb must be an integer from 0 to 4096, got ${heapFloorMb}`);
   const { Worker } = await import('node:worker_threads');
   if (tasks !== undefined && !URL.canParse(String(tasks))) throw new InvalidInputError(`tasks must be a module's URL (e.g. file:), got '${String(tasks)}'`);
   const init: ToWorker = { type: 'init', options: shareBytes({ threads: 1, ...explainerOptions }), tasks: tasks === undefined ? undefined : String(tasks) };
   const url = new URL('./worker.js', import.meta.url);
-  const start = () => PoolThread.start(Worker, url, init);
+  const start = () => withWorkerHeapFloor(heapFloorMb, () => PoolThread.start(Worker, url, init));
   const started = await Promise.allSettled(Array.from({ length: size }, start));
   const threads = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failure = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');

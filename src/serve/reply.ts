@@ -10,6 +10,8 @@ export interface Reply {
   readonly type: string;
   readonly body: string | Uint8Array | readonly Uint8Array[];
   readonly headers?: Readonly<Record<string, string>>;
+  /** Buffers of the body that belong to this reply alone (a worker's answer): freed once written. */
+  readonly owned?: readonly ArrayBuffer[];
 }
 
 export const json = (status: number, value: unknown, headers?: Record<string, string>): Reply => ({
@@ -67,7 +69,8 @@ export function replyBody(e: Explanation, pictures: EncodedPictures, params: Exp
  * labels, `ms` since the request arrived, size) followed by the worker's replyBody.
  */
 export function explanationReply(s: ExplanationSummary, body: Uint8Array, labels: readonly string[] | undefined, ms: number, params: ExplainParams): Reply {
-  if (params.format === 'png') return { status: 200, type: 'image/png', body };
+  const owned = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? [body.buffer as ArrayBuffer] : [];
+  if (params.format === 'png') return { status: 200, type: 'image/png', body, owned };
   const head = JSON.stringify({
     top5: topK(s.logits, 5, labels).map(prediction),
     target: prediction(targetPrediction(s, labels)),
@@ -75,5 +78,5 @@ export function explanationReply(s: ExplanationSummary, body: Uint8Array, labels
     width: s.width,
     height: s.height,
   });
-  return { status: 200, type: 'application/json; charset=utf-8', body: [Buffer.from(head.slice(0, -1)), body] };
+  return { status: 200, type: 'application/json; charset=utf-8', body: [Buffer.from(head.slice(0, -1)), body], owned };
 }

@@ -9,6 +9,7 @@ import { createGate } from './gate.js';
 import { Metrics } from './metrics.js';
 import { FORM_PAGE } from './page.js';
 import { json, type Reply } from './reply.js';
+import { release } from './release.js';
 
 /** The module of the server's worker tasks: the pool must be created with `tasks: SERVE_TASKS`. */
 export const SERVE_TASKS = new URL('./tasks.js', import.meta.url);
@@ -129,7 +130,8 @@ export function createGradcamServer(o: ServeOptions): GradcamServer {
     if (closing || !req.complete) res.shouldKeepAlive = false;
     // Chunks as they are (no copy of a large body into one buffer); Node corks the writes of one tick.
     for (const c of chunks.slice(0, -1)) res.write(c);
-    res.end(chunks.at(-1));
+    // Once written, a worker's answer is freed at once (release.ts); an answer not written is left to the GC.
+    res.end(chunks.at(-1), () => release(reply.owned ?? []));
   }
 
   // handle() answers every error itself; a failure in answering (a socket gone) must not end the process.

@@ -83,6 +83,18 @@ describe('a pool of ResNet34 workers sharing one copy of the weights bytes', () 
     expect(pool.stats()).toMatchObject({ busy: 0, queued: 0, restarts: 0 });
   });
 
+  test("heapFloorMb: an integer number of MB, 0 for V8's default; anything else is refused before a worker starts", async () => {
+    for (const heapFloorMb of [-1, 1.5, 5000, Number.NaN, '64' as unknown as number]) {
+      await expect(createExplainerPool({ size: 1, weights, heapFloorMb }), String(heapFloorMb)).rejects.toBeInstanceOf(InvalidInputError);
+    }
+    const plain = await createExplainerPool({ size: 1, weights, heapFloorMb: 0 });
+    try {
+      expect((await plain.explain(tensor(64, 1), { layers: ['layer4'] })).cams.layer4).toBeDefined();
+    } finally {
+      await plain.dispose();
+    }
+  });
+
   test('byte options are copied once into shared memory', () => {
     const bytes = new Uint8Array([1, 2, 3]);
     const shared = shareBytes({ weights: bytes, model: 'resnet34', other: new Uint8Array(new SharedArrayBuffer(2)) });

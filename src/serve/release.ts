@@ -1,0 +1,15 @@
+import { MessageChannel } from 'node:worker_threads';
+
+/**
+ * Frees buffers now rather than at some later full collection: they move (transfer) into a message
+ * on a new channel that is closed at once, which drops the message and its memory. The server's
+ * thread receives a few hundred kB from a worker per answer, and V8, which counts such memory against
+ * the isolate, ran a full mark-compact every ~20 answers for it (measured: with the answers freed
+ * this way, 1 full collection instead of 18 over 5000 answers of 270 kB). The buffers are detached.
+ */
+export function release(buffers: readonly ArrayBuffer[]): void {
+  if (buffers.length === 0) return;
+  const { port1 } = new MessageChannel();
+  port1.postMessage(null, [...buffers]);
+  port1.close();
+}

@@ -3,8 +3,8 @@ import type { Pixels } from './preprocess.js';
 
 /** What the PNG reader needs of zlib: the runtime's own (node:zlib in the server), passed, not imported. */
 export interface Zlib {
-  /** Inflates a zlib stream (checking its Adler-32); throws on corrupt data. */
-  inflate(data: Uint8Array): Uint8Array;
+  /** Inflates a zlib stream (checking its Adler-32); throws on corrupt data or more than `maxBytes` of output. */
+  inflate(data: Uint8Array, maxBytes: number): Uint8Array;
   /** CRC-32 of bytes, as PNG chunks carry it. */
   crc32(data: Uint8Array): number;
 }
@@ -58,13 +58,14 @@ export function readCommonPng(bytes: Uint8Array, maxPixels: number, zlib: Zlib):
       return undefined; // a palette in a truecolour file is only a hint, but tRNS changes alpha: the full decoder
     }
   }
+  const stride = width * channels;
   let raw: Uint8Array;
   try {
-    raw = zlib.inflate(idat.length === 1 ? idat[0]! : concat(idat));
+    // No more than the rows need: a small file cannot inflate to gigabytes here.
+    raw = zlib.inflate(idat.length === 1 ? idat[0]! : concat(idat), height * (stride + 1));
   } catch {
     return undefined;
   }
-  const stride = width * channels;
   if (raw.length < height * (stride + 1)) return undefined;
   return unfilter(raw, width, height, channels) ? { data: toRgb(raw, width, height, channels), width, height } : undefined;
 }

@@ -5,7 +5,7 @@ import type { Pixels } from '../image/preprocess.js';
 
 /** Node's zlib for readCommonPng; undefined before Node 20.15, which has no zlib.crc32 (every PNG then goes to decodeImage). */
 const NODE_ZLIB: Zlib | undefined =
-  typeof zlib.crc32 === 'function' ? { inflate: (data) => zlib.inflateSync(data), crc32: (data) => zlib.crc32(data) } : undefined;
+  typeof zlib.crc32 === 'function' ? { inflate: (data, maxBytes) => zlib.inflateSync(data, { maxOutputLength: maxBytes }), crc32: (data) => zlib.crc32(data) } : undefined;
 
 /**
  * An upload decoded as decodeImage does, the common PNG (8-bit grey or RGB, with or without alpha)

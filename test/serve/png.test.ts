@@ -74,6 +74,11 @@ describe('decodeUpload: a fast path for common PNGs that gives decodeImage pixel
       expect(fastPng(bytes, 1e8)).toBeUndefined();
       await same(bytes);
     }
+    // Rows followed by a megabyte of zeros: the reader stops inflating at what the rows need, and
+    // decodeImage refuses the file, as it does anything inflating past its rows.
+    const bomb = withIdat(rgb, () => {}, (raw) => Buffer.concat([raw, Buffer.alloc(1 << 20)]));
+    expect(fastPng(bomb, 1e8)).toBeUndefined();
+    await expect(decodeUpload(bomb, 1e8)).rejects.toMatchObject({ code: 'IMAGE_DECODE_ERROR' });
     const badFilter = withIdat(rgb, (raw) => (raw[0] = 5));
     expect(fastPng(badFilter, 1e8)).toBeUndefined();
     await expect(decodeUpload(badFilter, 1e8)).rejects.toMatchObject({ code: 'IMAGE_DECODE_ERROR' });
@@ -122,10 +127,11 @@ const withChunk = (bytes: Uint8Array, type: string, data: number[]) => {
   const list = chunks(bytes);
   return assemble([list[0]!, [type, data], ...list.slice(1)]);
 };
-/** The file with its inflated rows changed by `edit`. */
-function withIdat(bytes: Uint8Array, edit: (raw: Buffer) => void): Uint8Array {
-  const raw = zlib.inflateSync(idatOf(bytes));
+/** The file with its inflated rows changed by `edit` (and `grow`, which may return other bytes). */
+function withIdat(bytes: Uint8Array, edit: (raw: Buffer) => void, grow = (raw: Buffer) => raw): Uint8Array {
+  let raw = zlib.inflateSync(idatOf(bytes));
   edit(raw);
+  raw = grow(raw);
   return assemble(chunks(bytes).flatMap(([t, d]): [string, Buffer][] => (t === 'IDAT' ? [] : t === 'IEND' ? [['IDAT', zlib.deflateSync(raw)], [t, d]] : [[t, d]])));
 }
 /** A 4x2 8-bit palette PNG with four colours. */

@@ -9,7 +9,10 @@ import { MessageChannel } from 'node:worker_threads';
  */
 export function release(buffers: readonly ArrayBuffer[]): void {
   if (buffers.length === 0) return;
-  const { port1 } = new MessageChannel();
+  const { port1, port2 } = new MessageChannel();
   port1.postMessage(null, [...buffers]);
+  // Both ends: the message waits in port2's queue, which only closing port2 drops (an open port2 kept
+  // every answer until a full collection found it, measured: +0.3 MB of RSS per answer).
   port1.close();
+  port2.close();
 }

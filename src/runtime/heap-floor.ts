@@ -1,5 +1,3 @@
-import { setFlagsFromString } from 'node:v8';
-
 // Why: a pool worker's V8 heap is small (~17 MB live) while each explanation moves megabytes of
 // ArrayBuffers through it, and V8 then runs a full mark-compact every few requests (its concurrent
 // marking on the platform's threads cost ~2-4 ms of CPU per MobileNet request, measured). V8 never
@@ -24,6 +22,8 @@ const processValue = (): number => {
  */
 export async function withWorkerHeapFloor<T>(mb: number, start: () => Promise<T>): Promise<T> {
   if (mb <= 0) return start();
+  // Loaded here, not at the top: the package's index (browsers, Deno, edge) imports the pool's module.
+  const { setFlagsFromString } = await import('node:v8');
   starting++;
   setFlagsFromString(`--initial-old-space-size=${Math.max(mb, processValue())}`);
   try {

@@ -8,7 +8,13 @@ export const overWhite = (v: number, a: number): number => (a === 255 ? v : Math
 /** RGBA -> RGB with alpha composited over white. */
 export function rgbaOverWhite(rgba: Uint8Array | Uint8ClampedArray, pixels: number): Uint8Array {
   const rgb = new Uint8Array(pixels * 3);
-  for (let i = 0, j = 0; i < pixels * 4; i += 4, j += 3) {
+  rgbaIntoRgb(rgba, 0, rgb, 0, pixels);
+  return rgb;
+}
+
+/** `pixels` RGBA pixels from rgba[from] written as RGB (alpha over white) at rgb[to]. */
+export function rgbaIntoRgb(rgba: Uint8Array | Uint8ClampedArray, from: number, rgb: Uint8Array, to: number, pixels: number): void {
+  for (let i = from, j = to; i < from + pixels * 4; i += 4, j += 3) {
     const a = rgba[i + 3]!;
     // Opaque pixels (nearly all, in most images) are copied: overWhite(v, 255) is v.
     if (a === 255) {
@@ -19,7 +25,6 @@ export function rgbaOverWhite(rgba: Uint8Array | Uint8ClampedArray, pixels: numb
       for (let c = 0; c < 3; c++) rgb[j + c] = overWhite(rgba[i + c]!, a);
     }
   }
-  return rgb;
 }
 
 /** RGB -> opaque RGBA. */

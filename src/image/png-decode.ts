@@ -1,4 +1,4 @@
-import { overWhite } from './alpha.js';
+import { overWhite, rgbaIntoRgb } from './alpha.js';
 import type { Pixels } from './preprocess.js';
 
 /** What the PNG reader needs of zlib: the runtime's own (node:zlib in the server), passed, not imported. */
@@ -55,7 +55,7 @@ export function readCommonPng(bytes: Uint8Array, maxPixels: number, zlib: Zlib):
     } else if (type === IEND) {
       break;
     } else if (type === PLTE || type === TRNS) {
-      return undefined; // a palette in a truecolour file is only a hint, but tRNS changes alpha: the full decoder
+      return undefined; // PLTE (a palette, or a rare hint in a truecolour file) and tRNS (alpha): the full decoder's
     }
   }
   const stride = width * channels;
@@ -135,18 +135,8 @@ function toRgb(raw: Uint8Array, width: number, height: number, channels: number)
       rgb.set(raw.subarray(row, end), j);
       j += stride;
     } else if (channels === 4) {
-      for (let i = row; i < end; i += 4, j += 3) {
-        const a = raw[i + 3]!;
-        if (a === 255) {
-          rgb[j] = raw[i]!;
-          rgb[j + 1] = raw[i + 1]!;
-          rgb[j + 2] = raw[i + 2]!;
-        } else {
-          rgb[j] = overWhite(raw[i]!, a);
-          rgb[j + 1] = overWhite(raw[i + 1]!, a);
-          rgb[j + 2] = overWhite(raw[i + 2]!, a);
-        }
-      }
+      rgbaIntoRgb(raw, row, rgb, j, width);
+      j += width * 3;
     } else {
       for (let i = row; i < end; i += channels, j += 3) {
         const v = channels === 2 ? overWhite(raw[i]!, raw[i + 1]!) : raw[i]!;

@@ -62,8 +62,8 @@ export function denseConv(heap: WasmHeap, hwio: Float32Array, bias: Float32Array
   const own = b ? [b] : [];
   const explicit: Pads = [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]];
   if (k === 3 && stride === 1 && dilation === 1 && pads.every((p) => p === 1) && hwio.length < WINOGRAD_MAX_FILTER && winogradUsable(heap, cin, cout)) {
-    const planes = winogradFilter(hwio, cin, cout);
-    const backPlanes = winogradFilter(hwio, cin, cout, true);
+    const planes = winogradFilter(heap, hwio, cin, cout);
+    const backPlanes = winogradFilter(heap, hwio, cin, cout, true);
     return {
       forward: (x, act) => winogradConv(heap, x, planes, b, act),
       inputGrad: (dy) => winogradConv(heap, dy, backPlanes),

@@ -39,7 +39,7 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
       const hwio = randomArray(9 * cin * cout, cin * 7 + cout);
       const filter = tf.tensor4d(hwio, [3, 3, cin, cout]);
       const bias = tf.tensor1d(randomArray(cout, 5));
-      const planes = winogradFilter(hwio, cin, cout);
+      const planes = winogradFilter(heap, hwio, cin, cout);
       for (const activation of ['linear', 'relu'] as const) {
         const expected = xnnpackConv(x, filter, 1, explicitPad(1), bias, activation);
         const ours = winogradConv(heap, x, planes, bias, activation);
@@ -52,7 +52,7 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
       // Input gradient: tfjs's own Conv2DBackpropInput is the definition.
       const dy = tf.tensor4d(randomArray(h * w * cout, 3), [1, h, w, cout]);
       const expected = tf.conv2dTranspose(dy, filter, [1, h, w, cin], 1, 1);
-      const back = winogradFilter(hwio, cin, cout, true);
+      const back = winogradFilter(heap, hwio, cin, cout, true);
       const ours = winogradConv(heap, dy, back);
       expect(ours.shape).toEqual([1, h, w, cin]);
       const e = expected.dataSync();
@@ -78,7 +78,7 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
 
   test('no tensor is left behind', () => {
     const x = tf.tensor4d(randomArray(8 * 8 * 4, 1), [1, 8, 8, 4]);
-    const planes = winogradFilter(randomArray(9 * 4 * 4, 2), 4, 4);
+    const planes = winogradFilter(heap, randomArray(9 * 4 * 4, 2), 4, 4);
     const before = tf.memory().numTensors;
     tf.dispose(winogradConv(heap, x, planes));
     expect(tf.memory().numTensors).toBe(before);

@@ -13,11 +13,14 @@ export const winogradUsable = (heap: WasmHeap, cin: number, cout: number): boole
  * The 16 transformed filter planes U = G g G^T, each [Cin, Cout], of a 3x3 HWIO filter [3, 3, cin, cout]
  * (float64, rounded once). With `inputGrad`, those of the filter that computes the input gradient
  * (taps flipped, in/out swapped): planes [cout, cin]. G's entries are 0, +-1/2 and 1, so G g G^T is
- * computed separably (G g, then times G^T): 24 additions instead of 144 products per filter.
+ * computed separably (G g, then times G^T): 24 additions instead of 144 products per filter. The planes
+ * are written straight into their tensors on the heap: a copy through fresh JS arrays first cost ResNet34's
+ * start ~0.3 s of first-touch page faults alone (111 MB of planes) on this machine.
  */
-export function winogradFilter(hwio: Float32Array, cin: number, cout: number, inputGrad = false): Tensor2D[] {
+export function winogradFilter(heap: WasmHeap, hwio: Float32Array, cin: number, cout: number, inputGrad = false): Tensor2D[] {
   const [rows, cols] = inputGrad ? [cout, cin] : [cin, cout];
-  const planes = Array.from({ length: 16 }, () => new Float32Array(rows * cols));
+  const tensors = Array.from({ length: 16 }, () => heap.output([rows, cols]) as Tensor2D);
+  const planes = tensors.map((t) => heap.view(t)); // views after the last output(): the heap may grow
   // Flipping the taps swaps G's first and last rows: plane (a, b) of the flipped filter is plane (3 - a, 3 - b)'s
   // transform when a, b are 0 or 3 (1 and 2 stay).
   const flip = inputGrad ? [3, 1, 2, 0] : [0, 1, 2, 3];
@@ -48,7 +51,7 @@ export function winogradFilter(hwio: Float32Array, cin: number, cout: number, in
       }
     }
   }
-  return planes.map((u) => tf.tensor2d(u, [rows, cols]));
+  return tensors;
 }
 
 const tiles = (n: number): number => (n + 1) >> 1;

@@ -23,10 +23,10 @@ export type CreateTasks = (explainer: Explainer, context: TaskContext) => Promis
 
 export interface TaskContext {
   /**
-   * Runs work that uses node:zlib (the server's PNG reader, and jimp's pngjs, read and write PNGs with it) so that the pool never
-   * terminates the worker in the middle of it (a timeout or abort still answers the caller at once; only
-   * the thread's termination waits for the section to end): Node 20 aborts the whole process when a
-   * worker is terminated inside zlib.
+   * Runs work that uses node:zlib (the server's PNG reader, and jimp's pngjs, read and write PNGs with
+   * it) so that the pool never terminates the worker in the middle of it (a timeout or abort still
+   * answers the caller at once; only the thread's termination waits for the section to end): Node 20
+   * aborts the whole process when a worker is terminated inside zlib.
    */
   readonly uninterruptible: <T>(fn: () => Promise<T> | T) => Promise<T>;
 }

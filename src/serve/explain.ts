@@ -35,9 +35,9 @@ export interface ExplainContext {
 /**
  * POST /explain: read and check the request (the image's size from its header), wait for a worker in
  * the bounded queue, and hand the encoded image to it: the worker decodes, explains and encodes the
- * pictures and the answer's body (see tasks.ts), so this thread only moves bytes. `signal` aborts when the client goes away
- * (a queued request then leaves the queue; one being computed finishes, so its worker is not
- * restarted for nothing).
+ * pictures and the answer's body (see tasks.ts), so this thread only moves bytes. `signal` aborts when
+ * the client goes away (a queued request then leaves the queue; one being computed finishes, so its
+ * worker is not restarted for nothing).
  */
 export async function explain(ctx: ExplainContext, req: IncomingMessage, query: URLSearchParams, signal: AbortSignal): Promise<Reply> {
   const start = performance.now();

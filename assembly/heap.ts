@@ -3,17 +3,51 @@
 // through a batch by offset).
 //
 // Winograd F(2x2, 3x3) transforms (channels a multiple of 4): tiles are 4x4 input windows at stride 2
-// (pad 1), giving 2x2 outputs. V = B^T d B per tile and channel (16 planes [tiles, C]); Y = A^T M A
-// from the 16 GEMM results.
+// (pad 1), giving 2x2 outputs. V = B^T d B per tile and channel (16 planes); Y = A^T M A from the 16
+// GEMM results. A plane is [tiles, c] when its `stride` argument is 0, else transposed: [c, stride]
+// (channel ch of tile t at ch * stride + t), the layout of a GEMM that has the filter on its left.
 
 @inline
 function tap(ok: bool, at: usize): v128 {
   return ok ? v128.load(at) : f32x4.splat(0);
 }
 
-/** The 16 transformed input planes v0..v15, each [tiles, c], of x [h, w, c]. */
+/** Stores v, channels ch..ch+3 of one tile, at `at` in a plane; `cs` is a transposed plane's channel stride in bytes. */
+@inline
+function put(at: usize, v: v128, tr: bool, cs: usize): void {
+  if (tr) {
+    store<f32>(at, f32x4.extract_lane(v, 0));
+    store<f32>(at + cs, f32x4.extract_lane(v, 1));
+    store<f32>(at + 2 * cs, f32x4.extract_lane(v, 2));
+    store<f32>(at + 3 * cs, f32x4.extract_lane(v, 3));
+  } else {
+    v128.store(at, v);
+  }
+}
+
+/** Loads channels ch..ch+3 of one tile from `at` in a plane (see put). */
+@inline
+function get(at: usize, tr: bool, cs: usize): v128 {
+  if (!tr) return v128.load(at);
+  let v = f32x4.splat(load<f32>(at));
+  v = f32x4.replace_lane(v, 1, load<f32>(at + cs));
+  v = f32x4.replace_lane(v, 2, load<f32>(at + 2 * cs));
+  return f32x4.replace_lane(v, 3, load<f32>(at + 3 * cs));
+}
+
+/** The 16 transformed input planes v0..v15 of x [h, w, c]; see the layouts above. */
 export function winogradInput(
-  x: usize, h: i32, w: i32, c: i32,
+  x: usize, h: i32, w: i32, c: i32, stride: i32,
+  v0: usize, v1: usize, v2: usize, v3: usize, v4: usize, v5: usize, v6: usize, v7: usize,
+  v8: usize, v9: usize, v10: usize, v11: usize, v12: usize, v13: usize, v14: usize, v15: usize,
+): void {
+  if (stride) inputTransform(true, x, h, w, c, <usize>stride << 2, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15);
+  else inputTransform(false, x, h, w, c, 0, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15);
+}
+
+@inline
+function inputTransform(
+  tr: bool, x: usize, h: i32, w: i32, c: i32, cs: usize,
   v0: usize, v1: usize, v2: usize, v3: usize, v4: usize, v5: usize, v6: usize, v7: usize,
   v8: usize, v9: usize, v10: usize, v11: usize, v12: usize, v13: usize, v14: usize, v15: usize,
 ): void {
@@ -29,7 +63,8 @@ export function winogradInput(
       const c0 = x0 >= 0, c1 = x0 + 1 < w, c2 = x0 + 2 < w, c3 = x0 + 3 < w;
       // Address of window pixel (0, 0); it may lie outside x, and is then never read.
       const win = x + <usize>(y0 * w + x0) * px;
-      const out = <usize>(ty * tw + tx) * px;
+      const tile = <usize>(ty * tw + tx);
+      const out = tr ? tile << 2 : tile * px;
       for (let k: usize = 0; k < px; k += 16) {
         const p0 = win + k, p1 = p0 + row, p2 = p1 + row, p3 = p2 + row;
         const d00 = tap(r0 && c0, p0), d01 = tap(r0 && c1, p0 + px), d02 = tap(r0 && c2, p0 + 2 * px), d03 = tap(r0 && c3, p0 + 3 * px);
@@ -42,22 +77,32 @@ export function winogradInput(
         const e0 = f32x4.sub(d20, d10), e1 = f32x4.sub(d21, d11), e2 = f32x4.sub(d22, d12), e3 = f32x4.sub(d23, d13);
         const g0 = f32x4.sub(d10, d30), g1 = f32x4.sub(d11, d31), g2 = f32x4.sub(d12, d32), g3 = f32x4.sub(d13, d33);
         // (B^T d) B
-        const o = out + k;
-        v128.store(v0 + o, f32x4.sub(a0, a2)); v128.store(v1 + o, f32x4.add(a1, a2)); v128.store(v2 + o, f32x4.sub(a2, a1)); v128.store(v3 + o, f32x4.sub(a1, a3));
-        v128.store(v4 + o, f32x4.sub(b0, b2)); v128.store(v5 + o, f32x4.add(b1, b2)); v128.store(v6 + o, f32x4.sub(b2, b1)); v128.store(v7 + o, f32x4.sub(b1, b3));
-        v128.store(v8 + o, f32x4.sub(e0, e2)); v128.store(v9 + o, f32x4.add(e1, e2)); v128.store(v10 + o, f32x4.sub(e2, e1)); v128.store(v11 + o, f32x4.sub(e1, e3));
-        v128.store(v12 + o, f32x4.sub(g0, g2)); v128.store(v13 + o, f32x4.add(g1, g2)); v128.store(v14 + o, f32x4.sub(g2, g1)); v128.store(v15 + o, f32x4.sub(g1, g3));
+        const o = out + (tr ? (k >> 2) * cs : k);
+        put(v0 + o, f32x4.sub(a0, a2), tr, cs); put(v1 + o, f32x4.add(a1, a2), tr, cs); put(v2 + o, f32x4.sub(a2, a1), tr, cs); put(v3 + o, f32x4.sub(a1, a3), tr, cs);
+        put(v4 + o, f32x4.sub(b0, b2), tr, cs); put(v5 + o, f32x4.add(b1, b2), tr, cs); put(v6 + o, f32x4.sub(b2, b1), tr, cs); put(v7 + o, f32x4.sub(b1, b3), tr, cs);
+        put(v8 + o, f32x4.sub(e0, e2), tr, cs); put(v9 + o, f32x4.add(e1, e2), tr, cs); put(v10 + o, f32x4.sub(e2, e1), tr, cs); put(v11 + o, f32x4.sub(e1, e3), tr, cs);
+        put(v12 + o, f32x4.sub(g0, g2), tr, cs); put(v13 + o, f32x4.add(g1, g2), tr, cs); put(v14 + o, f32x4.sub(g2, g1), tr, cs); put(v15 + o, f32x4.sub(g1, g3), tr, cs);
       }
     }
   }
 }
 
 /**
- * y [h, w, c] from the 16 GEMM results m0..m15 ([tiles, c]); plus bias[c] when bias != 0, then
+ * y [h, w, c] from the 16 GEMM results m0..m15 (layouts above); plus bias[c] when bias != 0, then
  * max(0, .) when relu.
  */
 export function winogradOutput(
-  y: usize, h: i32, w: i32, c: i32, bias: usize, relu: bool,
+  y: usize, h: i32, w: i32, c: i32, stride: i32, bias: usize, relu: bool,
+  m0: usize, m1: usize, m2: usize, m3: usize, m4: usize, m5: usize, m6: usize, m7: usize,
+  m8: usize, m9: usize, m10: usize, m11: usize, m12: usize, m13: usize, m14: usize, m15: usize,
+): void {
+  if (stride) outputTransform(true, y, h, w, c, <usize>stride << 2, bias, relu, m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15);
+  else outputTransform(false, y, h, w, c, 0, bias, relu, m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15);
+}
+
+@inline
+function outputTransform(
+  tr: bool, y: usize, h: i32, w: i32, c: i32, cs: usize, bias: usize, relu: bool,
   m0: usize, m1: usize, m2: usize, m3: usize, m4: usize, m5: usize, m6: usize, m7: usize,
   m8: usize, m9: usize, m10: usize, m11: usize, m12: usize, m13: usize, m14: usize, m15: usize,
 ): void {
@@ -71,18 +116,19 @@ export function winogradOutput(
     for (let tx = 0; tx < tw; tx++) {
       const right = 2 * tx + 1 < w;
       const dst = y + <usize>(2 * ty * w + 2 * tx) * px;
-      const src = <usize>(ty * tw + tx) * px;
+      const tile = <usize>(ty * tw + tx);
+      const src = tr ? tile << 2 : tile * px;
       for (let k: usize = 0; k < px; k += 16) {
-        const i = src + k;
+        const i = src + (tr ? (k >> 2) * cs : k);
+        const q0 = get(m0 + i, tr, cs), q1 = get(m1 + i, tr, cs), q2 = get(m2 + i, tr, cs), q3 = get(m3 + i, tr, cs);
+        const q4 = get(m4 + i, tr, cs), q5 = get(m5 + i, tr, cs), q6 = get(m6 + i, tr, cs), q7 = get(m7 + i, tr, cs);
+        const q8 = get(m8 + i, tr, cs), q9 = get(m9 + i, tr, cs), q10 = get(m10 + i, tr, cs), q11 = get(m11 + i, tr, cs);
+        const q12 = get(m12 + i, tr, cs), q13 = get(m13 + i, tr, cs), q14 = get(m14 + i, tr, cs), q15 = get(m15 + i, tr, cs);
         // A^T M (A^T rows: [1,1,1,0], [0,1,-1,-1])
-        const s0 = f32x4.add(f32x4.add(v128.load(m0 + i), v128.load(m4 + i)), v128.load(m8 + i));
-        const s1 = f32x4.add(f32x4.add(v128.load(m1 + i), v128.load(m5 + i)), v128.load(m9 + i));
-        const s2 = f32x4.add(f32x4.add(v128.load(m2 + i), v128.load(m6 + i)), v128.load(m10 + i));
-        const s3 = f32x4.add(f32x4.add(v128.load(m3 + i), v128.load(m7 + i)), v128.load(m11 + i));
-        const t0 = f32x4.sub(f32x4.sub(v128.load(m4 + i), v128.load(m8 + i)), v128.load(m12 + i));
-        const t1 = f32x4.sub(f32x4.sub(v128.load(m5 + i), v128.load(m9 + i)), v128.load(m13 + i));
-        const t2 = f32x4.sub(f32x4.sub(v128.load(m6 + i), v128.load(m10 + i)), v128.load(m14 + i));
-        const t3 = f32x4.sub(f32x4.sub(v128.load(m7 + i), v128.load(m11 + i)), v128.load(m15 + i));
+        const s0 = f32x4.add(f32x4.add(q0, q4), q8), s1 = f32x4.add(f32x4.add(q1, q5), q9);
+        const s2 = f32x4.add(f32x4.add(q2, q6), q10), s3 = f32x4.add(f32x4.add(q3, q7), q11);
+        const t0 = f32x4.sub(f32x4.sub(q4, q8), q12), t1 = f32x4.sub(f32x4.sub(q5, q9), q13);
+        const t2 = f32x4.sub(f32x4.sub(q6, q10), q14), t3 = f32x4.sub(f32x4.sub(q7, q11), q15);
         // (A^T M) A
         let y00 = f32x4.add(f32x4.add(s0, s1), s2), y01 = f32x4.sub(f32x4.sub(s1, s2), s3);
         let y10 = f32x4.add(f32x4.add(t0, t1), t2), y11 = f32x4.sub(f32x4.sub(t1, t2), t3);

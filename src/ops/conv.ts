@@ -2,7 +2,7 @@ import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { backwardFilter, convInputGrad } from './kernels/conv-grad.js';
 import { depthwiseInputGrad } from './kernels/depthwise.js';
 import { gemmConv, gemmConvInputGrad, xnnpackConv, type Activation, type Pads } from './kernels/gemm-conv.js';
-import { winogradConv, winogradFilter, winogradUsable } from './kernels/winograd.js';
+import { winogradConv, winogradFilter, winogradInputGrad, winogradUsable } from './kernels/winograd.js';
 import type { WasmHeap } from './kernels/heap.js';
 import { generalConv } from './conv-general.js';
 import type { EngineContext, NodeKernel, OpModule, OpSpec } from './types.js';
@@ -62,12 +62,14 @@ export function denseConv(heap: WasmHeap, hwio: Float32Array, bias: Float32Array
   const own = b ? [b] : [];
   const explicit: Pads = [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]];
   if (k === 3 && stride === 1 && dilation === 1 && pads.every((p) => p === 1) && hwio.length < WINOGRAD_MAX_FILTER && winogradUsable(heap, cin, cout)) {
-    const planes = winogradFilter(heap, hwio, cin, cout);
-    const backPlanes = winogradFilter(heap, hwio, cin, cout, true);
+    // One set of planes S serves both directions (see winogradRun). Small filters also get U for a faster
+    // forward; big ones' planes dominate the model's memory.
+    const s = winogradFilter(heap, hwio, cin, cout, true);
+    const u = hwio.length < GEMM_MIN_FILTER ? winogradFilter(heap, hwio, cin, cout, false) : s;
     return {
-      forward: (x, act) => winogradConv(heap, x, planes, b, act),
-      inputGrad: (dy) => winogradConv(heap, dy, backPlanes),
-      tensors: [...own, ...planes, ...backPlanes],
+      forward: (x, act) => winogradConv(heap, x, u, b, act),
+      inputGrad: (dy) => winogradInputGrad(heap, dy, s),
+      tensors: [...own, ...s.planes, ...(u === s ? [] : u.planes)],
     };
   }
   const filter = tf.tensor4d(hwio, [k, k, cin, cout]);

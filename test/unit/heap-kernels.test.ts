@@ -5,7 +5,7 @@ import { startBackend, type RuntimeInfo } from '../../src/runtime/index.js';
 import type { WasmHeap } from '../../src/ops/kernels/heap.js';
 import { explicitPad } from '../../src/ops/kernels/conv-grad.js';
 import { xnnpackConv } from '../../src/ops/kernels/gemm-conv.js';
-import { winogradConv, winogradFilter, winogradUsable } from '../../src/ops/kernels/winograd.js';
+import { winogradConv, winogradFilter, winogradInputGrad, winogradUsable } from '../../src/ops/kernels/winograd.js';
 import { reluGrad } from '../../src/ops/kernels/relu.js';
 import { randomArray } from '../helpers/random-weights.js';
 import { maxAbs, maxAbsDiff } from '../helpers/metrics.js';
@@ -26,38 +26,42 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
     expect(winogradUsable(heap, 8, 6)).toBe(false);
   });
 
-  const cases: [number, number, number, number][] = [
-    [56, 56, 64, 64], // layer1
-    [75, 113, 64, 64], // layer1 of chelsea at its native size: odd sizes, half tiles at the edges
-    [7, 7, 8, 12],
-    [2, 3, 4, 8],
-    [1, 1, 4, 4],
+  const cases: [number, number, number, number, number][] = [
+    [1, 56, 56, 64, 64], // layer1
+    [1, 75, 113, 64, 64], // layer1 of chelsea at its native size: odd sizes, half tiles at the edges
+    [3, 7, 7, 8, 12], // a batch: its tiles are stacked in each plane
+    [2, 5, 9, 12, 4],
+    [1, 2, 3, 4, 8],
+    [1, 1, 1, 4, 4],
   ];
-  for (const [h, w, cin, cout] of cases) {
-    test(`${h}x${w}, ${cin} -> ${cout} channels: forward with bias and ReLU, and the input gradient`, () => {
-      const x = tf.tensor4d(randomArray(h * w * cin, h + w), [1, h, w, cin]);
+  for (const [n, h, w, cin, cout] of cases) {
+    test(`${n}x${h}x${w}, ${cin} -> ${cout} channels: forward with bias and ReLU, and the input gradient`, () => {
+      const x = tf.tensor4d(randomArray(n * h * w * cin, h + w), [n, h, w, cin]);
       const hwio = randomArray(9 * cin * cout, cin * 7 + cout);
       const filter = tf.tensor4d(hwio, [3, 3, cin, cout]);
       const bias = tf.tensor1d(randomArray(cout, 5));
-      const planes = winogradFilter(heap, hwio, cin, cout);
-      for (const activation of ['linear', 'relu'] as const) {
-        const expected = xnnpackConv(x, filter, 1, explicitPad(1), bias, activation);
-        const ours = winogradConv(heap, x, planes, bias, activation);
-        expect(ours.shape).toEqual(expected.shape);
-        const e = expected.dataSync();
-        expect(maxAbsDiff(ours.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));
-        if (activation === 'relu') expect(ours.dataSync().reduce((m, v) => Math.min(m, v), Infinity)).toBe(0);
-        tf.dispose([expected, ours]);
+      // Planes U (the forward's right operand) and S = U^T (its left operand, transposed transforms).
+      const [u, s] = [false, true].map((transposed) => winogradFilter(heap, hwio, cin, cout, transposed));
+      for (const planes of [u!, s!]) {
+        for (const activation of ['linear', 'relu'] as const) {
+          const expected = xnnpackConv(x, filter, 1, explicitPad(1), bias, activation);
+          const ours = winogradConv(heap, x, planes, bias, activation);
+          expect(ours.shape).toEqual(expected.shape);
+          const e = expected.dataSync();
+          expect(maxAbsDiff(ours.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));
+          if (activation === 'relu') expect(ours.dataSync().reduce((m, v) => Math.min(m, v), Infinity)).toBe(0);
+          tf.dispose([expected, ours]);
+        }
       }
       // Input gradient: tfjs's own Conv2DBackpropInput is the definition.
-      const dy = tf.tensor4d(randomArray(h * w * cout, 3), [1, h, w, cout]);
-      const expected = tf.conv2dTranspose(dy, filter, [1, h, w, cin], 1, 1);
-      const back = winogradFilter(heap, hwio, cin, cout, true);
-      const ours = winogradConv(heap, dy, back);
-      expect(ours.shape).toEqual([1, h, w, cin]);
+      const dy = tf.tensor4d(randomArray(n * h * w * cout, 3), [n, h, w, cout]);
+      const expected = tf.conv2dTranspose(dy, filter, [n, h, w, cin], 1, 1);
+      expect(() => winogradInputGrad(heap, dy, u!)).toThrow(/transposed Winograd planes/);
+      const ours = winogradInputGrad(heap, dy, s!);
+      expect(ours.shape).toEqual([n, h, w, cin]);
       const e = expected.dataSync();
       expect(maxAbsDiff(ours.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));
-      tf.dispose([x, filter, bias, dy, expected, ours, ...planes, ...back]);
+      tf.dispose([x, filter, bias, dy, expected, ours, ...u!.planes, ...s!.planes]);
     });
   }
 
@@ -78,11 +82,12 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
 
   test('no tensor is left behind', () => {
     const x = tf.tensor4d(randomArray(8 * 8 * 4, 1), [1, 8, 8, 4]);
-    const planes = winogradFilter(heap, randomArray(9 * 4 * 4, 2), 4, 4);
+    const planes = [false, true].map((transposed) => winogradFilter(heap, randomArray(9 * 4 * 4, 2), 4, 4, transposed));
     const before = tf.memory().numTensors;
-    tf.dispose(winogradConv(heap, x, planes));
+    for (const p of planes) tf.dispose(winogradConv(heap, x, p));
+    tf.dispose(winogradInputGrad(heap, x, planes[1]!));
     expect(tf.memory().numTensors).toBe(before);
-    tf.dispose([x, ...planes]);
+    tf.dispose([x, ...planes.flatMap((p) => p.planes)]);
   });
 
   test('kernels given explicitly that do not fit are a WasmInitError naming the file needed', () => {

@@ -5,8 +5,8 @@ import type { Tensor } from '../../tf.js';
  * tfjs-wasm's memory, so tensors are read and written in place, by byte offset.
  */
 export interface HeapKernelExports {
-  winogradInput(x: number, h: number, w: number, c: number, ...planes: number[]): void;
-  winogradOutput(y: number, h: number, w: number, c: number, bias: number, relu: number, ...planes: number[]): void;
+  winogradInput(x: number, h: number, w: number, c: number, stride: number, ...planes: number[]): void;
+  winogradOutput(y: number, h: number, w: number, c: number, stride: number, bias: number, relu: number, ...planes: number[]): void;
   reluGrad(dy: number, out: number, dx: number, n: number, guided: number): void;
   maxPoolGrad(x: number, pooled: number, dy: number, dx: number, h: number, w: number, c: number, oh: number, ow: number, size: number, stride: number, pad: number): void;
 }

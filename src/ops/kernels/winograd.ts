@@ -9,71 +9,95 @@ import type { Activation } from './gemm-conv.js';
 /** Whether Winograd convolutions can run (the kernels are loaded, and channels suit their 4-wide SIMD). */
 export const winogradUsable = (heap: WasmHeap, cin: number, cout: number): boolean => heap.kernels !== undefined && cin % 4 === 0 && cout % 4 === 0;
 
+/** A filter's 16 Winograd planes U = G g G^T, as [Cin, Cout] or, `transposed`, as S = U^T [Cout, Cin]. */
+export interface WinogradPlanes {
+  readonly planes: readonly Tensor2D[];
+  readonly transposed: boolean;
+}
+
 /**
- * The 16 transformed filter planes U = G g G^T, each [Cin, Cout], of a 3x3 HWIO filter [3, 3, cin, cout]
- * (float64, rounded once). With `inputGrad`, those of the filter that computes the input gradient
- * (taps flipped, in/out swapped): planes [cout, cin]. G's entries are 0, +-1/2 and 1, so G g G^T is
- * computed separably (G g, then times G^T): 24 additions instead of 144 products per filter. The planes
- * are written straight into their tensors on the heap, not through JS arrays copied in (measured on
- * ResNet34's start: 5-16 MB less peak RSS, the same time).
+ * The 16 transformed filter planes of a 3x3 HWIO filter [3, 3, cin, cout] (float64, rounded once). G's
+ * entries are 0, +-1/2 and 1, so G g G^T is computed separably (G g, then times G^T): 24 additions instead
+ * of 144 products per filter. The planes are written straight into their tensors on the heap, not through
+ * JS arrays copied in (measured on ResNet34's start: 5-16 MB less peak RSS, the same time).
  */
-export function winogradFilter(heap: WasmHeap, hwio: Float32Array, cin: number, cout: number, inputGrad = false): Tensor2D[] {
-  const [rows, cols] = inputGrad ? [cout, cin] : [cin, cout];
-  const tensors = Array.from({ length: 16 }, () => heap.output([rows, cols]) as Tensor2D);
+export function winogradFilter(heap: WasmHeap, hwio: Float32Array, cin: number, cout: number, transposed: boolean): WinogradPlanes {
+  const tensors = Array.from({ length: 16 }, () => heap.output(transposed ? [cout, cin] : [cin, cout]) as Tensor2D);
   const planes = tensors.map((t) => heap.view(t)); // views after the last output(): the heap may grow
-  // Flipping the taps swaps G's first and last rows: plane (a, b) of the flipped filter is plane (3 - a, 3 - b)'s
-  // transform when a, b are 0 or 3 (1 and 2 stay).
-  const flip = inputGrad ? [3, 1, 2, 0] : [0, 1, 2, 3];
   const tap = cin * cout;
   const t = new Float64Array(12); // G g, 4 x 3
   for (let ci = 0; ci < cin; ci++) {
     for (let co = 0; co < cout; co++) {
-      const base = ci * cout + co;
+      const i = ci * cout + co; // HWIO's (ci, co)
+      const at = transposed ? co * cin + ci : i;
       for (let j = 0; j < 3; j++) {
-        const g0 = hwio[j * tap + base]!;
-        const g1 = hwio[(3 + j) * tap + base]!;
-        const g2 = hwio[(6 + j) * tap + base]!;
+        const g0 = hwio[j * tap + i]!;
+        const g1 = hwio[(3 + j) * tap + i]!;
+        const g2 = hwio[(6 + j) * tap + i]!;
         t[j] = g0;
         t[3 + j] = (g0 + g1 + g2) * 0.5;
         t[6 + j] = (g0 - g1 + g2) * 0.5;
         t[9 + j] = g2;
       }
-      const at = inputGrad ? co * cin + ci : base;
       for (let a = 0; a < 4; a++) {
         const t0 = t[a * 3]!;
         const t1 = t[a * 3 + 1]!;
         const t2 = t[a * 3 + 2]!;
-        const row = flip[a]! * 4;
-        planes[row + flip[0]!]![at] = t0;
-        planes[row + flip[1]!]![at] = (t0 + t1 + t2) * 0.5;
-        planes[row + flip[2]!]![at] = (t0 - t1 + t2) * 0.5;
-        planes[row + flip[3]!]![at] = t2;
+        planes[a * 4]![at] = t0;
+        planes[a * 4 + 1]![at] = (t0 + t1 + t2) * 0.5;
+        planes[a * 4 + 2]![at] = (t0 - t1 + t2) * 0.5;
+        planes[a * 4 + 3]![at] = t2;
       }
     }
   }
-  return tensors;
+  return { planes: tensors, transposed };
 }
 
 const tiles = (n: number): number => (n + 1) >> 1;
 
 /**
- * conv2d(x, filter, stride 1, pad 1) [+ bias] [relu], with u = winogradFilter(filter); needs winogradUsable.
- * A batch's tiles are stacked in each plane (the transforms run per image, the 16 matMuls once).
+ * The input gradient's filter is the forward one with its taps flipped and in/out swapped. Flipping the
+ * taps swaps G's first and last rows, so its plane (a, b) is U's plane (3 - a, 3 - b) transposed when a, b
+ * are 0 or 3 (1 and 2 stay): S's plane FLIPPED[p], as it is stored.
  */
-export function winogradConv(heap: WasmHeap, x: Tensor4D, u: readonly Tensor2D[], bias?: Tensor1D, activation: Activation = 'linear'): Tensor4D {
+const FLIPPED = Array.from({ length: 16 }, (_, p) => [3, 1, 2, 0][p >> 2]! * 4 + [3, 1, 2, 0][p & 3]!);
+
+/**
+ * The transforms around 16 matMuls, a batch's tiles stacked in each plane (the transforms run per image,
+ * the matMuls once). tfjs-wasm runs a matMul on XNNPACK (threaded) only without transposes, and caches a
+ * packed copy of its right operand. So with planes U, the forward is X [tiles, Cin] x U [Cin, Cout], and
+ * with planes S = U^T it is computed transposed, S [Cout, Cin] x X^T [Cin, tiles], the transforms writing
+ * and reading transposed planes: the planes are the left operand, read in place, with no packed copy,
+ * but the matMul packs X^T at every call. The input gradient always takes S, as the right operand:
+ * dY [tiles, Cout] x S_FLIPPED [Cout, Cin].
+ */
+function winogradRun(heap: WasmHeap, x: Tensor4D, { planes, transposed }: WinogradPlanes, gradient: boolean, bias?: Tensor1D, activation: Activation = 'linear'): Tensor4D {
+  if (gradient && !transposed) throw new Error('the input gradient takes transposed Winograd planes');
   const k = heap.kernels as HeapKernelExports;
   const at = (t: Tensor) => heap.offset(t);
+  // Transposed products: the forward on S.
+  const tr = transposed && !gradient;
   return tf.tidy(() => {
     const [n, h, w, c] = x.shape;
     const t = tiles(h) * tiles(w);
-    const v = Array.from({ length: 16 }, () => heap.output([n * t, c]));
-    for (let i = 0; i < n; i++) k.winogradInput(at(x) + i * h * w * c * 4, h, w, c, ...v.map((p) => at(p) + i * t * c * 4));
-    const m = v.map((plane, i) => tf.matMul(plane as Tensor2D, u[i]!));
+    const cout = planes[0]!.shape[tr ? 0 : 1]; // output channels
+    // Transposed planes are [channels, n * t] (stride n * t), image i's tiles from column i * t.
+    const stride = tr ? n * t : 0;
+    const step = (ch: number) => (tr ? t * 4 : t * ch * 4);
+    const v = Array.from({ length: 16 }, () => heap.output(tr ? [c, n * t] : [n * t, c]));
+    for (let i = 0; i < n; i++) k.winogradInput(at(x) + i * h * w * c * 4, h, w, c, stride, ...v.map((p) => at(p) + i * step(c)));
+    const m = v.map((plane, p) => (tr ? tf.matMul(planes[p]!, plane as Tensor2D) : tf.matMul(plane as Tensor2D, planes[gradient ? FLIPPED[p]! : p]!)));
     tf.dispose(v);
-    const cout = m[0]!.shape[1]!;
     const y = heap.output([n, h, w, cout]) as Tensor4D;
     const b = bias ? at(bias) : 0;
-    for (let i = 0; i < n; i++) k.winogradOutput(at(y) + i * h * w * cout * 4, h, w, cout, b, activation === 'relu' ? 1 : 0, ...m.map((p) => at(p) + i * t * cout * 4));
+    for (let i = 0; i < n; i++) k.winogradOutput(at(y) + i * h * w * cout * 4, h, w, cout, stride, b, activation === 'relu' ? 1 : 0, ...m.map((p) => at(p) + i * step(cout)));
     return y;
   });
 }
+
+/** conv2d(x, filter, stride 1, pad 1) [+ bias] [relu], with planes = winogradFilter(filter); needs winogradUsable. */
+export const winogradConv = (heap: WasmHeap, x: Tensor4D, planes: WinogradPlanes, bias?: Tensor1D, activation: Activation = 'linear'): Tensor4D =>
+  winogradRun(heap, x, planes, false, bias, activation);
+
+/** The input gradient of that convolution from dy, with its transposed planes. */
+export const winogradInputGrad = (heap: WasmHeap, dy: Tensor4D, planes: WinogradPlanes): Tensor4D => winogradRun(heap, dy, planes, true);

@@ -214,3 +214,32 @@ export function maxPoolGrad(x: usize, pooled: usize, dy: usize, dx: usize, h: i3
     }
   }
 }
+
+/**
+ * im2col's adjoint from the columns' gradient stored transposed, colsT [k * k * c, n * oh * ow] (row
+ * (ky * k + kx) * c + ch, column image * oh * ow + output position): each output position's k x k window is
+ * added back onto dx [n, h, w, c] (zeroed first), positions in row-major order, then taps, then channels.
+ */
+export function col2imT(colsT: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, k: i32, stride: i32, top: i32, left: i32, oh: i32, ow: i32): void {
+  memory.fill(dx, 0, <usize>(n * h * w * c) << 2);
+  const positions = oh * ow;
+  const rowBytes = <usize>(n * positions) << 2;
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < oh; y++) {
+      for (let x = 0; x < ow; x++) {
+        const col = colsT + (<usize>(b * positions + y * ow + x) << 2);
+        for (let ky = 0; ky < k; ky++) {
+          const iy = y * stride - top + ky;
+          if (iy < 0 || iy >= h) continue;
+          for (let kx = 0; kx < k; kx++) {
+            const ix = x * stride - left + kx;
+            if (ix < 0 || ix >= w) continue;
+            let d = dx + (<usize>(((b * h + iy) * w + ix) * c) << 2);
+            let s = col + <usize>((ky * k + kx) * c) * rowBytes;
+            for (let ch = 0; ch < c; ch++, d += 4, s += rowBytes) store<f32>(d, load<f32>(d) + load<f32>(s));
+          }
+        }
+      }
+    }
+  }
+}

@@ -3,7 +3,7 @@ import { tf, type Tensor } from '../../src/tf.js';
 import { startBackend } from '../../src/runtime/index.js';
 import type { WasmHeap } from '../../src/ops/kernels/heap.js';
 import { backwardFilter, convInputGrad, explicitPad, type ConvGeometry } from '../../src/ops/kernels/conv-grad.js';
-import { gemmConv, gemmConvInputGrad, xnnpackConv } from '../../src/ops/kernels/gemm-conv.js';
+import { col2im, col2imT, gemmConv, gemmConvInputGrad, xnnpackConv } from '../../src/ops/kernels/gemm-conv.js';
 import { randomArray } from '../helpers/random-weights.js';
 import { maxAbs, maxAbsDiff } from '../helpers/metrics.js';
 
@@ -78,6 +78,39 @@ describe('gemmConv', () => {
       tf.dispose([dy, expected, dx, ...pairs.flat()] as Tensor[]);
       expect(tf.memory().numTensors).toBe(before);
       tf.dispose([x, W, bias]);
+    });
+  }
+});
+
+/** The heap kernels' col2im reads the transposed columns and must add the same terms in the same order as col2im. */
+describe('col2im on the heap kernels (transposed columns)', () => {
+  const cases: [number, number, number, number, number, number, number, number][] = [
+    // n, inH, inW, c, k, stride, top/left pad, (output size follows)
+    [1, 7, 7, 512, 3, 1, 1, 0],
+    [2, 14, 13, 12, 3, 2, 1, 0],
+    [3, 5, 9, 4, 3, 2, 0, 0],
+    [1, 6, 6, 3, 2, 3, 1, 0],
+    [1, 1, 1, 8, 3, 1, 1, 0],
+  ];
+  for (const [n, inH, inW, c, k, stride, pad] of cases) {
+    test(`${n}x${inH}x${inW}x${c}, k${k} s${stride} p${pad}`, () => {
+      const oh = Math.floor((inH + 2 * pad - k) / stride) + 1;
+      const ow = Math.floor((inW + 2 * pad - k) / stride) + 1;
+      const attrs = { k, stride, top: pad, left: pad, inH, inW, oh, ow };
+      const colsT = tf.tensor2d(randomArray(k * k * c * n * oh * ow, n + c + k), [k * k * c, n * oh * ow]);
+      const cols = tf.transpose(colsT);
+      const before = tf.memory().numTensors;
+      const ours = col2imT(heap, heap.kernels!, colsT, attrs);
+      const expected = col2im(heap, cols, attrs);
+      expect(ours.shape).toEqual([n, inH, inW, c]);
+      expect(ours.shape).toEqual(expected.shape);
+      const o = ours.dataSync();
+      const e = expected.dataSync();
+      expect(maxAbsDiff(o, e)).toBe(0);
+      expect(maxAbs(e)).toBeGreaterThan(0);
+      tf.dispose([ours, expected]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([colsT, cols]);
     });
   }
 });

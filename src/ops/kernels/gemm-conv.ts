@@ -1,5 +1,5 @@
 import { tf, type Tensor1D, type Tensor2D, type Tensor4D } from '../../tf.js';
-import type { WasmHeap } from './heap.js';
+import type { HeapKernelExports, WasmHeap } from './heap.js';
 
 export type Pads = [[0, 0], [number, number], [number, number], [0, 0]];
 export type Activation = 'relu' | 'linear';
@@ -78,22 +78,24 @@ function im2col(heap: WasmHeap, x: Tensor4D, { k, stride, pad: [top, bottom, lef
 
 /**
  * The input gradient of a gemmConv from its own filter, with no second (flipped) filter: the
- * columns' gradient (W [k*k*Cin, Cout] x dy^T [Cout, positions], W as the matMul's left operand,
- * which XNNPACK reads in place: no packed copy), transposed to im2col's layout and scattered back onto
- * the input (col2im, im2col's adjoint). For layer4 this saves the backward filters and their packed
- * copies (~110 MB of the wasm heap).
+ * columns' gradient, transposed (W [k*k*Cin, Cout] x dy^T [Cout, positions], W as the matMul's left
+ * operand, which XNNPACK reads in place: no packed copy), scattered back onto the input (col2im,
+ * im2col's adjoint). For layer4 this saves the backward filters and their packed copies (~110 MB of the
+ * wasm heap). The heap kernels' col2im reads the transposed columns as they are; without them, the
+ * columns are transposed first (for layer4 that transpose alone took 1.7 ms of a 7 ms call).
  */
 export function gemmConvInputGrad(heap: WasmHeap, dy: Tensor4D, filter: Tensor4D, stride: number, pad: Pads, inH: number, inW: number): Tensor4D {
   return tf.tidy(() => {
     const [k, , cin, cout] = filter.shape;
     const [n, oh, ow] = dy.shape;
     const dyT = tf.transpose(tf.reshape(dy, [n * oh * ow, cout]));
-    const cols = tf.transpose(tf.matMul(tf.reshape(filter, [k * k * cin, cout]), dyT)) as Tensor2D;
-    return col2im(heap, cols, { k, stride, top: pad[1][0], left: pad[2][0], inH, inW, oh, ow });
+    const colsT = tf.matMul(tf.reshape(filter, [k * k * cin, cout]), dyT) as Tensor2D;
+    const attrs: Col2ImAttrs = { k, stride, top: pad[1][0], left: pad[2][0], inH, inW, oh, ow };
+    return heap.kernels ? col2imT(heap, heap.kernels, colsT, attrs) : col2im(heap, tf.transpose(colsT), attrs);
   });
 }
 
-interface Col2ImAttrs {
+export interface Col2ImAttrs {
   readonly k: number;
   readonly stride: number;
   readonly top: number;
@@ -105,7 +107,7 @@ interface Col2ImAttrs {
 }
 
 /** im2col's adjoint: each row's k x k window (the columns' gradient) is added back onto the input's pixels. */
-function col2im(heap: WasmHeap, cols: Tensor2D, { k, stride, top, left, inH, inW, oh, ow }: Col2ImAttrs): Tensor4D {
+export function col2im(heap: WasmHeap, cols: Tensor2D, { k, stride, top, left, inH, inW, oh, ow }: Col2ImAttrs): Tensor4D {
   const c = cols.shape[1] / (k * k);
   const pixels = windowPixels(inH, inW, c, k, stride, top, left, oh, ow);
   const n = cols.shape[0] / (oh * ow);
@@ -118,5 +120,14 @@ function col2im(heap: WasmHeap, cols: Tensor2D, { k, stride, top, left, inH, inW
       for (let j = 0, d = image + at, o = row + i * c; j < c; j++) dx[d + j] = dx[d + j]! + src[o + j]!;
     });
   }
+  return out;
+}
+
+/** col2im of the columns' gradient stored transposed, colsT [k*k*c, positions], on the heap kernels (same sums, same order). */
+export function col2imT(heap: WasmHeap, kernels: HeapKernelExports, colsT: Tensor2D, { k, stride, top, left, inH, inW, oh, ow }: Col2ImAttrs): Tensor4D {
+  const c = colsT.shape[0] / (k * k);
+  const n = colsT.shape[1] / (oh * ow);
+  const out = heap.output([n, inH, inW, c]) as Tensor4D;
+  kernels.col2imT(heap.offset(colsT), heap.offset(out), n, inH, inW, c, k, stride, top, left, oh, ow);
   return out;
 }

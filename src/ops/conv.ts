@@ -62,14 +62,14 @@ export function denseConv(heap: WasmHeap, hwio: Float32Array, bias: Float32Array
   const own = b ? [b] : [];
   const explicit: Pads = [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]];
   if (k === 3 && stride === 1 && dilation === 1 && pads.every((p) => p === 1) && hwio.length < WINOGRAD_MAX_FILTER && winogradUsable(heap, cin, cout)) {
-    // One set of planes S serves both directions (see winogradRun). Small filters also get U for a faster
-    // forward; big ones' planes dominate the model's memory.
-    const s = winogradFilter(heap, hwio, cin, cout, true);
-    const u = hwio.length < GEMM_MIN_FILTER ? winogradFilter(heap, hwio, cin, cout, false) : s;
+    // Planes U serve the forward; small filters also get S for a faster input gradient, big ones (whose planes
+    // dominate the model's memory) compute it from U (see winogradRun).
+    const u = winogradFilter(heap, hwio, cin, cout, false);
+    const s = hwio.length < GEMM_MIN_FILTER ? winogradFilter(heap, hwio, cin, cout, true) : u;
     return {
       forward: (x, act) => winogradConv(heap, x, u, b, act),
       inputGrad: (dy) => winogradInputGrad(heap, dy, s),
-      tensors: [...own, ...s.planes, ...(u === s ? [] : u.planes)],
+      tensors: [...own, ...u.planes, ...(s === u ? [] : s.planes)],
     };
   }
   const filter = tf.tensor4d(hwio, [k, k, cin, cout]);

@@ -40,9 +40,11 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
       const hwio = randomArray(9 * cin * cout, cin * 7 + cout);
       const filter = tf.tensor4d(hwio, [3, 3, cin, cout]);
       const bias = tf.tensor1d(randomArray(cout, 5));
-      // Planes U (the forward's right operand) and S = U^T (its left operand, transposed transforms).
+      // Planes U (the forward's, and the input gradient's left operand with transposed transforms) and S = U^T
+      // (the input gradient's right operand).
       const [u, s] = [false, true].map((transposed) => winogradFilter(heap, hwio, cin, cout, transposed));
-      for (const planes of [u!, s!]) {
+      expect(() => winogradConv(heap, x, s!)).toThrow(/takes planes U/);
+      for (const planes of [u!]) {
         for (const activation of ['linear', 'relu'] as const) {
           const expected = xnnpackConv(x, filter, 1, explicitPad(1), bias, activation);
           const ours = winogradConv(heap, x, planes, bias, activation);
@@ -56,12 +58,14 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
       // Input gradient: tfjs's own Conv2DBackpropInput is the definition.
       const dy = tf.tensor4d(randomArray(n * h * w * cout, 3), [n, h, w, cout]);
       const expected = tf.conv2dTranspose(dy, filter, [n, h, w, cin], 1, 1);
-      expect(() => winogradInputGrad(heap, dy, u!)).toThrow(/transposed Winograd planes/);
-      const ours = winogradInputGrad(heap, dy, s!);
-      expect(ours.shape).toEqual([n, h, w, cin]);
       const e = expected.dataSync();
-      expect(maxAbsDiff(ours.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));
-      tf.dispose([x, filter, bias, dy, expected, ours, ...u!.planes, ...s!.planes]);
+      for (const planes of [u!, s!]) {
+        const ours = winogradInputGrad(heap, dy, planes);
+        expect(ours.shape).toEqual([n, h, w, cin]);
+        expect(maxAbsDiff(ours.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));
+        ours.dispose();
+      }
+      tf.dispose([x, filter, bias, dy, expected, ...u!.planes, ...s!.planes]);
     });
   }
 
@@ -84,8 +88,8 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
     const x = tf.tensor4d(randomArray(8 * 8 * 4, 1), [1, 8, 8, 4]);
     const planes = [false, true].map((transposed) => winogradFilter(heap, randomArray(9 * 4 * 4, 2), 4, 4, transposed));
     const before = tf.memory().numTensors;
-    for (const p of planes) tf.dispose(winogradConv(heap, x, p));
-    tf.dispose(winogradInputGrad(heap, x, planes[1]!));
+    tf.dispose(winogradConv(heap, x, planes[0]!));
+    for (const p of planes) tf.dispose(winogradInputGrad(heap, x, p));
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, ...planes.flatMap((p) => p.planes)]);
   });

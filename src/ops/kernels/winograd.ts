@@ -58,25 +58,25 @@ const tiles = (n: number): number => (n + 1) >> 1;
 /**
  * The input gradient's filter is the forward one with its taps flipped and in/out swapped. Flipping the
  * taps swaps G's first and last rows, so its plane (a, b) is U's plane (3 - a, 3 - b) transposed when a, b
- * are 0 or 3 (1 and 2 stay): S's plane FLIPPED[p], as it is stored.
+ * are 0 or 3 (1 and 2 stay): plane FLIPPED[p] of S, or of U transposed.
  */
 const FLIPPED = Array.from({ length: 16 }, (_, p) => [3, 1, 2, 0][p >> 2]! * 4 + [3, 1, 2, 0][p & 3]!);
 
 /**
  * The transforms around 16 matMuls, a batch's tiles stacked in each plane (the transforms run per image,
  * the matMuls once). tfjs-wasm runs a matMul on XNNPACK (threaded) only without transposes, and caches a
- * packed copy of its right operand. So with planes U, the forward is X [tiles, Cin] x U [Cin, Cout], and
- * with planes S = U^T it is computed transposed, S [Cout, Cin] x X^T [Cin, tiles], the transforms writing
- * and reading transposed planes: the planes are the left operand, read in place, with no packed copy,
- * but the matMul packs X^T at every call. The input gradient always takes S, as the right operand:
- * dY [tiles, Cout] x S_FLIPPED [Cout, Cin].
+ * packed copy of its right operand. The forward takes planes U: X [tiles, Cin] x U [Cin, Cout]. The input
+ * gradient takes planes S = U^T as the right operand, dY [tiles, Cout] x S_FLIPPED [Cout, Cin]; or, with
+ * U, it is computed transposed, U_FLIPPED [Cin, Cout] x dY^T [Cout, tiles], the transforms writing and
+ * reading transposed planes: U is the left operand, read in place, so no second set of planes (nor its
+ * packed copy) is kept, but the matMul packs dY^T at every call.
  */
 function winogradRun(heap: WasmHeap, x: Tensor4D, { planes, transposed }: WinogradPlanes, gradient: boolean, bias?: Tensor1D, activation: Activation = 'linear'): Tensor4D {
-  if (gradient && !transposed) throw new Error('the input gradient takes transposed Winograd planes');
+  if (!gradient && transposed) throw new Error('the Winograd forward takes planes U, not transposed ones');
   const k = heap.kernels as HeapKernelExports;
   const at = (t: Tensor) => heap.offset(t);
-  // Transposed products: the forward on S.
-  const tr = transposed && !gradient;
+  // Transposed products: the input gradient from U.
+  const tr = gradient && !transposed;
   return tf.tidy(() => {
     const [n, h, w, c] = x.shape;
     const t = tiles(h) * tiles(w);
@@ -86,7 +86,10 @@ function winogradRun(heap: WasmHeap, x: Tensor4D, { planes, transposed }: Winogr
     const step = (ch: number) => (tr ? t * 4 : t * ch * 4);
     const v = Array.from({ length: 16 }, () => heap.output(tr ? [c, n * t] : [n * t, c]));
     for (let i = 0; i < n; i++) k.winogradInput(at(x) + i * h * w * c * 4, h, w, c, stride, ...v.map((p) => at(p) + i * step(c)));
-    const m = v.map((plane, p) => (tr ? tf.matMul(planes[p]!, plane as Tensor2D) : tf.matMul(plane as Tensor2D, planes[gradient ? FLIPPED[p]! : p]!)));
+    const m = v.map((plane, p) => {
+      const u = planes[gradient ? FLIPPED[p]! : p]!;
+      return tr ? tf.matMul(u, plane as Tensor2D) : tf.matMul(plane as Tensor2D, u);
+    });
     tf.dispose(v);
     const y = heap.output([n, h, w, cout]) as Tensor4D;
     const b = bias ? at(bias) : 0;
@@ -95,9 +98,9 @@ function winogradRun(heap: WasmHeap, x: Tensor4D, { planes, transposed }: Winogr
   });
 }
 
-/** conv2d(x, filter, stride 1, pad 1) [+ bias] [relu], with planes = winogradFilter(filter); needs winogradUsable. */
+/** conv2d(x, filter, stride 1, pad 1) [+ bias] [relu], with planes U of winogradFilter; needs winogradUsable. */
 export const winogradConv = (heap: WasmHeap, x: Tensor4D, planes: WinogradPlanes, bias?: Tensor1D, activation: Activation = 'linear'): Tensor4D =>
   winogradRun(heap, x, planes, false, bias, activation);
 
-/** The input gradient of that convolution from dy, with its transposed planes. */
+/** The input gradient of that convolution from dy, with its planes S (faster) or U (no second set of planes). */
 export const winogradInputGrad = (heap: WasmHeap, dy: Tensor4D, planes: WinogradPlanes): Tensor4D => winogradRun(heap, dy, planes, true);

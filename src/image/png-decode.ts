@@ -55,7 +55,7 @@ export function readCommonPng(bytes: Uint8Array, maxPixels: number, zlib: Zlib):
     } else if (type === IEND) {
       break;
     } else if (type === PLTE || type === TRNS) {
-      return undefined; // PLTE (a palette, or a rare hint in a truecolour file) and tRNS (alpha): the full decoder's
+      return undefined; // PLTE (a palette, or a rare hint in a truecolour file) and tRNS (alpha): left to the full decoder
     }
   }
   const stride = width * channels;

@@ -173,3 +173,68 @@ export function colormapOverlay(img: usize, mask: usize, lut: usize, dst: usize,
     }
   }
 }
+
+/**
+ * PNG scanlines -> RGB. `raw` holds height + 1 rows of 1 + width * channels bytes (a filter-type byte,
+ * then 8-bit samples: grey, grey + alpha, RGB or RGBA); the first row is zeros (what row 0's filters
+ * read as the row above). The rows are unfiltered in place and written at `dst` as RGB, alpha
+ * composited over white: round((v * a + 255 * (255 - a)) / 255). False for an unknown filter type.
+ */
+export function pngRowsToRgb(raw: usize, width: i32, height: i32, channels: i32, dst: usize): bool {
+  const bpp = <usize>channels;
+  const stride = <usize>width * bpp;
+  let out = dst;
+  for (let y = 1; y <= height; y++) {
+    const row = raw + <usize>y * (stride + 1) + 1;
+    const up = row - stride - 1;
+    const type = load<u8>(row - 1);
+    if (type > 4) return false;
+    if (type == 1) {
+      for (let i = bpp; i < stride; i++) store<u8>(row + i, load<u8>(row + i) + load<u8>(row + i - bpp));
+    } else if (type == 2) {
+      for (let i: usize = 0; i < stride; i++) store<u8>(row + i, load<u8>(row + i) + load<u8>(up + i));
+    } else if (type == 3) {
+      for (let i: usize = 0; i < bpp; i++) store<u8>(row + i, load<u8>(row + i) + (load<u8>(up + i) >> 1));
+      for (let i = bpp; i < stride; i++) {
+        store<u8>(row + i, load<u8>(row + i) + <u8>((<u32>load<u8>(row + i - bpp) + <u32>load<u8>(up + i)) >> 1));
+      }
+    } else if (type == 4) {
+      // Left and upper-left are 0 for the first pixel, so Paeth picks the byte above.
+      for (let i: usize = 0; i < bpp; i++) store<u8>(row + i, load<u8>(row + i) + load<u8>(up + i));
+      for (let i = bpp; i < stride; i++) {
+        const a = <i32>load<u8>(row + i - bpp);
+        const b = <i32>load<u8>(up + i);
+        const c = <i32>load<u8>(up + i - bpp);
+        const pa = abs<i32>(b - c);
+        const pb = abs<i32>(a - c);
+        const pc = abs<i32>(a + b - c - c);
+        store<u8>(row + i, load<u8>(row + i) + <u8>select<i32>(a, select<i32>(b, c, pb <= pc), pa <= pb && pa <= pc));
+      }
+    }
+    if (channels == 3) {
+      memory.copy(out, row, stride);
+      out += stride;
+    } else {
+      for (let i: usize = 0; i < stride; i += bpp, out += 3) {
+        if (channels == 4) {
+          const a = <u32>load<u8>(row + i + 3);
+          store<u8>(out, overWhite(load<u8>(row + i), a));
+          store<u8>(out + 1, overWhite(load<u8>(row + i + 1), a));
+          store<u8>(out + 2, overWhite(load<u8>(row + i + 2), a));
+        } else {
+          const v = channels == 2 ? overWhite(load<u8>(row + i), <u32>load<u8>(row + i + 1)) : load<u8>(row + i);
+          store<u8>(out, v);
+          store<u8>(out + 1, v);
+          store<u8>(out + 2, v);
+        }
+      }
+    }
+  }
+  return true;
+}
+
+/** round((v * a + 255 * (255 - a)) / 255) in integers: x / 255 is never halfway, so floor((x + 127) / 255). */
+@inline
+function overWhite(v: u32, a: u32): u8 {
+  return <u8>((v * a + 255 * (255 - a) + 127) / 255);
+}

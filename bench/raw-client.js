@@ -23,7 +23,7 @@ export class RawConnection {
     return new Promise((resolve) => {
       const socket = this.socket ?? this.open();
       const timer = setTimeout(() => this.fail(), this.timeoutMs);
-      this.pending = { resolve, timer, head: [], headBytes: 0, status: 0, left: -1, close: false };
+      this.pending = { resolve, timer, head: [], status: 0, left: -1, close: false };
       socket.write(bytes);
     });
   }
@@ -48,11 +48,12 @@ export class RawConnection {
     const p = this.pending;
     if (!p) return this.close(); // bytes nobody asked for: the next answer's parse would go wrong, so drop the connection
     if (p.left < 0) {
-      p.head.push(Buffer.from(chunk)); // a copy: the read buffer is reused
-      p.headBytes += chunk.length;
-      const head = p.head.length === 1 ? chunk : Buffer.concat(p.head);
+      // Usually the whole head is in the first read, read in place; only a head split across reads is
+      // kept, as a copy (the read buffer is reused). Copying every first read (most of a 270 KB answer)
+      // cost the generator ~0.4 ms of CPU per answer, the copy and its garbage collection.
+      const head = p.head.length === 0 ? chunk : Buffer.concat([...p.head, chunk]);
       const end = head.indexOf(HEAD_END);
-      if (end < 0) return;
+      if (end < 0) return void p.head.push(Buffer.from(chunk));
       const text = head.subarray(0, end).toString('latin1');
       p.status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
       p.left = Number(/\r\ncontent-length: *(\d+)/i.exec(text)?.[1] ?? 0) - (head.length - end - 4);

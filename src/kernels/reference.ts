@@ -1,3 +1,4 @@
+import { overWhite, rgbaIntoRgb } from '../image/alpha.js';
 import type { Kernels } from './types.js';
 
 /** Plain TypeScript twins of the AssemblyScript kernels: the specification the tests hold them to. */
@@ -85,4 +86,74 @@ export const referenceKernels: Kernels = {
     }
     return Uint8Array.from(blended, (v) => Math.trunc(f(f(v / peak) * 255)));
   },
+  pngRowsToRgb(raw, width, height, channels) {
+    return unfilter(raw, width, height, channels) ? toRgb(raw, width, height, channels) : undefined;
+  },
 };
+
+/**
+ * Undoes the rows' filters in place: row y's samples end up at raw[y * (stride + 1) + 1 ...], each
+ * filter reading the row above as already unfiltered (the first row's "above" is zeros, which turns
+ * Up into nothing and Paeth into Sub). False for an unknown filter type.
+ */
+function unfilter(raw: Uint8Array, width: number, height: number, bpp: number): boolean {
+  const stride = width * bpp;
+  for (let y = 0; y < height; y++) {
+    const row = y * (stride + 1) + 1;
+    const end = row + stride;
+    let type = raw[row - 1];
+    if (y === 0 && (type === 2 || type === 4)) type = type === 2 ? 0 : 1;
+    if (type === 0) continue;
+    if (type === 1) {
+      for (let i = row + bpp; i < end; i++) raw[i] = (raw[i]! + raw[i - bpp]!) & 255;
+    } else if (type === 2) {
+      for (let i = row; i < end; i++) raw[i] = (raw[i]! + raw[i - stride - 1]!) & 255;
+    } else if (type === 3) {
+      if (y === 0) {
+        for (let i = row + bpp; i < end; i++) raw[i] = (raw[i]! + (raw[i - bpp]! >> 1)) & 255;
+        continue;
+      }
+      for (let i = row; i < row + bpp; i++) raw[i] = (raw[i]! + (raw[i - stride - 1]! >> 1)) & 255;
+      for (let i = row + bpp; i < end; i++) raw[i] = (raw[i]! + ((raw[i - bpp]! + raw[i - stride - 1]!) >> 1)) & 255;
+    } else if (type === 4) {
+      // Left and upper-left are 0 for the first pixel, so Paeth picks the byte above.
+      for (let i = row; i < row + bpp; i++) raw[i] = (raw[i]! + raw[i - stride - 1]!) & 255;
+      for (let i = row + bpp; i < end; i++) {
+        const a = raw[i - bpp]!;
+        const b = raw[i - stride - 1]!;
+        const c = raw[i - stride - 1 - bpp]!;
+        const pa = Math.abs(b - c);
+        const pb = Math.abs(a - c);
+        const pc = Math.abs(a + b - c - c);
+        raw[i] = (raw[i]! + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
+      }
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Unfiltered rows of grey, grey + alpha, RGB or RGBA samples -> RGB, alpha over white (one loop per layout). */
+function toRgb(raw: Uint8Array, width: number, height: number, channels: number): Uint8Array {
+  const rgb = new Uint8Array(width * height * 3);
+  const stride = width * channels;
+  let j = 0;
+  for (let y = 0; y < height; y++) {
+    const row = y * (stride + 1) + 1;
+    const end = row + stride;
+    if (channels === 3) {
+      rgb.set(raw.subarray(row, end), j);
+      j += stride;
+    } else if (channels === 4) {
+      rgbaIntoRgb(raw, row, rgb, j, width);
+      j += width * 3;
+    } else {
+      for (let i = row; i < end; i += channels, j += 3) {
+        const v = channels === 2 ? overWhite(raw[i]!, raw[i + 1]!) : raw[i]!;
+        rgb[j] = rgb[j + 1] = rgb[j + 2] = v;
+      }
+    }
+  }
+  return rgb;
+}

@@ -23,4 +23,11 @@ export interface Kernels {
    * divided by its maximum, as uint8 RGB. imageWeight 0 gives the bare heatmap.
    */
   colormapOverlay(rgb: Uint8Array, mask: Float32Array, lut: Uint8Array, imageWeight: number): Uint8Array;
+  /**
+   * A PNG's inflated scanlines -> RGB: `height` rows of a filter-type byte and width * channels 8-bit
+   * samples (grey, grey + alpha, RGB or RGBA), unfiltered, with alpha composited over white as
+   * image/alpha.ts's overWhite. Undefined for an unknown filter type. `raw` is scratch: it may be
+   * overwritten.
+   */
+  pngRowsToRgb(raw: Uint8Array, width: number, height: number, channels: number): Uint8Array | undefined;
 }

@@ -13,6 +13,7 @@ interface KernelExports {
   divide(ptr: number, n: number, d: number): void;
   guidedProduct(guided: number, cam: number, dst: number, positions: number): void;
   colormapOverlay(img: number, mask: number, lut: number, dst: number, n: number, imageWeight: number): void;
+  pngRowsToRgb(raw: number, width: number, height: number, channels: number, dst: number): number;
 }
 
 /** Where the compiled kernels come from: the runtime adapter decides (file bytes, fetch, or a precompiled module). */
@@ -139,6 +140,18 @@ export async function instantiateKernels(source: KernelSource): Promise<Kernels>
       const d = a.allocBytes(rgb.length);
       ex.colormapOverlay(img, m, l, d, mask.length, imageWeight);
       return a.takeBytes(d, rgb.length);
+    },
+    pngRowsToRgb(raw, width, height, channels) {
+      const row = width * channels + 1;
+      need(raw, height * row, 'scanlines');
+      const a = arena.reset();
+      // A row of zeros first: what the first row's filters read as the row above.
+      const r = a.allocBytes((height + 1) * row);
+      const rows = new Uint8Array(ex.memory.buffer, r, (height + 1) * row);
+      rows.fill(0, 0, row);
+      rows.set(raw.subarray(0, height * row), row);
+      const d = a.allocBytes(width * height * 3);
+      return ex.pngRowsToRgb(r, width, height, channels, d) ? a.takeBytes(d, width * height * 3) : undefined;
     },
   };
 }

@@ -2,6 +2,7 @@ import * as zlib from 'node:zlib';
 import { decodeImage } from '../image/decode.js';
 import { readCommonPng, type Zlib } from '../image/png-decode.js';
 import type { Pixels } from '../image/preprocess.js';
+import type { Kernels } from '../kernels/types.js';
 
 /** Node's zlib for readCommonPng; undefined before Node 20.15, which has no zlib.crc32 (every PNG then goes to decodeImage). */
 const NODE_ZLIB: Zlib | undefined =
@@ -14,10 +15,10 @@ const NODE_ZLIB: Zlib | undefined =
  * explanation. JPEGs and every other PNG (palettes, 16 bits, interlaced, tRNS, corrupt, over the
  * pixel limit) go to decodeImage, whose errors and limits stay the only ones.
  */
-export async function decodeUpload(bytes: Uint8Array, maxPixels: number): Promise<Pixels> {
-  return fastPng(bytes, maxPixels) ?? decodeImage(bytes, maxPixels);
+export async function decodeUpload(bytes: Uint8Array, maxPixels: number, kernels: Kernels): Promise<Pixels> {
+  return fastPng(bytes, maxPixels, kernels) ?? decodeImage(bytes, maxPixels);
 }
 
 /** The fast path alone: a common PNG's pixels, or undefined for anything decodeImage must read. */
-export const fastPng = (bytes: Uint8Array, maxPixels: number): Pixels | undefined =>
-  NODE_ZLIB && readCommonPng(bytes, maxPixels, NODE_ZLIB);
+export const fastPng = (bytes: Uint8Array, maxPixels: number, kernels: Kernels): Pixels | undefined =>
+  NODE_ZLIB && readCommonPng(bytes, maxPixels, NODE_ZLIB, kernels);

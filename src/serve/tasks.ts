@@ -41,7 +41,7 @@ export const createTasks: CreateTasks = async (explainer: Explainer, { uninterru
   const kernels = await loadKernels();
   return {
     async explainUpload(job: UploadJob): Promise<TaskResult> {
-      const image = await uninterruptible(() => decodeUpload(job.bytes, job.maxPixels));
+      const image = await uninterruptible(() => decodeUpload(job.bytes, job.maxPixels, kernels));
       const modelImage = resizeForModel(image, job.size);
       const explanation = await explainer.explain(modelImage, job.options);
       const pictures = await uninterruptible(() => encodePictures(kernels, explanation, image, modelImage, job.labels, job.params));

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { PNG, type PNGOptions } from 'pngjs';
 import { decodeImage } from '../../src/image/decode.js';
-import { decodeUpload, fastPng } from '../../src/serve/png.js';
+import { decodeUpload, fastPng as fastPngWith } from '../../src/serve/png.js';
+import { loadKernels } from '../../src/runtime/index.js';
+import { referenceKernels } from '../../src/kernels/reference.js';
+import type { Kernels } from '../../src/kernels/types.js';
 import { ASSETS, hasMobilenet, missingReason } from '../helpers/assets.js';
 
 /** A w x h RGBA picture with every kind of neighbourhood (so that each filter's predictions vary), alpha varying if asked. */
@@ -18,13 +21,18 @@ function picture(w: number, h: number, alpha: boolean): PNG {
   return png;
 }
 const encode = (png: PNG, options: PNGOptions) => new Uint8Array(PNG.sync.write(png, { inputColorType: 6, inputHasAlpha: true, ...options }));
-const same = async (bytes: Uint8Array) => {
-  const [fast, slow] = [await decodeUpload(bytes, 1e8), await decodeImage(bytes, 1e8)];
-  expect([fast.width, fast.height]).toEqual([slow.width, slow.height]);
-  expect(Buffer.from(fast.data).equals(Buffer.from(slow.data))).toBe(true); // toEqual is slow on megabytes
-};
+// Every case runs with the wasm kernels (the server's) and with their TypeScript twins.
+const KERNELS: Record<string, Kernels> = { wasm: await loadKernels(), typescript: referenceKernels };
 
-describe('decodeUpload: a fast path for common PNGs that gives decodeImage pixels', () => {
+describe.each(Object.keys(KERNELS))('decodeUpload with the %s kernels: a fast path for common PNGs that gives decodeImage pixels', (name) => {
+  const kernels = KERNELS[name]!;
+  const fastPng = (bytes: Uint8Array, maxPixels: number) => fastPngWith(bytes, maxPixels, kernels);
+  const same = async (bytes: Uint8Array) => {
+    const [fast, slow] = [await decodeUpload(bytes, 1e8, kernels), await decodeImage(bytes, 1e8)];
+    expect([fast.width, fast.height]).toEqual([slow.width, slow.height]);
+    expect(Buffer.from(fast.data).equals(Buffer.from(slow.data))).toBe(true); // toEqual is slow on megabytes
+  };
+
   test('8-bit RGB and RGBA (alpha over white), with each of the five row filters and with adaptive filtering', async () => {
     for (const colorType of [2, 6] as const) {
       for (const filterType of [0, 1, 2, 3, 4, -1]) {
@@ -78,21 +86,21 @@ describe('decodeUpload: a fast path for common PNGs that gives decodeImage pixel
     // decodeImage refuses the file, as it does anything inflating past its rows.
     const bomb = withIdat(rgb, () => {}, (raw) => Buffer.concat([raw, Buffer.alloc(1 << 20)]));
     expect(fastPng(bomb, 1e8)).toBeUndefined();
-    await expect(decodeUpload(bomb, 1e8)).rejects.toMatchObject({ code: 'IMAGE_DECODE_ERROR' });
+    await expect(decodeUpload(bomb, 1e8, kernels)).rejects.toMatchObject({ code: 'IMAGE_DECODE_ERROR' });
     const badFilter = withIdat(rgb, (raw) => (raw[0] = 5));
     expect(fastPng(badFilter, 1e8)).toBeUndefined();
-    await expect(decodeUpload(badFilter, 1e8)).rejects.toMatchObject({ code: 'IMAGE_DECODE_ERROR' });
+    await expect(decodeUpload(badFilter, 1e8, kernels)).rejects.toMatchObject({ code: 'IMAGE_DECODE_ERROR' });
     expect(fastPng(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16]), 1e8)).toBeUndefined();
     expect(fastPng(rgb, 16 * 9 - 1)).toBeUndefined();
-    await expect(decodeUpload(rgb, 16 * 9 - 1)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(decodeUpload(rgb, 16 * 9 - 1, kernels)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     const badCrc = rgb.slice();
     badCrc[badCrc.length - 20]! ^= 1; // inside the IDAT chunk
     expect(fastPng(badCrc, 1e8)).toBeUndefined();
     const err = await decodeImage(badCrc).catch((e: Error) => e);
-    await expect(decodeUpload(badCrc, 1e8)).rejects.toMatchObject({ name: (err as Error).name, message: (err as Error).message });
+    await expect(decodeUpload(badCrc, 1e8, kernels)).rejects.toMatchObject({ name: (err as Error).name, message: (err as Error).message });
     const truncated = rgb.subarray(0, rgb.length - 30);
     expect(fastPng(truncated, 1e8)).toBeUndefined();
-    await expect(decodeUpload(truncated, 1e8)).rejects.toMatchObject({ code: 'IMAGE_DECODE_ERROR' });
+    await expect(decodeUpload(truncated, 1e8, kernels)).rejects.toMatchObject({ code: 'IMAGE_DECODE_ERROR' });
   });
 });
 

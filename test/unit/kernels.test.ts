@@ -87,6 +87,28 @@ describe('AssemblyScript kernels vs TypeScript twins', () => {
     opencv.forEach((rgb, k) => expect(Array.from(lut.subarray(k * 96, k * 96 + 3)), `level ${k * 32}`).toEqual(rgb));
   });
 
+  test('PNG scanlines to RGB: every row filter, 1-4 channels, alpha over white, an unknown filter refused', () => {
+    let seed = 11;
+    const byte = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+    for (const channels of [1, 2, 3, 4]) {
+      for (const [width, height] of [[1, 1], [1, 7], [37, 23], [300, 5]] as const) {
+        const row = width * channels + 1;
+        const raw = new Uint8Array(height * row);
+        for (let i = 0; i < raw.length; i++) raw[i] = byte();
+        // Filter types 0-4 in turn, the first row included; alpha 255 (copied) and 0 present.
+        for (let y = 0; y < height; y++) raw[y * row] = (y + channels) % 5;
+        if (channels % 2 === 0) for (let i = channels; i < row; i += 2 * channels) raw[i] = 255;
+        const want = ts.pngRowsToRgb(raw.slice(), width, height, channels)!;
+        expect(want.length).toBe(width * height * 3);
+        expect(Buffer.from(as.pngRowsToRgb(raw, width, height, channels)!).equals(Buffer.from(want)), `${channels} channels, ${width}x${height}`).toBe(true);
+        raw[(height - 1) * row] = 5;
+        expect(as.pngRowsToRgb(raw, width, height, channels)).toBeUndefined();
+        expect(ts.pngRowsToRgb(raw, width, height, channels)).toBeUndefined();
+      }
+    }
+    expect(() => as.pngRowsToRgb(new Uint8Array(10), 3, 1, 4)).toThrow(RangeError);
+  });
+
   test('large inputs grow the kernel memory and keep working', () => {
     const big = randomArray(3 * 1024 * 1024, 9);
     close(as.minMaxNormalize(big), ts.minMaxNormalize(big), 1e-6);

@@ -238,3 +238,24 @@ export function pngRowsToRgb(raw: usize, width: i32, height: i32, channels: i32,
 function overWhite(v: u32, a: u32): u8 {
   return <u8>((v * a + 255 * (255 - a) + 127) / 255);
 }
+
+// The base64 alphabet (RFC 4648).
+const BASE64 = memory.data<u8>([65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 43, 47]);
+
+/** Standard padded base64 (RFC 4648) of n bytes at `src`, written at `dst` (4 * ceil(n / 3) bytes). */
+export function base64(src: usize, n: i32, dst: usize): void {
+  const whole = <usize>(n - (n % 3));
+  let o = dst;
+  for (let i: usize = 0; i < whole; i += 3, o += 4) {
+    const v = (<u32>load<u8>(src + i) << 16) | (<u32>load<u8>(src + i + 1) << 8) | <u32>load<u8>(src + i + 2);
+    store<u32>(o, <u32>load<u8>(BASE64 + (v >> 18)) | (<u32>load<u8>(BASE64 + ((v >> 12) & 63)) << 8) | (<u32>load<u8>(BASE64 + ((v >> 6) & 63)) << 16) | (<u32>load<u8>(BASE64 + (v & 63)) << 24));
+  }
+  if (whole < <usize>n) {
+    const two = whole + 1 < <usize>n;
+    const v = (<u32>load<u8>(src + whole) << 16) | (two ? <u32>load<u8>(src + whole + 1) << 8 : 0);
+    store<u8>(o, load<u8>(BASE64 + (v >> 18)));
+    store<u8>(o + 1, load<u8>(BASE64 + ((v >> 12) & 63)));
+    store<u8>(o + 2, two ? load<u8>(BASE64 + ((v >> 6) & 63)) : 0x3d);
+    store<u8>(o + 3, 0x3d);
+  }
+}

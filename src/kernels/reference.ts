@@ -89,7 +89,30 @@ export const referenceKernels: Kernels = {
   pngRowsToRgb(raw, width, height, channels) {
     return unfilter(raw, width, height, channels) ? toRgb(raw, width, height, channels) : undefined;
   },
+  base64Into(src, out, at) {
+    const whole = src.length - (src.length % 3);
+    let o = at;
+    for (let i = 0; i < whole; i += 3) {
+      const v = (src[i]! << 16) | (src[i + 1]! << 8) | src[i + 2]!;
+      out[o++] = BASE64[v >> 18]!;
+      out[o++] = BASE64[(v >> 12) & 63]!;
+      out[o++] = BASE64[(v >> 6) & 63]!;
+      out[o++] = BASE64[v & 63]!;
+    }
+    if (whole < src.length) {
+      const two = whole + 1 < src.length;
+      const v = (src[whole]! << 16) | (two ? src[whole + 1]! << 8 : 0);
+      out[o++] = BASE64[v >> 18]!;
+      out[o++] = BASE64[(v >> 12) & 63]!;
+      out[o++] = two ? BASE64[(v >> 6) & 63]! : PAD;
+      out[o++] = PAD;
+    }
+    return o;
+  },
 };
+
+const BASE64 = new TextEncoder().encode('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/');
+const PAD = 0x3d;
 
 /**
  * Undoes the rows' filters in place: row y's samples end up at raw[y * (stride + 1) + 1 ...], each

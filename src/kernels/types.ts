@@ -30,4 +30,6 @@ export interface Kernels {
    * overwritten.
    */
   pngRowsToRgb(raw: Uint8Array, width: number, height: number, channels: number): Uint8Array | undefined;
+  /** Standard padded base64 (RFC 4648) of `src` as ASCII bytes written into `out` at `at`; returns the end. */
+  base64Into(src: Uint8Array, out: Uint8Array, at: number): number;
 }

@@ -14,6 +14,7 @@ interface KernelExports {
   guidedProduct(guided: number, cam: number, dst: number, positions: number): void;
   colormapOverlay(img: number, mask: number, lut: number, dst: number, n: number, imageWeight: number): void;
   pngRowsToRgb(raw: number, width: number, height: number, channels: number, dst: number): number;
+  base64(src: number, n: number, dst: number): void;
 }
 
 /** Where the compiled kernels come from: the runtime adapter decides (file bytes, fetch, or a precompiled module). */
@@ -152,6 +153,16 @@ export async function instantiateKernels(source: KernelSource): Promise<Kernels>
       rows.set(raw.subarray(0, height * row), row);
       const d = a.allocBytes(width * height * 3);
       return ex.pngRowsToRgb(r, width, height, channels, d) ? a.takeBytes(d, width * height * 3) : undefined;
+    },
+    base64Into(src, out, at) {
+      const size = 4 * Math.ceil(src.length / 3);
+      if (at < 0 || at + size > out.length) throw new RangeError(`base64 of ${src.length} bytes needs ${size} bytes at ${at}, the output has ${out.length}`);
+      const a = arena.reset();
+      const s = a.putBytes(src);
+      const d = a.allocBytes(size);
+      ex.base64(s, src.length, d);
+      out.set(new Uint8Array(ex.memory.buffer, d, size), at);
+      return at + size;
     },
   };
 }

@@ -3,6 +3,7 @@ import { softmax, topK, type Prediction } from '../predictions.js';
 import type { ExplainParams } from './params.js';
 import type { EncodedPictures } from './pictures.js';
 import { jsonBytes, type JsonPart } from './json-bytes.js';
+import type { Kernels } from '../kernels/types.js';
 
 /** A response: status, media type and body (chunks are sent in order, as one body). */
 export interface Reply {
@@ -53,7 +54,7 @@ export const summaryOf = (e: Explanation): ExplanationSummary => ({ logits: e.lo
  * format=png, else the JSON answer's maps, guided maps and overlay as UTF-8 bytes, from the comma
  * after the head's fields to the closing brace (see explanationReply).
  */
-export function replyBody(e: Explanation, pictures: EncodedPictures, params: ExplainParams): Uint8Array {
+export function replyBody(e: Explanation, pictures: EncodedPictures, params: ExplainParams, kernels: Kernels): Uint8Array {
   if (params.format === 'png') return pictures.png!;
   const f32 = params.maps === 'f32';
   return jsonBytes([
@@ -61,7 +62,7 @@ export function replyBody(e: Explanation, pictures: EncodedPictures, params: Exp
     ...(e.guidedGradCam ? record('guided', f32 ? each(e.guidedGradCam, bytesOf) : pictures.guided!) : []),
     ...(pictures.overlay ? [',"overlay":', pictures.overlay] : []),
     '}',
-  ]);
+  ], kernels);
 }
 
 /**

@@ -45,7 +45,7 @@ export const createTasks: CreateTasks = async (explainer: Explainer, { uninterru
       const modelImage = resizeForModel(image, job.size);
       const explanation = await explainer.explain(modelImage, job.options);
       const pictures = await uninterruptible(() => encodePictures(kernels, explanation, image, modelImage, job.labels, job.params));
-      const body = replyBody(explanation, pictures, job.params);
+      const body = replyBody(explanation, pictures, job.params, kernels);
       const summary = summaryOf(explanation);
       const { numTensors, numBytes } = tf.memory();
       const memory: WorkerMemory = { tensors: numTensors, tensorBytes: numBytes, heapUsedBytes: getHeapStatistics().used_heap_size };

@@ -22,10 +22,13 @@ export const json = (status: number, value: unknown, headers?: Record<string, st
   headers,
 });
 
-/** The explained class with its label and probability (the server explains classes, never a custom score). */
-export function targetPrediction(e: Pick<Explanation, 'logits' | 'target'>, labels: readonly string[] | undefined): Prediction {
+/**
+ * The explained class with its label and probability (the server explains classes, never a custom
+ * score), taken from `top5` when it is there (each of the two costs a softmax over every class).
+ */
+export function targetPrediction(e: Pick<Explanation, 'logits' | 'target'>, labels: readonly string[] | undefined, top5 = topK(e.logits, 5, labels)): Prediction {
   const index = e.target!;
-  return topK(e.logits, 5, labels).find((p) => p.index === index) ?? { index, label: labels?.[index], logit: e.logits[index]!, probability: softmax(e.logits)[index]! };
+  return top5.find((p) => p.index === index) ?? { index, label: labels?.[index], logit: e.logits[index]!, probability: softmax(e.logits)[index]! };
 }
 
 const bytesOf = (values: Float32Array) => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
@@ -72,9 +75,10 @@ export function replyBody(e: Explanation, pictures: EncodedPictures, params: Exp
 export function explanationReply(s: ExplanationSummary, body: Uint8Array, labels: readonly string[] | undefined, ms: number, params: ExplainParams): Reply {
   const owned = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? [body.buffer as ArrayBuffer] : [];
   if (params.format === 'png') return { status: 200, type: 'image/png', body, owned };
+  const top5 = topK(s.logits, 5, labels);
   const head = JSON.stringify({
-    top5: topK(s.logits, 5, labels).map(prediction),
-    target: prediction(targetPrediction(s, labels)),
+    top5: top5.map(prediction),
+    target: prediction(targetPrediction(s, labels, top5)),
     ms: Math.round(ms),
     width: s.width,
     height: s.height,

@@ -4,9 +4,13 @@ import { readCommonPng, type Zlib } from '../image/png-decode.js';
 import type { Pixels } from '../image/preprocess.js';
 import type { Kernels } from '../kernels/types.js';
 
-/** Node's zlib for readCommonPng; undefined before Node 20.15, which has no zlib.crc32 (every PNG then goes to decodeImage). */
+/**
+ * Node's zlib for readCommonPng; undefined before Node 20.15, which has no zlib.crc32 (every PNG then
+ * goes to decodeImage). The output is inflated into one buffer of the rows' size (16 KB pieces and
+ * their concatenation cost ~0.05 ms of a 224x224 RGBA image's 0.6 ms).
+ */
 const NODE_ZLIB: Zlib | undefined =
-  typeof zlib.crc32 === 'function' ? { inflate: (data, maxBytes) => zlib.inflateSync(data, { maxOutputLength: maxBytes }), crc32: (data) => zlib.crc32(data) } : undefined;
+  typeof zlib.crc32 === 'function' ? { inflate: (data, maxBytes) => zlib.inflateSync(data, { maxOutputLength: maxBytes, chunkSize: Math.max(64, maxBytes) }), crc32: (data) => zlib.crc32(data) } : undefined;
 
 /**
  * An upload decoded as decodeImage does, the common PNG (8-bit grey or RGB, with or without alpha)

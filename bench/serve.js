@@ -8,6 +8,9 @@
 //     decoding and the reply included (the issue's target: >= 0.9);
 //   - the pool doing the server's whole worker job on the same PNG bytes (decode, explain, encode: the
 //     'explainUpload' task of SERVE_TASKS): what HTTP and the server's own thread cost;
+// - the same 16-client comparison on the very same two worker threads: the server (createGradcamServer, in
+//   this process) in front of the bench's pool, alternating with pool.explain on that pool (two processes'
+//   speeds drift apart here, so this one compares like with like);
 // - overload: 32 clients on a server with queue 8 (503s counted; a refused client retries after 50 ms);
 // - every status counted; any 5xx other than 503 (or a failed connection) is reported as a failure;
 // - RSS: after a warm-up at 16 clients, after each run and at the end. Flat means the end is within
@@ -23,7 +26,8 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createExplainerPool, decodeImage, encodePng, resizeRgbPillowBilinear } from '../dist/index.js';
-import { SERVE_TASKS } from '../dist/serve/server.js';
+import { createGradcamServer, SERVE_TASKS } from '../dist/serve/server.js';
+import { IMAGENET_CLASSES } from '../dist/models/imagenet-classes.js';
 import { parseExplainParams } from '../dist/serve/params.js';
 import { RawConnection, requestBytes } from './raw-client.js';
 
@@ -42,8 +46,8 @@ export async function benchServe({ seconds = 60, json = false, only = ['mobilene
   if (!(seconds > 0 && seconds <= 3600)) throw new Error(`--seconds must be in (0, 3600], got ${seconds}`);
   const workers = availableParallelism();
   const models = [
-    { name: 'mobilenet', args: ['--model', join(assets, 'models/mobilenet_v1_0.75_224/model.json')], pool: { model: join(assets, 'models/mobilenet_v1_0.75_224/model.json'), preprocess: 'tf' } },
-    { name: 'resnet34', args: ['--weights', join(assets, 'reference/resnet34-seed1.safetensors')], pool: { weights: new Uint8Array(readFileSync(join(assets, 'reference/resnet34-seed1.safetensors'))) } },
+    { name: 'mobilenet', args: ['--model', join(assets, 'models/mobilenet_v1_0.75_224/model.json')], pool: { model: join(assets, 'models/mobilenet_v1_0.75_224/model.json'), preprocess: 'tf' }, labels: () => JSON.parse(readFileSync(join(assets, 'models/mobilenet_v1_0.75_224/metadata.json'), 'utf8')).labels },
+    { name: 'resnet34', args: ['--weights', join(assets, 'reference/resnet34-seed1.safetensors')], pool: { weights: new Uint8Array(readFileSync(join(assets, 'reference/resnet34-seed1.safetensors'))) }, labels: () => IMAGENET_CLASSES },
   ].filter((m) => only.includes(m.name));
   if (models.length !== only.length) throw new Error(`--serve-models takes mobilenet and/or resnet34, got ${only.join(',')}`);
   // One 224x224 PNG: the server decodes it and explains it as it is (no resize work to speak of).
@@ -89,6 +93,8 @@ export async function benchServe({ seconds = 60, json = false, only = ['mobilene
           serverOverPoolJob: median(pairs.map((p) => p.server / p.poolJob)),
         };
         r.runs['16 clients, paired'] = { status: sumStatus(pairs.map((p) => p.status)) };
+        r.sameWorkers = await sameWorkers(pool, m.labels(), png, path, explain, seconds);
+        r.runs['16 clients, same workers'] = { status: r.sameWorkers.status };
       } finally {
         await pool.dispose();
       }
@@ -123,6 +129,8 @@ function report(name, r) {
   const p = r.vsPool;
   console.log(`${name} 16 clients vs in-process pool (${p.server.length} alternating triples): server ${p.server.join(', ')}; pool.explain ${p.pool.join(', ')}; pool, the server's worker job ${p.poolJob.join(', ')} images/s`);
   console.log(`${name} median server / pool.explain ${p.serverOverPool}; server / pool with the same worker job ${p.serverOverPoolJob}`);
+  const w = r.sameWorkers;
+  console.log(`${name} 16 clients, the same two workers behind the server and called directly (${w.server.length} alternating pairs, one process): server ${w.server.join(', ')}; pool.explain ${w.pool.join(', ')} images/s; median server / pool.explain ${w.serverOverPool}`);
   console.log(`${name} 5xx other than 503, or failed connections: ${Object.keys(r.failures).length === 0 ? 'none' : JSON.stringify(r.failures)}`);
   console.log(`${name} memory (RSS MB, server heap MB, worker tensors, worker heaps MB): ${r.memory.map((m) => `${m.after}: ${m.rssMB}, ${m.heapMB}, ${m.workerTensors.join('/')}, ${m.workerHeapMB.join('/')}`).join('; ')}`);
   const f = r.rssFlat;
@@ -210,6 +218,32 @@ async function memory(port) {
   const values = (name) => [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].map((m) => Number(m[1]));
   const mb = (x) => Math.round(x / 1e6);
   return { rssMB: mb(values('process_resident_memory_bytes')[0]), heapMB: mb(values('gradcam_heap_used_bytes')[0]), workerTensors: values('gradcam_worker_tensors'), workerHeapMB: values('gradcam_worker_heap_used_bytes').map(mb) };
+}
+
+/**
+ * The server and the bare pool on the very same worker threads: createGradcamServer (what `gradcam
+ * serve` runs) around the bench's own pool, in this process, alternating with pool.explain on that pool.
+ * Two processes' speeds drift apart on this shared machine (measured: one pool's workers went from 14
+ * to 18 ms of CPU per MobileNet image for a minute and back, alone on the machine), so this pairing
+ * compares like with like. The load generator and the server share this process's thread here.
+ */
+async function sameWorkers(pool, labels, png, path, explain, seconds) {
+  const server = createGradcamServer({ pool, model: { labels, numClasses: labels.length }, queue: 16 });
+  const { port } = await server.listen(0, HOST);
+  try {
+    await load(port, png, path, 16, Math.min(seconds, 5)); // warm-up
+    const count = pairsFor(seconds);
+    const pairs = [];
+    for (let i = 0; i < count; i++) {
+      const window = [() => load(port, png, path, 16, seconds / count), () => poolLoad(explain, 16, seconds / count)];
+      const r = [];
+      for (let k = 0; k < 2; k++) r[(i + k) % 2] = await window[(i + k) % 2]();
+      pairs.push({ server: r[0].imagesPerSec, pool: r[1].imagesPerSec, status: r[0].status });
+    }
+    return { server: pairs.map((p) => p.server), pool: pairs.map((p) => p.pool), serverOverPool: median(pairs.map((p) => p.server / p.pool)), status: sumStatus(pairs.map((p) => p.status)) };
+  } finally {
+    await server.close();
+  }
 }
 
 /** In-process pool calls (`call()`: pool.explain on the decoded image, or the server's worker job) in `callers` closed loops. */

@@ -7,7 +7,8 @@ export const ASSETS = resolve(process.env.GRADCAM_TEST_ASSETS ?? join(import.met
 export const REFERENCE = join(ASSETS, 'reference');
 export const hasReference = existsSync(join(REFERENCE, 'resnet34-seed1.safetensors'));
 export const hasMobilenet = existsSync(join(ASSETS, 'models/mobilenet_v1_0.75_224/model.json'));
-export const missingReason = `test assets not found at ${ASSETS} (set GRADCAM_TEST_ASSETS)`;
+/** For test titles: where the assets are, or why the test is skipped (a title names it either way). */
+export const missingReason = hasReference && hasMobilenet ? `shared test assets at ${ASSETS}` : `test assets not found at ${ASSETS} (set GRADCAM_TEST_ASSETS)`;
 // CI must never skip these tests silently.
 if (process.env.GRADCAM_REQUIRE_ASSETS === '1' && !(hasReference && hasMobilenet)) throw new Error(`GRADCAM_REQUIRE_ASSETS=1 but ${missingReason}`);
 

@@ -78,11 +78,7 @@ export async function benchServe({ seconds = 60, json = false, only = ['mobilene
         const pairs = [];
         const pairCount = pairsFor(seconds);
         for (let i = 0; i < pairCount; i++) {
-          // Each triple starts with the next of the three, so that no one always runs first or last.
-          const window = [() => load(server.port, png, path, 16, seconds / pairCount), () => poolLoad(explain, 16, seconds / pairCount), () => poolLoad(job, 16, seconds / pairCount)];
-          const r = [];
-          for (let k = 0; k < 3; k++) r[(i + k) % 3] = await window[(i + k) % 3]();
-          const [s, bare, same] = r;
+          const [s, bare, same] = await rotated(i, [() => load(server.port, png, path, 16, seconds / pairCount), () => poolLoad(explain, 16, seconds / pairCount), () => poolLoad(job, 16, seconds / pairCount)]);
           pairs.push({ server: s.imagesPerSec, pool: bare.imagesPerSec, poolJob: same.imagesPerSec, status: s.status });
         }
         r.vsPool = {
@@ -235,15 +231,20 @@ async function sameWorkers(pool, labels, png, path, explain, seconds) {
     const count = pairsFor(seconds);
     const pairs = [];
     for (let i = 0; i < count; i++) {
-      const window = [() => load(port, png, path, 16, seconds / count), () => poolLoad(explain, 16, seconds / count)];
-      const r = [];
-      for (let k = 0; k < 2; k++) r[(i + k) % 2] = await window[(i + k) % 2]();
-      pairs.push({ server: r[0].imagesPerSec, pool: r[1].imagesPerSec, status: r[0].status });
+      const [s, bare] = await rotated(i, [() => load(port, png, path, 16, seconds / count), () => poolLoad(explain, 16, seconds / count)]);
+      pairs.push({ server: s.imagesPerSec, pool: bare.imagesPerSec, status: s.status });
     }
     return { server: pairs.map((p) => p.server), pool: pairs.map((p) => p.pool), serverOverPool: median(pairs.map((p) => p.server / p.pool)), status: sumStatus(pairs.map((p) => p.status)) };
   } finally {
     await server.close();
   }
+}
+
+/** Runs the windows one after another, starting with window i % n, so that none always runs first or last; results in the windows' order. */
+async function rotated(i, windows) {
+  const results = [];
+  for (let k = 0; k < windows.length; k++) results[(i + k) % windows.length] = await windows[(i + k) % windows.length]();
+  return results;
 }
 
 /** In-process pool calls (`call()`: pool.explain on the decoded image, or the server's worker job) in `callers` closed loops. */

@@ -44,16 +44,14 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
       // (the input gradient's right operand).
       const [u, s] = [false, true].map((transposed) => winogradFilter(heap, hwio, cin, cout, transposed));
       expect(() => winogradConv(heap, x, s!)).toThrow(/takes planes U/);
-      for (const planes of [u!]) {
-        for (const activation of ['linear', 'relu'] as const) {
-          const expected = xnnpackConv(x, filter, 1, explicitPad(1), bias, activation);
-          const ours = winogradConv(heap, x, planes, bias, activation);
-          expect(ours.shape).toEqual(expected.shape);
-          const e = expected.dataSync();
-          expect(maxAbsDiff(ours.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));
-          if (activation === 'relu') expect(ours.dataSync().reduce((m, v) => Math.min(m, v), Infinity)).toBe(0);
-          tf.dispose([expected, ours]);
-        }
+      for (const activation of ['linear', 'relu'] as const) {
+        const expected = xnnpackConv(x, filter, 1, explicitPad(1), bias, activation);
+        const ours = winogradConv(heap, x, u!, bias, activation);
+        expect(ours.shape).toEqual(expected.shape);
+        const e = expected.dataSync();
+        expect(maxAbsDiff(ours.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));
+        if (activation === 'relu') expect(ours.dataSync().reduce((m, v) => Math.min(m, v), Infinity)).toBe(0);
+        tf.dispose([expected, ours]);
       }
       // Input gradient: tfjs's own Conv2DBackpropInput is the definition.
       const dy = tf.tensor4d(randomArray(n * h * w * cout, 3), [n, h, w, cout]);

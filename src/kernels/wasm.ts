@@ -1,4 +1,5 @@
 import { WasmInitError } from '../errors.js';
+import { referenceKernels } from './reference.js';
 import type { Kernels } from './types.js';
 
 interface KernelExports {
@@ -21,14 +22,38 @@ interface KernelExports {
 export type KernelSource = WebAssembly.Module | ArrayBuffer | Uint8Array;
 
 /**
+ * A call's arena is at most this many bytes (default): a wasm memory never shrinks, so one call on a
+ * 50 MP image would otherwise leave the kernels holding a few hundred MB for the rest of the process.
+ * A larger call runs the kernel's TypeScript twin instead.
+ */
+export const MAX_ARENA_BYTES = 64 * 1024 * 1024;
+
+export interface KernelOptions {
+  /** Largest arena of one call, in bytes (default MAX_ARENA_BYTES); larger calls run the TypeScript twin. */
+  readonly maxArenaBytes?: number;
+}
+
+/** The wasm kernels, with the size of their memory (which only grows, up to heap base + maxArenaBytes). */
+export interface WasmKernels extends Kernels {
+  readonly memoryBytes: number;
+}
+
+/** Thrown by the arena before it grows past its limit (the call then goes to the twin). */
+const ARENA_FULL = Symbol('arena full');
+
+/**
  * Arrays are laid out one call at a time from the module's heap base: each call resets the arena,
  * copies its inputs in, runs, and copies its output out. Nothing is kept between calls.
  */
 class Arena {
   private top = 0;
-  constructor(private readonly ex: KernelExports) {}
+  private base = 0;
+  constructor(
+    private readonly ex: KernelExports,
+    private readonly maxBytes: number,
+  ) {}
   reset(): this {
-    this.top = this.ex.heapBase();
+    this.top = this.base = this.ex.heapBase();
     return this;
   }
   alloc(floats: number): number {
@@ -36,6 +61,7 @@ class Arena {
   }
   allocBytes(bytes: number): number {
     const ptr = (this.top + 15) & ~15;
+    if (ptr + bytes - this.base > this.maxBytes) throw ARENA_FULL;
     this.top = ptr + bytes;
     const need = this.top - this.ex.memory.buffer.byteLength;
     if (need > 0) this.ex.memory.grow(Math.ceil(need / 65536));
@@ -59,7 +85,7 @@ class Arena {
   }
 }
 
-export async function instantiateKernels(source: KernelSource): Promise<Kernels> {
+export async function instantiateKernels(source: KernelSource, options: KernelOptions = {}): Promise<WasmKernels> {
   let ex: KernelExports;
   try {
     const module = source instanceof WebAssembly.Module ? source : await WebAssembly.compile(source as BufferSource);
@@ -68,7 +94,7 @@ export async function instantiateKernels(source: KernelSource): Promise<Kernels>
   } catch (cause) {
     throw new WasmInitError(`could not instantiate the post-processing kernels: ${(cause as Error).message}`, { cause });
   }
-  const arena = new Arena(ex);
+  const arena = new Arena(ex, options.maxArenaBytes ?? MAX_ARENA_BYTES);
   // The kernels trust their sizes; a short array would be read past its end inside the module's memory.
   const need = (array: ArrayLike<number>, n: number, what: string): void => {
     if (array.length < n) throw new RangeError(`${what} has ${array.length} values, the kernel needs ${n}`);
@@ -84,7 +110,7 @@ export async function instantiateKernels(source: KernelSource): Promise<Kernels>
     kernel(s, w, d, positions, channels);
     return a.take(d, positions);
   };
-  return {
+  const kernels: Kernels = {
     channelMean(src, positions, channels) {
       need(src, positions * channels, 'gradients');
       const a = arena.reset();
@@ -165,6 +191,21 @@ export async function instantiateKernels(source: KernelSource): Promise<Kernels>
       return at + size;
     },
   };
+  return Object.defineProperty(orTwin(kernels), 'memoryBytes', { get: () => ex.memory.buffer.byteLength, enumerable: true }) as WasmKernels;
+}
+
+/** Each kernel, or its TypeScript twin when its arena would outgrow the limit (checked before anything runs). */
+function orTwin(kernels: Kernels): Kernels {
+  const wrap = <K extends keyof Kernels>(name: K) =>
+    ((...args: Parameters<Kernels[K]>) => {
+      try {
+        return (kernels[name] as (...a: Parameters<Kernels[K]>) => ReturnType<Kernels[K]>)(...args);
+      } catch (err) {
+        if (err !== ARENA_FULL) throw err;
+        return (referenceKernels[name] as (...a: Parameters<Kernels[K]>) => ReturnType<Kernels[K]>)(...args);
+      }
+    }) as Kernels[K];
+  return Object.fromEntries((Object.keys(kernels) as (keyof Kernels)[]).map((name) => [name, wrap(name)])) as unknown as Kernels;
 }
 
 function abortFromWasm(): never {

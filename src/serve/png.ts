@@ -2,7 +2,6 @@ import * as zlib from 'node:zlib';
 import { decodeImage } from '../image/decode.js';
 import { readCommonPng, type Zlib } from '../image/png-decode.js';
 import type { Pixels } from '../image/preprocess.js';
-import { referenceKernels } from '../kernels/reference.js';
 import type { Kernels } from '../kernels/types.js';
 
 /**
@@ -24,16 +23,5 @@ export async function decodeUpload(bytes: Uint8Array, maxPixels: number, kernels
   return fastPng(bytes, maxPixels, kernels) ?? decodeImage(bytes, maxPixels);
 }
 
-/**
- * Images up to this size have their rows converted by the wasm kernel; larger ones by its TypeScript
- * twin. A wasm module's memory never shrinks, so one 50 MP upload would otherwise leave the worker's
- * kernels holding ~350 MB for good; 4 MP leaves at most ~30 MB.
- */
-export const WASM_ROWS_MAX_PIXELS = 4 * 1024 * 1024;
-
 /** The fast path alone: a common PNG's pixels, or undefined for anything decodeImage must read. */
-export const fastPng = (bytes: Uint8Array, maxPixels: number, kernels: Kernels): Pixels | undefined =>
-  NODE_ZLIB &&
-  readCommonPng(bytes, maxPixels, NODE_ZLIB, {
-    pngRowsToRgb: (raw, width, height, channels) => (width * height <= WASM_ROWS_MAX_PIXELS ? kernels : referenceKernels).pngRowsToRgb(raw, width, height, channels),
-  });
+export const fastPng = (bytes: Uint8Array, maxPixels: number, kernels: Kernels): Pixels | undefined => NODE_ZLIB && readCommonPng(bytes, maxPixels, NODE_ZLIB, kernels);

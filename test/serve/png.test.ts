@@ -1,10 +1,10 @@
-import { describe, expect, test, vi } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { PNG, type PNGOptions } from 'pngjs';
 import { decodeImage } from '../../src/image/decode.js';
-import { decodeUpload, fastPng as fastPngWith, WASM_ROWS_MAX_PIXELS } from '../../src/serve/png.js';
+import { decodeUpload, fastPng as fastPngWith } from '../../src/serve/png.js';
 import { loadKernels } from '../../src/runtime/index.js';
 import { referenceKernels } from '../../src/kernels/reference.js';
 import type { Kernels } from '../../src/kernels/types.js';
@@ -102,22 +102,6 @@ describe.each(Object.keys(KERNELS))('decodeUpload with the %s kernels: a fast pa
     expect(fastPng(truncated, 1e8)).toBeUndefined();
     await expect(decodeUpload(truncated, 1e8, kernels)).rejects.toMatchObject({ code: 'IMAGE_DECODE_ERROR' });
   });
-});
-
-test('images over WASM_ROWS_MAX_PIXELS have their rows converted in TypeScript, not in the wasm kernel (whose memory never shrinks)', () => {
-  const rows = vi.fn(KERNELS.wasm!.pngRowsToRgb);
-  const kernels = { ...KERNELS.wasm!, pngRowsToRgb: rows };
-  const small = encode(picture(37, 23, false), { colorType: 2 });
-  expect(fastPngWith(small, 1e8, kernels)?.width).toBe(37);
-  expect(rows).toHaveBeenCalledTimes(1);
-  const [w, h] = [2049, WASM_ROWS_MAX_PIXELS / 2048];
-  expect(w * h).toBeGreaterThan(WASM_ROWS_MAX_PIXELS);
-  const grey = new PNG({ width: w, height: h, colorType: 0 });
-  grey.data.fill(200);
-  for (let i = 3; i < grey.data.length; i += 4) grey.data[i] = 255;
-  const big = fastPngWith(new Uint8Array(PNG.sync.write(grey, { colorType: 0, inputColorType: 6, inputHasAlpha: true })), 1e8, kernels);
-  expect([big?.width, big?.height, big?.data[0], big?.data.at(-1)]).toEqual([w, h, 200, 200]);
-  expect(rows).toHaveBeenCalledTimes(1);
 });
 
 // PNG surgery for the cases pngjs does not write: chunks of our own, with their CRCs.

@@ -1,6 +1,8 @@
-import { beforeAll, describe, expect, test } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { loadKernels } from '../../src/runtime/index.js';
 import { referenceKernels as ts } from '../../src/kernels/reference.js';
+import { instantiateKernels, MAX_ARENA_BYTES } from '../../src/kernels/wasm.js';
 import type { Kernels } from '../../src/kernels/types.js';
 import { randomArray } from '../helpers/random-weights.js';
 import { maxAbs, maxAbsDiff } from '../helpers/metrics.js';
@@ -112,5 +114,61 @@ describe('AssemblyScript kernels vs TypeScript twins', () => {
   test('large inputs grow the kernel memory and keep working', () => {
     const big = randomArray(3 * 1024 * 1024, 9);
     close(as.minMaxNormalize(big), ts.minMaxNormalize(big), 1e-6);
+  });
+});
+
+/** A kernel's result as bytes: its array's, or base64Into's end offset. */
+const bytesOf = (x: unknown) => (typeof x === 'number' ? Buffer.from(String(x)) : Buffer.from((x as Float32Array).buffer, (x as Float32Array).byteOffset, (x as Float32Array).byteLength));
+
+/** One call of every kernel whose arena takes about `n` floats (x 4 bytes), with its arguments. */
+function callsOfSize(n: number): [keyof Kernels, unknown[]][] {
+  const side = Math.ceil(Math.sqrt(n));
+  const f = randomArray(n, n % 97);
+  const bytes = Uint8Array.from(f, (v) => Math.floor(Math.abs(v) * 256));
+  const rows = new Uint8Array(side * (side * 4 + 1)).map((_, i) => (i % (side * 4 + 1) === 0 ? i % 5 : i * 7));
+  return [
+    ['channelMean', [f, n / 4, 4]],
+    ['weightedSumRelu', [f, f.subarray(0, 4), n / 4, 4]],
+    ['elementwiseSumRelu', [f, f, n / 4, 4]],
+    ['minMaxNormalize', [f]],
+    ['resizeBilinear', [f.subarray(0, 9), 3, 3, side, side, 1]],
+    ['meanRelu', [[f, f]]],
+    ['guidedProduct', [f, f.subarray(0, n / 4)]],
+    ['colormapOverlay', [bytes.subarray(0, (3 * n) / 4), f.subarray(0, n / 4), jetLut(), 0.5]],
+    ['pngRowsToRgb', [rows, side, side, 4]],
+    ['base64Into', [bytes, new Uint8Array(4 * n), 0]],
+  ];
+}
+
+describe('the wasm kernels memory', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  test('a call whose arena would pass maxArenaBytes runs the TypeScript twin, and the memory stays within it', async () => {
+    const limit = 1 << 20;
+    const k = await instantiateKernels(readFileSync(new URL('../../build/kernels.wasm', import.meta.url)), { maxArenaBytes: limit });
+    const start = k.memoryBytes;
+    const twin = Object.fromEntries(callsOfSize(16).map(([name]) => [name, vi.spyOn(ts, name)]));
+    for (const [name, args] of callsOfSize(32 * 1024)) {
+      // ~128 KB: the wasm kernel
+      (k[name] as (...a: unknown[]) => unknown)(...args);
+      expect(twin[name], name).not.toHaveBeenCalled();
+    }
+    for (const [name, args] of callsOfSize(512 * 1024)) {
+      // ~2 MB: the twin, with the same result as the twin called directly
+      const got = (k[name] as (...a: unknown[]) => unknown)(...args.map((a) => (a instanceof Uint8Array ? a.slice() : a)));
+      expect(twin[name], name).toHaveBeenCalledTimes(1);
+      const want = (ts[name] as (...a: unknown[]) => unknown)(...args.map((a) => (a instanceof Uint8Array ? a.slice() : a)));
+      expect(bytesOf(got).equals(bytesOf(want)), name).toBe(true);
+    }
+    expect(k.memoryBytes).toBeGreaterThan(start);
+    expect(k.memoryBytes).toBeLessThanOrEqual(start + limit + 65536);
+  });
+
+  test('the default limit keeps a 224x224 explanation and a 1536x1536 map in wasm', async () => {
+    expect(MAX_ARENA_BYTES).toBe(64 * 1024 * 1024);
+    const k = await instantiateKernels(readFileSync(new URL('../../build/kernels.wasm', import.meta.url)));
+    const spy = vi.spyOn(ts, 'resizeBilinear');
+    k.resizeBilinear(new Float32Array(49), 7, 7, 1536, 1536, 1);
+    expect(spy).not.toHaveBeenCalled();
   });
 });

@@ -72,19 +72,24 @@ export const referenceKernels: Kernels = {
     return out;
   },
   colormapOverlay(rgb, mask, lut, imageWeight) {
+    // The same float32 operations as the wasm kernel, each term from a table: the heat term of every
+    // colormap entry and the image term of every byte value.
     const f = Math.fround;
     const w = f(imageWeight);
-    const blended = new Float32Array(rgb.length);
+    const heat = Float32Array.from(lut.subarray(0, 768), (v) => f(f(1 - w) * f(v / 255)));
+    const image = Float32Array.from({ length: 256 }, (_, v) => f(w * f(v / 255)));
+    const blend = (i: number, level: number, c: number) => f(heat[level + c]! + image[rgb[i * 3 + c]!]!);
     let peak = 0;
     for (let i = 0; i < mask.length; i++) {
-      const level = Math.trunc(f(255 * mask[i]!)) & 255;
-      for (let c = 0; c < 3; c++) {
-        const v = f(f(f(1 - w) * f(lut[level * 3 + c]! / 255)) + f(w * f(rgb[i * 3 + c]! / 255)));
-        blended[i * 3 + c] = v;
-        peak = Math.max(peak, v);
-      }
+      const level = (Math.trunc(f(255 * mask[i]!)) & 255) * 3;
+      for (let c = 0; c < 3; c++) peak = Math.max(peak, blend(i, level, c));
     }
-    return Uint8Array.from(blended, (v) => Math.trunc(f(f(v / peak) * 255)));
+    const out = new Uint8Array(rgb.length);
+    for (let i = 0; i < mask.length; i++) {
+      const level = (Math.trunc(f(255 * mask[i]!)) & 255) * 3;
+      for (let c = 0; c < 3; c++) out[i * 3 + c] = Math.trunc(f(f(blend(i, level, c) / peak) * 255));
+    }
+    return out;
   },
   pngRowsToRgb(raw, width, height, channels) {
     return unfilter(raw, width, height, channels) ? toRgb(raw, width, height, channels) : undefined;

@@ -118,7 +118,8 @@ function foldedConv(file: SafetensorsFile, prefix: string, bnPrefix: string): [H
     int: false,
     get data() {
       // A loop, not Float32Array.from(w, f): V8 would box every value of the mapped copy on the JS heap.
-      const w = file.float32(`${prefix}.weight`);
+      // Transient: the conv op copies it (transposed) as soon as it reads it, and reads it once.
+      const w = file.float32(`${prefix}.weight`, true);
       const s = scales();
       const per = w.length / out;
       for (let o = 0; o < out; o++) for (let i = o * per; i < (o + 1) * per; i++) w[i] = w[i]! * s[o]!;

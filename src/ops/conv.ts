@@ -56,24 +56,24 @@ function dilate(hwio: Float32Array, k: number, cin: number, cout: number, d: num
  *   conv twice) and the input gradient reuses the same filter;
  * - the rest on XNNPACK's conv, the input gradient as a forward sub-pixel convolution of dy (conv-grad.ts).
  */
-export function denseConv(heap: WasmHeap, hwio: Float32Array, bias: Float32Array | undefined, cin: number, cout: number, g: ConvShape): ConvRun {
+export function denseConv(heap: WasmHeap, oihw: Float32Array, bias: Float32Array | undefined, cin: number, cout: number, g: ConvShape): ConvRun {
   const { kernel: k, stride, dilation, pads } = g;
   const b = bias && tf.tensor1d(bias);
   const own = b ? [b] : [];
   const explicit: Pads = [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]];
-  if (k === 3 && stride === 1 && dilation === 1 && pads.every((p) => p === 1) && hwio.length < WINOGRAD_MAX_FILTER && winogradUsable(heap, cin, cout)) {
+  if (k === 3 && stride === 1 && dilation === 1 && pads.every((p) => p === 1) && oihw.length < WINOGRAD_MAX_FILTER && winogradUsable(heap, cin, cout)) {
     // Planes U serve the forward; small filters also get S for a faster input gradient, big ones (whose planes
     // dominate the model's memory) compute it from U (see winogradRun).
-    const u = winogradFilter(heap, hwio, cin, cout, false);
-    const s = hwio.length < GEMM_MIN_FILTER ? winogradFilter(heap, hwio, cin, cout, true) : u;
+    const u = winogradFilter(heap, oihw, cin, cout, false);
+    const s = oihw.length < GEMM_MIN_FILTER ? winogradFilter(heap, oihw, cin, cout, true) : u;
     return {
       forward: (x, act) => winogradConv(heap, x, u, b, act),
       inputGrad: (dy) => winogradInputGrad(heap, dy, s),
       tensors: [...own, ...u.planes, ...(s === u ? [] : s.planes)],
     };
   }
-  const filter = tf.tensor4d(hwio, [k, k, cin, cout]);
-  if (k > 1 && dilation === 1 && hwio.length >= GEMM_MIN_FILTER) {
+  const filter = hwioTensor(heap, oihw, k, cin, cout);
+  if (k > 1 && dilation === 1 && oihw.length >= GEMM_MIN_FILTER) {
     return {
       forward: (x, act) => gemmConv(heap, x, filter, stride, explicit, b, act),
       inputGrad: (dy, inH, inW) => gemmConvInputGrad(heap, dy, filter, stride, explicit, inH, inW),
@@ -83,7 +83,7 @@ export function denseConv(heap: WasmHeap, hwio: Float32Array, bias: Float32Array
   // The input gradient of a dilated conv is that of the same conv with its dilation written out.
   const ke = (k - 1) * dilation + 1;
   const geom = { kernel: ke, stride, pad: pads[0] };
-  const dilated = dilation === 1 ? filter : tf.tensor4d(dilate(hwio, k, cin, cout, dilation), [ke, ke, cin, cout]);
+  const dilated = dilation === 1 ? filter : tf.tensor4d(dilate(hwioOf(oihw, cout, cin, k * k), k, cin, cout, dilation), [ke, ke, cin, cout]);
   const back = backwardFilter(dilated, geom);
   if (dilated !== filter) dilated.dispose();
   return {
@@ -92,6 +92,18 @@ export function denseConv(heap: WasmHeap, hwio: Float32Array, bias: Float32Array
     inputGrad: (dy, inH, inW) => convInputGrad(dy, back, geom, inH, inW),
     tensors: [...own, filter, back],
   };
+}
+
+/**
+ * An OIHW filter [cout, cin, k, k] as an HWIO tensor [k, k, cin, cout], transposed straight into its memory on
+ * the heap where our heap kernels run (else through a JS array that tfjs copies). Loading a model does this
+ * for most of its weights; a fresh JS array each cost more in page faults than the transposition (ResNet34).
+ */
+function hwioTensor(heap: WasmHeap, oihw: Float32Array, k: number, cin: number, cout: number): Tensor4D {
+  if (!heap.kernels) return tf.tensor4d(hwioOf(oihw, cout, cin, k * k), [k, k, cin, cout]);
+  const filter = heap.output([k, k, cin, cout]) as Tensor4D;
+  hwioInto(heap.view(filter), oihw, cout, cin, k * k);
+  return filter;
 }
 
 /** A depthwise convolution (groups = channels, `mult` outputs per channel), filter [k, k, C, mult]. */
@@ -129,8 +141,11 @@ function groupedConv(runs: ConvRun[]): ConvRun {
 
 /** Output channels [from, to) of an OIHW filter [cout, cinG, kh, kw] (taps = kh * kw) as HWIO [kh, kw, cinG, to - from]. */
 function hwioOf(w: ArrayLike<number>, cout: number, cinG: number, taps: number, from = 0, to = cout): Float32Array {
+  return hwioInto(new Float32Array(taps * cinG * (to - from)), w, cout, cinG, taps, from, to);
+}
+
+function hwioInto(out: Float32Array, w: ArrayLike<number>, cout: number, cinG: number, taps: number, from = 0, to = cout): Float32Array {
   const n = to - from;
-  const out = new Float32Array(taps * cinG * n);
   for (let o = from; o < to; o++) {
     for (let i = 0; i < cinG; i++) for (let t = 0; t < taps; t++) out[(t * cinG + i) * n + (o - from)] = w[(o * cinG + i) * taps + t]!;
   }
@@ -183,14 +198,15 @@ export const conv: OpModule = {
       let run = runs.get(key);
       if (!run) {
         const data = weight.data; // read once (an importer may produce it on access)
+        const oihw = data instanceof Float32Array ? data : Float32Array.from(data);
         const general = (from: number, to: number) =>
           generalConv(hwioOf(data, cout, cinG, kh * kw, from, to), bias?.subarray(from, to), cinG, to - from, { kernel: [kh, kw], strides: [sh!, sw!], dilations: [dh, dw], pads: padded.pads });
         if (!square) run = groups === 1 ? general(0, cout) : groupedConv(Array.from({ length: groups }, (_, gi) => general(gi * mult, (gi + 1) * mult)));
-        else if (groups === 1) run = denseConv(heap, hwioOf(data, cout, cin, kh * kw), bias, cin, cout, g);
+        else if (groups === 1) run = denseConv(heap, oihw, bias, cin, cout, g);
         else if (cinG === 1) run = depthwiseConv(hwioOf(data, cout, 1, kh * kw), bias, cin, mult, g);
         else {
           run = groupedConv(
-            Array.from({ length: groups }, (_, gi) => denseConv(heap, hwioOf(data, cout, cinG, kh * kw, gi * mult, (gi + 1) * mult), bias?.subarray(gi * mult, (gi + 1) * mult), cinG, mult, g)),
+            Array.from({ length: groups }, (_, gi) => denseConv(heap, oihw.subarray(gi * mult * cinG * kh * kw, (gi + 1) * mult * cinG * kh * kw), bias?.subarray(gi * mult, (gi + 1) * mult), cinG, mult, g)),
           );
         }
         if (uneven && square) run = prePadded(run, padded.pads);

@@ -7,7 +7,8 @@ export type BytesSource = string | URL | Uint8Array | ArrayBuffer;
 /** Random access to a file's bytes: in memory, or read on demand (openLocalFile). */
 export interface ByteSource {
   readonly byteLength: number;
-  read(offset: number, length: number): Uint8Array;
+  /** `length` bytes from `offset`: in `into` (its first `length` bytes) when given, else in an array of their own (or a view). */
+  read(offset: number, length: number, into?: Uint8Array): Uint8Array;
 }
 
 const isUrlString = (s: string): boolean => /^(https?|file|data|blob):/i.test(s);
@@ -80,8 +81,8 @@ export async function openLocalFile(source: BytesSource, what: string): Promise<
   }
   return {
     byteLength: stat.size,
-    read(offset: number, length: number): Uint8Array {
-      const out = new Uint8Array(length);
+    read(offset: number, length: number, into?: Uint8Array): Uint8Array {
+      const out = into ? into.subarray(0, length) : new Uint8Array(length);
       for (let done = 0; done < length; ) {
         const n = fs.readSync(fd, out, done, length - done, offset + done);
         if (n === 0) throw new GradcamError('INVALID_INPUT', `${what} ${path} changed while being read`);

@@ -1,5 +1,6 @@
 import { WeightsError } from '../errors.js';
 import type { ByteSource } from '../runtime/io.js';
+import { createScratch } from '../engine/scratch.js';
 
 /** Safetensors dtypes we can turn into float32. */
 export type FloatDtype = 'F32' | 'F16' | 'BF16';
@@ -12,6 +13,9 @@ const isFloatDtype = (d: Dtype): d is FloatDtype => d === 'F32' || d === 'F16' |
 // A real header is a few KB; anything past this is a corrupt length field, not a header to allocate for.
 const MAX_HEADER_BYTES = 64 * 1024 * 1024;
 
+/** Transient reads (float32(key, true)) land here: one file's tensors, read one at a time. */
+const scratch = createScratch();
+
 export interface TensorInfo {
   readonly dtype: Dtype;
   readonly shape: readonly number[];
@@ -23,8 +27,12 @@ export interface TensorInfo {
 export interface SafetensorsFile {
   readonly metadata: Readonly<Record<string, string>>;
   readonly tensors: ReadonlyMap<string, TensorInfo>;
-  /** The tensor converted to float32; throws WeightsError for other dtypes and on NaN/Inf. */
-  float32(key: string): Float32Array;
+  /**
+   * The tensor converted to float32; throws WeightsError for other dtypes and on NaN/Inf. `transient`: in a
+   * scratch array that the next transient read overwrites (for data consumed at once, as a filter that is
+   * copied into the engine; it saves the page faults of a fresh array per tensor).
+   */
+  float32(key: string, transient?: boolean): Float32Array;
 }
 
 const isNonNegInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -37,7 +45,11 @@ const isByteSource = (v: unknown): v is ByteSource =>
  */
 export function parseSafetensors(source: Uint8Array | ByteSource): SafetensorsFile {
   const bytes: ByteSource | undefined =
-    source instanceof Uint8Array ? { byteLength: source.byteLength, read: (o, n) => source.subarray(o, o + n) } : isByteSource(source) ? source : undefined;
+    source instanceof Uint8Array
+      ? { byteLength: source.byteLength, read: (o, n, into) => (into ? (into.set(source.subarray(o, o + n)), into.subarray(0, n)) : source.subarray(o, o + n)) }
+      : isByteSource(source)
+        ? source
+        : undefined;
   if (!bytes) throw new WeightsError('weights must be a Uint8Array');
   if (bytes.byteLength < 8) throw new WeightsError(`not a safetensors file: ${bytes.byteLength} bytes is shorter than the 8-byte header length`);
   const lenBytes = bytes.read(0, 8);
@@ -75,11 +87,19 @@ export function parseSafetensors(source: Uint8Array | ByteSource): SafetensorsFi
   return {
     metadata,
     tensors,
-    float32(key: string): Float32Array {
+    float32(key: string, transient = false): Float32Array {
       const info = tensors.get(key);
       if (!info) throw new WeightsError('missing tensor', key);
       if (!isFloatDtype(info.dtype)) throw new WeightsError(`dtype ${info.dtype} is not a float type (expected F32, F16 or BF16)`, key);
-      const out = toFloat32(bytes.read(dataStart + info.begin, info.end - info.begin), info.dtype);
+      const [at, size] = [dataStart + info.begin, info.end - info.begin];
+      let out: Float32Array;
+      if (transient && info.dtype === 'F32') {
+        // Little-endian hosts (all wasm runtimes) read F32 bytes as they are.
+        out = scratch(size / 4);
+        bytes.read(at, size, new Uint8Array(out.buffer, out.byteOffset, size));
+      } else {
+        out = toFloat32(bytes.read(at, size), info.dtype);
+      }
       for (let i = 0; i < out.length; i++) {
         if (!Number.isFinite(out[i])) throw new WeightsError(`non-finite value (${out[i]}) at flat index ${i}`, key);
       }

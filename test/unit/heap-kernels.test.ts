@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { tf } from '../../src/tf.js';
+import { tf, type Tensor4D } from '../../src/tf.js';
 import { startBackend, type RuntimeInfo } from '../../src/runtime/index.js';
 import type { WasmHeap } from '../../src/ops/kernels/heap.js';
 import { explicitPad } from '../../src/ops/kernels/conv-grad.js';
@@ -37,12 +37,12 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
   for (const [n, h, w, cin, cout] of cases) {
     test(`${n}x${h}x${w}, ${cin} -> ${cout} channels: forward with bias and ReLU, and the input gradient`, () => {
       const x = tf.tensor4d(randomArray(n * h * w * cin, h + w), [n, h, w, cin]);
-      const hwio = randomArray(9 * cin * cout, cin * 7 + cout);
-      const filter = tf.tensor4d(hwio, [3, 3, cin, cout]);
+      const oihw = randomArray(9 * cin * cout, cin * 7 + cout);
+      const filter = tf.transpose(tf.tensor4d(oihw, [cout, cin, 3, 3]), [2, 3, 1, 0]) as Tensor4D; // HWIO
       const bias = tf.tensor1d(randomArray(cout, 5));
       // Planes U (the forward's, and the input gradient's left operand with transposed transforms) and S = U^T
       // (the input gradient's right operand).
-      const [u, s] = [false, true].map((transposed) => winogradFilter(heap, hwio, cin, cout, transposed));
+      const [u, s] = [false, true].map((transposed) => winogradFilter(heap, oihw, cin, cout, transposed));
       expect(() => winogradConv(heap, x, s!)).toThrow(/takes planes U/);
       for (const activation of ['linear', 'relu'] as const) {
         const expected = xnnpackConv(x, filter, 1, explicitPad(1), bias, activation);

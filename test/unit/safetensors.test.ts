@@ -163,6 +163,33 @@ describe('safetensors from a local file, read tensor by tensor', () => {
       }
     }
   });
+  test('transient reads give the same values, in memory that the next transient read reuses; other dtypes and NaN are checked as before', async () => {
+    const path = join(dir, 't.safetensors');
+    const withHalf = encodeSafetensors({
+      a: { dtype: 'F32', shape: [3], data: f32bytes([1, -2, 3.5]) },
+      b: { dtype: 'F32', shape: [2, 2], data: f32bytes([0.25, 5, 6, -7]) },
+      h: { dtype: 'F16', shape: [2], data: new Uint8Array(new Uint16Array([0x3c00, 0xc000]).buffer) },
+      n: { dtype: 'F32', shape: [2], data: f32bytes([1, NaN]) },
+    });
+    writeFileSync(path, withHalf);
+    const file = (await openLocalFile(path, 'weights'))!;
+    try {
+      for (const parsed of [parseSafetensors(file), parseSafetensors(withHalf)]) {
+        const b = parsed.float32('b', true);
+        expect(Array.from(b)).toEqual([0.25, 5, 6, -7]);
+        const a = parsed.float32('a', true);
+        expect(Array.from(a)).toEqual([1, -2, 3.5]);
+        expect(a.buffer).toBe(b.buffer); // the same scratch: b is now overwritten
+        expect(Array.from(parsed.float32('b'))).toEqual([0.25, 5, 6, -7]); // a plain read is its own
+        expect(Array.from(parsed.float32('h', true))).toEqual([1, -2]);
+        expect(() => parsed.float32('n', true)).toThrow(WeightsError);
+      }
+      // The bytes given in memory are never written to.
+      expect(Array.from(parseSafetensors(withHalf).float32('a'))).toEqual([1, -2, 3.5]);
+    } finally {
+      file.close();
+    }
+  });
   test('a truncated file is a WeightsError; a directory and a missing file are named', async () => {
     const cut = join(dir, 'cut.safetensors');
     writeFileSync(cut, bytes.subarray(0, bytes.length - 4));

@@ -78,8 +78,12 @@ export class Graph {
         const op = ctx.ops[n.opType];
         if (!op) throw new GradcamError('UNSUPPORTED', `${n.opType} node '${n.name}' in ${spec.source}: op type ${n.opType} is not supported`);
         let kernel: NodeKernel;
+        const constants = n.inputs.map((x) => this.constants.get(x));
         try {
-          kernel = op.create({ node: n, source: spec.source, constants: n.inputs.map((x) => this.constants.get(x)) }, ctx);
+          kernel = op.create({ node: n, source: spec.source, constants }, ctx);
+          // Kernels read their constants while they are created; one that keeps its spec (for its error
+          // messages) must not keep the weights with it (an ONNX model's would hold the whole file's bytes).
+          constants.fill(undefined);
         } catch (err) {
           // tfjs rejecting a constant (a weight whose size does not match its shape...) names the node.
           if (err instanceof GradcamError) throw err;

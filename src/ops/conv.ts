@@ -5,7 +5,7 @@ import { gemmConv, gemmConvInputGrad, xnnpackConv, type Activation, type Pads } 
 import { winogradConv, winogradFilter, winogradInputGrad, winogradUsable } from './kernels/winograd.js';
 import type { WasmHeap } from './kernels/heap.js';
 import { generalConv } from './conv-general.js';
-import type { EngineContext, NodeKernel, OpModule, OpSpec } from './types.js';
+import type { EngineContext, HostTensor, NodeKernel, OpModule, OpSpec } from './types.js';
 import { attr, constantInput, onlyAttributes, unsupported } from './util.js';
 
 /** 3x3 stride-1 filters up to this size run as Winograd convolutions (ResNet34's layer1..layer3). */
@@ -186,7 +186,10 @@ export const conv: OpModule = {
       const [l, r] = autoPads(autoPad, w, kew, sw!);
       return { kernel: kh, stride: sh!, dilation: dh!, pads: [t, b, l, r] };
     };
-    // Runs are prepared per padding (auto_pad SAME depends on the input size; NOTSET has one).
+    // Runs are prepared per padding (auto_pad SAME depends on the input size; NOTSET has one). A conv whose
+    // padding does not depend on its input makes its one run now and lets go of the weight (an importer's
+    // array, or its file), which the graph would otherwise keep alive as long as itself.
+    let source: HostTensor | undefined = weight;
     const runs = new Map<string, ConvRun>();
     const runFor = (h: number, w: number): ConvRun => {
       const padded = shapeFor(h, w);
@@ -197,7 +200,7 @@ export const conv: OpModule = {
       const key = padded.pads.join(',');
       let run = runs.get(key);
       if (!run) {
-        const data = weight.data; // read once (an importer may produce it on access)
+        const data = source!.data; // read once (an importer may produce it on access)
         const oihw = data instanceof Float32Array ? data : Float32Array.from(data);
         const general = (from: number, to: number) =>
           generalConv(hwioOf(data, cout, cinG, kh * kw, from, to), bias?.subarray(from, to), cinG, to - from, { kernel: [kh, kw], strides: [sh!, sw!], dilations: [dh, dw], pads: padded.pads });
@@ -216,7 +219,10 @@ export const conv: OpModule = {
       }
       return run;
     };
-    if (autoPad === 'NOTSET' || autoPad === 'VALID') runFor(1, 1);
+    if (autoPad === 'NOTSET' || autoPad === 'VALID') {
+      runFor(1, 1);
+      source = undefined;
+    }
     return {
       forward: ([x]) => {
         const t = x as Tensor4D;

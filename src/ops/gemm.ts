@@ -19,18 +19,21 @@ export const gemm: OpModule = {
     const beta = attr<number>(spec, 'beta', 1);
     const c = spec.node.inputs[2] ? constantInput(spec, 2, 'C') : undefined;
     // C broadcasts over the rows: [], [1], [N], [1, 1] or [1, N].
-    const n = w.dims[transB ? 0 : 1]!;
-    if (c && (c.dims.length > 2 || c.dims.some((d, i) => d !== 1 && (i !== c.dims.length - 1 || d !== n)))) {
-      throw unsupported(spec, `C of shape [${c.dims.join(', ')}] for ${n} outputs`);
+    const [k, n] = transB ? [w.dims[1]!, w.dims[0]!] : [w.dims[0]!, w.dims[1]!];
+    // No closure here may name w or c: V8 would keep them (and whatever an importer's tensor holds, such
+    // as its file) in the context that the kernel's functions share, for the graph's lifetime.
+    const cDims = c?.dims;
+    if (cDims && (cDims.length > 2 || cDims.some((d, i) => d !== 1 && (i !== cDims.length - 1 || d !== n)))) {
+      throw unsupported(spec, `C of shape [${cDims.join(', ')}] for ${n} outputs`);
     }
     const b = tf.tensor2d(w.data instanceof Float32Array ? w.data : new Float32Array(w.data), w.dims as [number, number]);
     const bias = c && Float32Array.from(c.data, (v) => v * beta);
-    const biasT = bias && tf.tensor(bias, c!.dims.length ? [...c!.dims] : [1]);
+    const biasT = bias && tf.tensor(bias, cDims!.length ? [...cDims!] : [1]);
     return {
       forward: ([a]) => {
         const x = tensorOf(a!);
         if (x.rank < 2 || (isGemm && x.rank !== 2)) throw unsupported(spec, `an input of rank ${x.rank} (only 2-D${isGemm ? '' : ' or more'})`);
-        const y = tf.matMul(rows(x, w.dims[transB ? 1 : 0]!), b, false, transB);
+        const y = tf.matMul(rows(x, k), b, false, transB);
         const scaled = alpha === 1 ? y : tf.mul(y, alpha);
         return [unrows(biasT ? tf.add(scaled, biasT) : scaled, [...logicalShape(x.shape).slice(0, -1), n])];
       },

@@ -2,6 +2,7 @@ import { GradcamError } from '../../errors.js';
 import type { GraphLayer, GraphSpec } from '../../graph/graph.js';
 import type { HostTensor, OpNode } from '../../ops/types.js';
 import type { OnnxModel } from './ir.js';
+import { isFloatType } from './tensor.js';
 
 /**
  * An ONNX model (the decoded IR) as the engine's graph. The graph's op vocabulary is ONNX's, so nodes map
@@ -24,7 +25,7 @@ function inPlaceRelu(model: OnnxModel, layer: GraphLayer): GraphLayer {
 
 export function onnxGraph(model: OnnxModel): { spec: GraphSpec; requiredInputSize?: [number, number] } {
   const constants = new Map<string, HostTensor>();
-  for (const [name, t] of model.initializers) constants.set(name, { dims: t.dims, data: t.data, int: !(t.data instanceof Float32Array) });
+  for (const [name, t] of model.initializers) constants.set(name, { dims: t.dims, get data() { return t.data; }, int: !isFloatType(t.elemType) });
   const nodes: OpNode[] = model.nodes.map((n) => {
     if (n.domain !== '' && n.domain !== 'ai.onnx') throw new GradcamError('UNSUPPORTED', `${n.opType} node '${n.name}' in ${model.source}: domain '${n.domain}' is not supported`);
     return { name: n.name, opType: n.opType, inputs: n.inputs, outputs: n.outputs, attributes: n.attributes, guided: n.opType === 'Relu' };

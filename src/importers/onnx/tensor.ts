@@ -54,17 +54,25 @@ export function tensorFromProto(t: TensorMessage, name: string, ctx: TensorConte
   for (const d of dims) count *= d;
   if (count > MAX_ELEMENTS) throw new WeightsError(`${ctx.source}: ${what} has ${count} elements, more than ${MAX_ELEMENTS}`);
   const bytes = t.dataLocation === 1 ? externalBytes(t, what, ctx) : t.rawData.length > 0 ? t.rawData : undefined;
-  let data: Float32Array | Float64Array;
-  if (bytes !== undefined) {
-    if (bytes.length !== count * elem.bytes) {
-      throw new WeightsError(`${ctx.source}: ${what} (${elem.name} ${JSON.stringify(dims)}) needs ${count * elem.bytes} bytes of data, found ${bytes.length}`);
-    }
-    data = fromLittleEndian(bytes, t.dataType, count);
-  } else {
-    data = fromTypedField(t, count, what, ctx.source);
+  if (bytes === undefined) return { name, dims, elemType: t.dataType, data: fromTypedField(t, count, what, ctx.source) };
+  if (bytes.length !== count * elem.bytes) {
+    throw new WeightsError(`${ctx.source}: ${what} (${elem.name} ${JSON.stringify(dims)}) needs ${count * elem.bytes} bytes of data, found ${bytes.length}`);
   }
-  return { name, dims, elemType: t.dataType, data };
+  // Bytes (the bulk of a model's weights) are converted when read, by the op that copies them into the engine:
+  // converting every initializer up front held a second copy of the weights beside the file while the model loaded.
+  const type = t.dataType;
+  return {
+    name,
+    dims,
+    elemType: type,
+    get data() {
+      return fromLittleEndian(bytes, type, count);
+    },
+  };
 }
+
+/** Whether a data type converts to Float32Array (floating types); the others give Float64Array. */
+export const isFloatType = (type: number): boolean => ELEMENT[type]?.float === true;
 
 function externalBytes(t: TensorMessage, what: string, ctx: TensorContext): Uint8Array {
   const entry = new Map(t.externalData.map((e) => [e.key, e.value]));

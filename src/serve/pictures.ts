@@ -1,10 +1,10 @@
 import type { Explanation } from '../explainer.js';
 import type { Kernels } from '../kernels/types.js';
-import { encodePng } from '../image/encode.js';
 import { explanationFigure, explanationPictures } from '../image/pictures.js';
 import type { Pixels } from '../image/preprocess.js';
 import { renderGuided, renderHeatmap, renderOverlay } from '../image/render.js';
 import type { ExplainParams } from './params.js';
+import { encodeServedPng } from './png.js';
 import { targetPrediction } from './reply.js';
 
 /** The PNGs a reply needs: `png` for format=png; for format=json the maps (unless maps=f32) and the overlay if asked for. */
@@ -16,7 +16,7 @@ export interface EncodedPictures {
 }
 
 const encodeEach = async <T>(record: Readonly<Record<string, T>>, f: (v: T) => Pixels) =>
-  Object.fromEntries(await Promise.all(Object.entries(record).map(async ([k, v]) => [k, await encodePng(f(v))] as const)));
+  Object.fromEntries(await Promise.all(Object.entries(record).map(async ([k, v]) => [k, await encodeServedPng(f(v))] as const)));
 
 /**
  * Draws and encodes the pictures of one explanation that `params` ask for: the overlay on the decoded
@@ -30,7 +30,7 @@ export async function encodePictures(
   labels: readonly string[] | undefined,
   params: ExplainParams,
 ): Promise<EncodedPictures> {
-  const overlay = () => encodePng(renderOverlay(kernels, image, e.combined, e.width, e.height));
+  const overlay = () => encodeServedPng(renderOverlay(kernels, image, e.combined, e.width, e.height));
   if (params.format === 'png') {
     if (!params.figure) return { png: await overlay() };
     return { png: await explanationFigure(kernels, e, explanationPictures(kernels, e, undefined), modelImage, targetPrediction(e, labels)) };

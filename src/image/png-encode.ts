@@ -1,11 +1,10 @@
+import type { Zlib } from './png-decode.js';
 import { channelsOf, type Pixels } from './preprocess.js';
 
 /** What the PNG writer needs of zlib: the runtime's own (node:zlib in the server), passed, not imported. */
-export interface Deflate {
+export interface Deflate extends Pick<Zlib, 'crc32'> {
   /** A zlib stream (RFC 1950) of the bytes. */
   deflate(data: Uint8Array): Uint8Array;
-  /** CRC-32 of bytes, continuing from `initial` (0: a new CRC). */
-  crc32(data: Uint8Array, initial?: number): number;
 }
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];

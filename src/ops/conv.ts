@@ -203,10 +203,10 @@ export const conv: OpModule = {
         const data = source!.data; // read once (an importer may produce it on access)
         const oihw = data instanceof Float32Array ? data : Float32Array.from(data);
         const general = (from: number, to: number) =>
-          generalConv(hwioOf(data, cout, cinG, kh * kw, from, to), bias?.subarray(from, to), cinG, to - from, { kernel: [kh, kw], strides: [sh!, sw!], dilations: [dh, dw], pads: padded.pads });
+          generalConv(hwioOf(oihw, cout, cinG, kh * kw, from, to), bias?.subarray(from, to), cinG, to - from, { kernel: [kh, kw], strides: [sh!, sw!], dilations: [dh, dw], pads: padded.pads });
         if (!square) run = groups === 1 ? general(0, cout) : groupedConv(Array.from({ length: groups }, (_, gi) => general(gi * mult, (gi + 1) * mult)));
         else if (groups === 1) run = denseConv(heap, oihw, bias, cin, cout, g);
-        else if (cinG === 1) run = depthwiseConv(hwioOf(data, cout, 1, kh * kw), bias, cin, mult, g);
+        else if (cinG === 1) run = depthwiseConv(hwioOf(oihw, cout, 1, kh * kw), bias, cin, mult, g);
         else {
           run = groupedConv(
             Array.from({ length: groups }, (_, gi) => denseConv(heap, oihw.subarray(gi * mult * cinG * kh * kw, (gi + 1) * mult * cinG * kh * kw), bias?.subarray(gi * mult, (gi + 1) * mult), cinG, mult, g)),

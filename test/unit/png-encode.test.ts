@@ -5,7 +5,7 @@ import { writePng } from '../../src/image/png-encode.js';
 import { readImageHeader } from '../../src/image/header.js';
 import { encodeServedPng } from '../../src/serve/png.js';
 
-const NODE = { deflate: (d: Uint8Array) => zlib.deflateSync(d, { strategy: zlib.constants.Z_RLE }), crc32: (d: Uint8Array, i?: number) => zlib.crc32(d, i) };
+const NODE = { deflate: (d: Uint8Array) => zlib.deflateSync(d, { strategy: zlib.constants.Z_RLE }), crc32: (d: Uint8Array) => zlib.crc32(d) };
 
 function pixels(width: number, height: number, channels: 3 | 4, seed: number) {
   const data = new Uint8Array(width * height * channels);

@@ -151,6 +151,14 @@ function outputTransform(
   }
 }
 
+/** y = max(x, 0), n elements: NaN stays NaN and -0 becomes 0, as tfjs-wasm's Relu does. */
+export function relu(x: usize, y: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  const end = <usize>(n & ~3) << 2;
+  for (let i: usize = 0; i < end; i += 16) v128.store(y + i, f32x4.max(v128.load(x + i), zero));
+  for (let i = end; i < <usize>n << 2; i += 4) store<f32>(y + i, max(load<f32>(x + i), 0));
+}
+
 /**
  * Gradient through a ReLU from its output: dx = out > 0 ? dy : 0, and with `guided` also 0 where
  * dy < 0 (guided backpropagation). n elements.
@@ -240,6 +248,64 @@ export function col2imT(colsT: usize, dx: usize, n: i32, h: i32, w: i32, c: i32,
           }
         }
       }
+    }
+  }
+}
+
+/**
+ * C [m, n] = A [m, k] x B [k, n], all row-major, n a multiple of 4. B is read in place (no packed copy,
+ * unlike XNNPACK's matMul, which keeps one per right operand). Each output adds its k products in order,
+ * each a multiply then an add, as XNNPACK's wasm SIMD kernels do, so the results are the same bits.
+ * Blocks of 4 rows by 8 columns; the rows and the 4 columns left over go one row or 4 columns at a time.
+ */
+export function matmul(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32): void {
+  const ra = <usize>k << 2; // a row of A, and of B and C below
+  const rb = <usize>n << 2;
+  let j = 0;
+  for (; j + 8 <= n; j += 8) columns(a, b + (<usize>j << 2), c + (<usize>j << 2), m, k, ra, rb, 8);
+  if (j < n) columns(a, b + (<usize>j << 2), c + (<usize>j << 2), m, k, ra, rb, 4);
+}
+
+/** All m rows of C's `cols` (8 or 4, a constant where inlined) columns from B's columns at `b`. */
+@inline
+function columns(a: usize, b: usize, c: usize, m: i32, k: i32, ra: usize, rb: usize, cols: i32): void {
+  let i = 0;
+  for (; i + 4 <= m; i += 4) block(a + <usize>i * ra, b, c + <usize>i * rb, k, ra, rb, 4, cols);
+  for (; i < m; i++) block(a + <usize>i * ra, b, c + <usize>i * rb, k, ra, rb, 1, cols);
+}
+
+/** `rows` (4 or 1) rows of C by `cols` (8 or 4) columns, from A's rows at `a` and B's columns at `b` (constants where inlined). */
+@inline
+function block(a: usize, b: usize, c: usize, k: i32, ra: usize, rb: usize, rows: i32, cols: i32): void {
+  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (let i = 0; i < k; i++, a += 4, b += rb) {
+    const b0 = v128.load(b);
+    const b1 = cols == 8 ? v128.load(b, 16) : b0;
+    let s = v128.load32_splat(a);
+    c00 = f32x4.add(c00, f32x4.mul(s, b0));
+    if (cols == 8) c01 = f32x4.add(c01, f32x4.mul(s, b1));
+    if (rows == 4) {
+      s = v128.load32_splat(a + ra);
+      c10 = f32x4.add(c10, f32x4.mul(s, b0));
+      if (cols == 8) c11 = f32x4.add(c11, f32x4.mul(s, b1));
+      s = v128.load32_splat(a + 2 * ra);
+      c20 = f32x4.add(c20, f32x4.mul(s, b0));
+      if (cols == 8) c21 = f32x4.add(c21, f32x4.mul(s, b1));
+      s = v128.load32_splat(a + 3 * ra);
+      c30 = f32x4.add(c30, f32x4.mul(s, b0));
+      if (cols == 8) c31 = f32x4.add(c31, f32x4.mul(s, b1));
+    }
+  }
+  v128.store(c, c00);
+  if (cols == 8) v128.store(c, c01, 16);
+  if (rows == 4) {
+    v128.store(c + rb, c10);
+    v128.store(c + 2 * rb, c20);
+    v128.store(c + 3 * rb, c30);
+    if (cols == 8) {
+      v128.store(c + rb, c11, 16);
+      v128.store(c + 2 * rb, c21, 16);
+      v128.store(c + 3 * rb, c31, 16);
     }
   }
 }

@@ -1,5 +1,5 @@
-import { tf, type Tensor } from '../tf.js';
-import { reluGrad } from './kernels/relu.js';
+import type { Tensor } from '../tf.js';
+import { reluForward, reluGrad } from './kernels/relu.js';
 import type { OpModule } from './types.js';
 import { onlyAttributes, tensorOf } from './util.js';
 
@@ -8,7 +8,7 @@ export const relu: OpModule = {
   create(spec, { heap }) {
     onlyAttributes(spec, []);
     return {
-      forward: ([x]) => [tf.relu(tensorOf(x!))],
+      forward: ([x]) => [reluForward(heap, tensorOf(x!))],
       backward: ([dy], saved, guided) => [reluGrad(heap, dy!, saved.outputs[0] as Tensor, guided ? 'guided' : 'plain')],
       saves: { outputs: true },
     };

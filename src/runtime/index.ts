@@ -7,6 +7,7 @@ import type { Kernels } from '../kernels/types.js';
 import { readBytes } from './io.js';
 import { runtime } from './env.js';
 import { asHeapKernels, type HeapKernelExports, type WasmHeap } from '../ops/kernels/heap.js';
+import { startMatMulHelper, type MatMulHelper } from './matmul-helper.js';
 import { backendMemory, checkTfjsWasmVersion, compileLocalTfjsWasm, MAX_THREADS, registerPrecompiledWasmBackend, registerThreadedWasmBackend, wasmHeap } from './wasm-backend.js';
 
 /**
@@ -64,7 +65,7 @@ export function runningBackend(): Backend {
   if (!running) throw new WasmInitError('the wasm backend has not been started (createExplainer or startBackend first)');
   return running;
 }
-let defaultHeapKernels: Promise<HeapKernelExports> | undefined;
+let defaultHeapKernels: Promise<AttachedKernels> | undefined;
 
 async function defaultThreads(): Promise<number> {
   const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
@@ -119,17 +120,17 @@ export async function startBackend(options: RuntimeOptions = {}): Promise<Backen
   backendReady.catch(() => (backendReady = undefined));
   const base = await backendReady;
   const source = options.heapKernels;
-  let kernels: HeapKernelExports | undefined;
+  let attached: AttachedKernels | undefined;
   if (source !== false) {
     if (!base.simd) throw new WasmInitError('the heap kernels need WebAssembly SIMD, which this host lacks; pass heapKernels: false to run without them');
-    if (source !== undefined) kernels = await attachHeapKernels(source);
+    if (source !== undefined) attached = await attachHeapKernels(source, base.threads);
     else {
-      defaultHeapKernels ??= attachHeapKernels(undefined);
+      defaultHeapKernels ??= attachHeapKernels(undefined, base.threads);
       defaultHeapKernels.catch(() => (defaultHeapKernels = undefined));
-      kernels = await defaultHeapKernels;
+      attached = await defaultHeapKernels;
     }
   }
-  running = { info: { ...base, heapKernels: kernels !== undefined }, heap: wasmHeap(kernels) };
+  running = { info: { ...base, heapKernels: attached !== undefined }, heap: wasmHeap(attached?.kernels, undefined, attached?.helper) };
   return running;
 }
 
@@ -144,7 +145,13 @@ const buildFile = (name: string): URL => new URL(`../../build/${name}`, import.m
  * threaded (shared memory), heap.wasm otherwise. Kernels that cannot be read, compiled or do not fit
  * are a WasmInitError.
  */
-async function attachHeapKernels(source: KernelSource | string | URL | undefined): Promise<HeapKernelExports> {
+interface AttachedKernels {
+  readonly kernels: HeapKernelExports;
+  /** The second thread for the kernels' products: Node with a threaded backend (see matmul-helper.ts). */
+  readonly helper: MatMulHelper | undefined;
+}
+
+async function attachHeapKernels(source: KernelSource | string | URL | undefined, threads: number): Promise<AttachedKernels> {
   const memory = backendMemory();
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   const file = `heap${shared ? '-shared' : ''}.wasm`;
@@ -153,7 +160,9 @@ async function attachHeapKernels(source: KernelSource | string | URL | undefined
     const where = source === undefined ? buildFile(file) : isDir ? (typeof source === 'string' ? source + file : new URL(file, source as URL)) : source;
     const bytes = where instanceof WebAssembly.Module ? where : await readBytes(where, 'heapKernels');
     const module = bytes instanceof WebAssembly.Module ? bytes : await WebAssembly.compile(bytes as BufferSource);
-    return asHeapKernels((await WebAssembly.instantiate(module, { env: { memory } })).exports);
+    const kernels = asHeapKernels((await WebAssembly.instantiate(module, { env: { memory } })).exports);
+    const helper = shared && threads > 1 && runtime.isNode && !runtime.isDeno && !runtime.isBun ? await startMatMulHelper(module, memory) : undefined;
+    return { kernels, helper };
   } catch (cause) {
     const hint = source === undefined ? '; pass heapKernels (where they are) or heapKernels: false (run without them)' : '';
     throw new WasmInitError(`heapKernels could not be loaded for the ${shared ? 'threaded' : 'single-threaded'} backend (it needs ${file}): ${(cause as Error).message}${hint}`, { cause });

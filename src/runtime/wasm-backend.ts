@@ -7,6 +7,7 @@ import { runtime } from './env.js';
 import { readBytes } from './io.js';
 import { WasmInitError } from '../errors.js';
 import type { HeapKernelExports, WasmHeap } from '../ops/kernels/heap.js';
+import type { MatMulHelper } from './matmul-helper.js';
 
 // This file is the only one that uses tfjs-backend-wasm's private internals: BackendWasm's construction,
 // the Emscripten module and its imports, dataIdMap and the wasm memory. They are checked at start-up.
@@ -43,11 +44,16 @@ export function backendMemory(backend: unknown = tf.backend()): WebAssembly.Memo
 }
 
 /** The engine's view of the running backend's heap (see WasmHeap), with our kernels on it when given. */
-export function wasmHeap(kernels: HeapKernelExports | undefined, backend: unknown = tf.backend()): WasmHeap {
+export function wasmHeap(kernels: HeapKernelExports | undefined, backend: unknown = tf.backend(), helper?: MatMulHelper): WasmHeap {
   backendMemory(backend);
   const b = backend as BackendWasm;
   return {
     kernels,
+    matmuls(products) {
+      if (!kernels) throw new Error('matmuls needs the heap kernels');
+      if (helper) helper.run(kernels, products);
+      else for (const p of products) kernels.matmul(p.a, p.b, p.c, p.m, p.k, p.n);
+    },
     // The same path as a kernel's output: tracked by tidy, freed by dispose.
     output: (shape) => tf.engine().makeTensorFromTensorInfo(b.makeOutput([...shape], 'float32'), b),
     offset: (t: Tensor) => b.dataIdMap.get(t.dataId)!.memoryOffset,

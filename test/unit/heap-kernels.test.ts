@@ -6,7 +6,8 @@ import type { WasmHeap } from '../../src/ops/kernels/heap.js';
 import { explicitPad } from '../../src/ops/kernels/conv-grad.js';
 import { xnnpackConv } from '../../src/ops/kernels/gemm-conv.js';
 import { winogradConv, winogradFilter, winogradInputGrad, winogradUsable } from '../../src/ops/kernels/winograd.js';
-import { reluGrad } from '../../src/ops/kernels/relu.js';
+import { reluForward, reluGrad } from '../../src/ops/kernels/relu.js';
+import { heapMatMuls } from '../../src/ops/kernels/matmul.js';
 import { randomArray } from '../helpers/random-weights.js';
 import { maxAbs, maxAbsDiff } from '../helpers/metrics.js';
 
@@ -79,6 +80,53 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
         tf.dispose([expected, ours]);
       }
       tf.dispose([dy, out]);
+    }
+  });
+
+  test('matrix products on the heap kernel: the same bits as XNNPACK (tfjs matMul), every remainder of rows, columns and depth', () => {
+    // Each output adds its products in order, a multiply then an add, as XNNPACK's wasm SIMD kernels do.
+    let seed = 1;
+    for (const m of [1, 3, 4, 5, 49])
+      for (const k of [1, 3, 4, 7, 64])
+        for (const n of [4, 8, 12, 20]) {
+          const a = tf.tensor2d(randomArray(m * k, seed++), [m, k]);
+          const b = tf.tensor2d(randomArray(k * n, seed++), [k, n]);
+          const [ours] = heapMatMuls(heap, [[a, b]]);
+          const expected = tf.matMul(a, b);
+          expect(ours!.shape).toEqual([m, n]);
+          expect(maxAbsDiff(ours!.dataSync(), expected.dataSync()), `${m}x${k}x${n}`).toBe(0);
+          tf.dispose([a, b, ours!, expected]);
+        }
+    const a = tf.tensor2d(randomArray(12, 1), [3, 4]);
+    expect(() => heapMatMuls(heap, [[a, a]])).toThrow(/columns must be a multiple of 4/);
+    a.dispose();
+  });
+
+  test('a batch of products split over two threads (threaded backend in Node) gives what one thread gives, product by product', () => {
+    expect(info.threads).toBeGreaterThan(1); // the helper thread runs only then: this test must reach it
+    const pairs = Array.from({ length: 16 }, (_, i) => [tf.tensor2d(randomArray(49 * 64, 2 * i + 1), [49, 64]), tf.tensor2d(randomArray(64 * 32, 2 * i + 2), [64, 32])] as const);
+    for (let round = 0; round < 3; round++) {
+      const batch = heapMatMuls(heap, pairs);
+      pairs.forEach(([a, b], i) => {
+        const expected = tf.matMul(a, b);
+        expect(maxAbsDiff(batch[i]!.dataSync(), expected.dataSync()), `product ${i}`).toBe(0);
+        expected.dispose();
+      });
+      tf.dispose(batch);
+    }
+    tf.dispose(pairs.flat());
+  });
+
+  test('ReLU kernel = tfjs Relu: NaN stays NaN, -0 becomes 0, odd sizes reach the scalar tail', () => {
+    const special = [NaN, -0, 0, -1, 2, -Infinity, Infinity];
+    for (const n of [1, 7, 9, 56 * 56 * 64 + 3]) {
+      const values = randomArray(n, n);
+      special.forEach((v, i) => i < n && (values[i] = v));
+      const x = tf.tensor1d(values);
+      const ours = reluForward(heap, x).dataSync();
+      const expected = tf.relu(x).dataSync();
+      expect(ours.every((v, i) => Object.is(v, expected[i]))).toBe(true);
+      x.dispose();
     }
   });
 

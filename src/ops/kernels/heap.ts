@@ -7,12 +7,24 @@ import type { Tensor } from '../../tf.js';
 export interface HeapKernelExports {
   winogradInput(x: number, h: number, w: number, c: number, stride: number, ...planes: number[]): void;
   winogradOutput(y: number, h: number, w: number, c: number, stride: number, bias: number, relu: number, ...planes: number[]): void;
+  relu(x: number, y: number, n: number): void;
   reluGrad(dy: number, out: number, dx: number, n: number, guided: number): void;
   maxPoolGrad(x: number, pooled: number, dy: number, dx: number, h: number, w: number, c: number, oh: number, ow: number, size: number, stride: number, pad: number): void;
   col2imT(colsT: number, dx: number, n: number, h: number, w: number, c: number, k: number, stride: number, top: number, left: number, oh: number, ow: number): void;
+  matmul(a: number, b: number, c: number, m: number, k: number, n: number): void;
 }
 
-export const HEAP_KERNEL_NAMES = ['winogradInput', 'winogradOutput', 'reluGrad', 'maxPoolGrad', 'col2imT'] as const;
+/** One product C [m, n] = A [m, k] x B [k, n] for the heap kernel's matmul: byte offsets on the heap and sizes. */
+export interface MatMul {
+  readonly a: number;
+  readonly b: number;
+  readonly c: number;
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+}
+
+export const HEAP_KERNEL_NAMES = ['winogradInput', 'winogradOutput', 'reluGrad', 'maxPoolGrad', 'col2imT', 'matmul', 'relu'] as const;
 
 /**
  * tfjs-wasm's heap as the engine's kernels see it (implemented over tfjs internals in
@@ -27,6 +39,8 @@ export interface WasmHeap {
   view(t: Tensor): Float32Array;
   /** Our AssemblyScript kernels on this heap; undefined only when asked for (`heapKernels: false`). */
   readonly kernels: HeapKernelExports | undefined;
+  /** Runs independent products on the kernels' matmul, split over two threads where the runtime has a helper thread for them. */
+  matmuls(products: readonly MatMul[]): void;
 }
 
 /** Checks an instantiated module's exports against HeapKernelExports. */
@@ -41,5 +55,5 @@ export function noHeap(backend: string): WasmHeap {
   const fail = (): never => {
     throw new Error(`this op needs tfjs-wasm's heap; the ${backend} backend has none`);
   };
-  return { kernels: undefined, output: fail, offset: fail, view: fail };
+  return { kernels: undefined, output: fail, offset: fail, view: fail, matmuls: fail };
 }

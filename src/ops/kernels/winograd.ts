@@ -1,10 +1,11 @@
 import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D } from '../../tf.js';
 import type { HeapKernelExports, WasmHeap } from './heap.js';
 import type { Activation } from './gemm-conv.js';
+import { heapMatMuls } from './matmul.js';
 
-// 3x3, stride 1, pad 1 convolution by Winograd's F(2x2, 3x3): 16 matMuls of [tiles, Cin] x [Cin, Cout]
-// (XNNPACK) instead of 9 taps per output, 2.25x fewer multiplications; the transforms in between are
-// AssemblyScript SIMD kernels (assembly/heap.ts) working in place on tfjs-wasm's heap.
+// 3x3, stride 1, pad 1 convolution by Winograd's F(2x2, 3x3): 16 products of [tiles, Cin] x [Cin, Cout]
+// (our heap kernel's, see winogradRun) instead of 9 taps per output, 2.25x fewer multiplications; the
+// transforms in between are AssemblyScript SIMD kernels (assembly/heap.ts) working in place on tfjs-wasm's heap.
 
 /** Whether Winograd convolutions can run (the kernels are loaded, and channels suit their 4-wide SIMD). */
 export const winogradUsable = (heap: WasmHeap, cin: number, cout: number): boolean => heap.kernels !== undefined && cin % 4 === 0 && cout % 4 === 0;
@@ -62,13 +63,14 @@ const tiles = (n: number): number => (n + 1) >> 1;
 const FLIPPED = Array.from({ length: 16 }, (_, p) => [3, 1, 2, 0][p >> 2]! * 4 + [3, 1, 2, 0][p & 3]!);
 
 /**
- * The transforms around 16 matMuls, a batch's tiles stacked in each plane (the transforms run per image,
- * the matMuls once). tfjs-wasm runs a matMul on XNNPACK (threaded) only without transposes, and caches a
- * packed copy of its right operand. The forward takes planes U: X [tiles, Cin] x U [Cin, Cout]. The input
- * gradient takes planes S = U^T as the right operand, dY [tiles, Cout] x S_FLIPPED [Cout, Cin]; or, with
- * U, it is computed transposed, U_FLIPPED [Cin, Cout] x dY^T [Cout, tiles], the transforms writing and
- * reading transposed planes: U is the left operand, read in place, so no second set of planes (nor its
- * packed copy) is kept, but the matMul packs dY^T at every call.
+ * The transforms around 16 products, a batch's tiles stacked in each plane (the transforms run per image,
+ * the products once). The forward takes planes U: X [tiles, Cin] x U [Cin, Cout]. The input gradient
+ * takes planes S = U^T, dY [tiles, Cout] x S_FLIPPED [Cout, Cin]; or, with U (no second set of planes),
+ * it is computed transposed, U_FLIPPED [Cin, Cout] x dY^T [Cout, tiles], the transforms writing and
+ * reading transposed planes. Products with the planes on the right run on our heap kernel, which reads
+ * them in place (XNNPACK's matMul would keep a packed copy of each plane for as long as it lives: as much
+ * memory again); transposed ones on XNNPACK, which reads its left operand in place and packs dY^T, a
+ * few tiles wide, at every call.
  */
 function winogradRun(heap: WasmHeap, x: Tensor4D, { planes, transposed }: WinogradPlanes, gradient: boolean, bias?: Tensor1D, activation: Activation = 'linear'): Tensor4D {
   if (!gradient && transposed) throw new Error('the Winograd forward takes planes U, not transposed ones');
@@ -85,10 +87,8 @@ function winogradRun(heap: WasmHeap, x: Tensor4D, { planes, transposed }: Winogr
     const step = (ch: number) => (tr ? t * 4 : t * ch * 4);
     const v = Array.from({ length: 16 }, () => heap.output(tr ? [c, n * t] : [n * t, c]));
     for (let i = 0; i < n; i++) k.winogradInput(at(x) + i * h * w * c * 4, h, w, c, stride, ...v.map((p) => at(p) + i * step(c)));
-    const m = v.map((plane, p) => {
-      const u = planes[gradient ? FLIPPED[p]! : p]!;
-      return tr ? tf.matMul(u, plane as Tensor2D) : tf.matMul(plane as Tensor2D, u);
-    });
+    const operand = (p: number) => planes[gradient ? FLIPPED[p]! : p]!;
+    const m = tr ? v.map((plane, p) => tf.matMul(operand(p), plane as Tensor2D)) : heapMatMuls(heap, v.map((plane, p) => [plane as Tensor2D, operand(p)] as const));
     tf.dispose(v);
     const y = heap.output([n, h, w, cout]) as Tensor4D;
     const b = bias ? at(bias) : 0;

@@ -253,17 +253,28 @@ export function col2imT(colsT: usize, dx: usize, n: i32, h: i32, w: i32, c: i32,
 }
 
 /**
- * C [m, n] = A [m, k] x B [k, n], all row-major, n a multiple of 4. B is read in place (no packed copy,
+ * C [m, n] = A [m, k] x B [k, n], all row-major. B is read in place (no packed copy,
  * unlike XNNPACK's matMul, which keeps one per right operand). Each output adds its k products in order,
  * each a multiply then an add, as XNNPACK's wasm SIMD kernels do, so the results are the same bits.
- * Blocks of 4 rows by 8 columns; the rows and the 4 columns left over go one row or 4 columns at a time.
+ * Blocks of 4 rows by 8 columns; the rows and the columns left over go one row, 4 columns or one column at a time.
  */
 export function matmul(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32): void {
   const ra = <usize>k << 2; // a row of A, and of B and C below
   const rb = <usize>n << 2;
   let j = 0;
   for (; j + 8 <= n; j += 8) columns(a, b + (<usize>j << 2), c + (<usize>j << 2), m, k, ra, rb, 8);
-  if (j < n) columns(a, b + (<usize>j << 2), c + (<usize>j << 2), m, k, ra, rb, 4);
+  if (j + 4 <= n) columns(a, b + (<usize>j << 2), c + (<usize>j << 2), m, k, ra, rb, 4);
+  j += (n - j) & 4;
+  // The last 1..3 columns one output at a time, in the same order.
+  for (; j < n; j++) {
+    for (let i = 0; i < m; i++) {
+      let sum: f32 = 0;
+      let ai = a + <usize>i * ra;
+      let bj = b + (<usize>j << 2);
+      for (let q = 0; q < k; q++, ai += 4, bj += rb) sum += load<f32>(ai) * load<f32>(bj);
+      store<f32>(c + <usize>i * rb + (<usize>j << 2), sum);
+    }
+  }
 }
 
 /** All m rows of C's `cols` (8 or 4, a constant where inlined) columns from B's columns at `b`. */

@@ -88,7 +88,7 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
     let seed = 1;
     for (const m of [1, 3, 4, 5, 49])
       for (const k of [1, 3, 4, 7, 64])
-        for (const n of [4, 8, 12, 20]) {
+        for (const n of [1, 2, 3, 4, 5, 8, 12, 20, 49]) {
           const a = tf.tensor2d(randomArray(m * k, seed++), [m, k]);
           const b = tf.tensor2d(randomArray(k * n, seed++), [k, n]);
           const [ours] = heapMatMuls(heap, [[a, b]]);
@@ -98,7 +98,7 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
           tf.dispose([a, b, ours!, expected]);
         }
     const a = tf.tensor2d(randomArray(12, 1), [3, 4]);
-    expect(() => heapMatMuls(heap, [[a, a]])).toThrow(/columns must be a multiple of 4/);
+    expect(() => heapMatMuls(heap, [[a, a]])).toThrow(/do not multiply/);
     a.dispose();
   });
 

@@ -67,10 +67,9 @@ const FLIPPED = Array.from({ length: 16 }, (_, p) => [3, 1, 2, 0][p >> 2]! * 4 +
  * the products once). The forward takes planes U: X [tiles, Cin] x U [Cin, Cout]. The input gradient
  * takes planes S = U^T, dY [tiles, Cout] x S_FLIPPED [Cout, Cin]; or, with U (no second set of planes),
  * it is computed transposed, U_FLIPPED [Cin, Cout] x dY^T [Cout, tiles], the transforms writing and
- * reading transposed planes. Products with the planes on the right run on our heap kernel, which reads
- * them in place (XNNPACK's matMul would keep a packed copy of each plane for as long as it lives: as much
- * memory again); transposed ones on XNNPACK, which reads its left operand in place and packs dY^T, a
- * few tiles wide, at every call.
+ * reading transposed planes. Every product runs on our heap kernel, which reads both operands in place:
+ * XNNPACK's matMul would keep a packed copy of each plane it saw on its right for as long as the plane
+ * lives (as much memory again), and pack dY^T at every transposed call.
  */
 function winogradRun(heap: WasmHeap, x: Tensor4D, { planes, transposed }: WinogradPlanes, gradient: boolean, bias?: Tensor1D, activation: Activation = 'linear'): Tensor4D {
   if (!gradient && transposed) throw new Error('the Winograd forward takes planes U, not transposed ones');
@@ -88,7 +87,7 @@ function winogradRun(heap: WasmHeap, x: Tensor4D, { planes, transposed }: Winogr
     const v = Array.from({ length: 16 }, () => heap.output(tr ? [c, n * t] : [n * t, c]));
     for (let i = 0; i < n; i++) k.winogradInput(at(x) + i * h * w * c * 4, h, w, c, stride, ...v.map((p) => at(p) + i * step(c)));
     const operand = (p: number) => planes[gradient ? FLIPPED[p]! : p]!;
-    const m = tr ? v.map((plane, p) => tf.matMul(operand(p), plane as Tensor2D)) : heapMatMuls(heap, v.map((plane, p) => [plane as Tensor2D, operand(p)] as const));
+    const m = heapMatMuls(heap, v.map((plane, p) => (tr ? ([operand(p), plane as Tensor2D] as const) : ([plane as Tensor2D, operand(p)] as const))));
     tf.dispose(v);
     const y = heap.output([n, h, w, cout]) as Tensor4D;
     const b = bias ? at(bias) : 0;

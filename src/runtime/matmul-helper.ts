@@ -18,24 +18,26 @@ const WAIT_MS = 60_000;
 /**
  * The helper thread's whole program (no module to locate, from dist/ or from source alike): the heap
  * kernels on the shared memory, running the products the control block lists each time its request
- * counter moves, then raising its done counter.
+ * counter moves, then raising its done counter. Written to run as a script or as a module (workers
+ * inherit the process's flags, --input-type=module included), hence the dynamic import.
  */
 const HELPER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { module, memory, control } = workerData;
-const { matmul } = new WebAssembly.Instance(module, { env: { memory } }).exports;
-parentPort.postMessage('ready');
-for (let seen = 0; ; ) {
-  Atomics.wait(control, ${REQUEST}, seen);
-  seen = Atomics.load(control, ${REQUEST});
-  try {
-    for (let i = 0, at = ${CONTROL_WORDS}; i < control[${COUNT}]; i++, at += 6) matmul(control[at], control[at + 1], control[at + 2], control[at + 3], control[at + 4], control[at + 5]);
-  } catch {
-    control[${FAILED}] = 1;
+import('node:worker_threads').then(({ parentPort, workerData }) => {
+  const { module, memory, control } = workerData;
+  const { matmul } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  parentPort.postMessage('ready');
+  for (let seen = 0; ; ) {
+    Atomics.wait(control, ${REQUEST}, seen);
+    seen = Atomics.load(control, ${REQUEST});
+    try {
+      for (let i = 0, at = ${CONTROL_WORDS}; i < control[${COUNT}]; i++, at += 6) matmul(control[at], control[at + 1], control[at + 2], control[at + 3], control[at + 4], control[at + 5]);
+    } catch {
+      control[${FAILED}] = 1;
+    }
+    Atomics.store(control, ${DONE}, seen);
+    Atomics.notify(control, ${DONE});
   }
-  Atomics.store(control, ${DONE}, seen);
-  Atomics.notify(control, ${DONE});
-}
+});
 `;
 
 export interface MatMulHelper {

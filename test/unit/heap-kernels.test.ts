@@ -117,6 +117,27 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
     tf.dispose(pairs.flat());
   });
 
+  test('a product that fails on the helper thread fails the call (no hang), and later products still come out right', () => {
+    // In a process of its own: after a failure the helper is dropped for the rest of the process.
+    const dist = (f: string) => new URL(`../../dist/${f}`, import.meta.url).href;
+    const code = `
+      const { startBackend } = await import('${dist('runtime/index.js')}');
+      const { tf } = await import('${dist('tf.js')}');
+      const { heapMatMuls } = await import('${dist('ops/kernels/matmul.js')}');
+      const { heap, info } = await startBackend({ threads: 2 });
+      const a = tf.ones([4, 4]), b = tf.ones([4, 4]);
+      const c = heap.output([4, 4]);
+      const good = { a: heap.offset(a), b: heap.offset(b), c: heap.offset(c), m: 4, k: 4, n: 4 };
+      // The second product goes to the helper; its operand lies past the end of memory, so it traps there (and again here).
+      const bad = { ...good, a: 2 ** 31 - 64 };
+      try { heap.matmuls([good, bad]); console.log('no error'); } catch (e) { console.log(e.constructor.name); }
+      const [ok] = heapMatMuls(heap, [[a, b], [a, b], [a, b]]);
+      console.log(info.threads, Array.from(ok.dataSync()).every((v) => v === 4));
+      process.exit(0);`;
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.stdout.trim().split('\n'), out.stderr).toEqual(['RuntimeError', '2 true']);
+  });
+
   test('ReLU kernel = tfjs Relu: NaN stays NaN, -0 becomes 0, odd sizes reach the scalar tail', () => {
     const special = [NaN, -0, 0, -1, 2, -Infinity, Infinity];
     for (const n of [1, 7, 9, 56 * 56 * 64 + 3]) {

@@ -65,7 +65,26 @@ export function runningBackend(): Backend {
   if (!running) throw new WasmInitError('the wasm backend has not been started (createExplainer or startBackend first)');
   return running;
 }
-let defaultHeapKernels: Promise<AttachedKernels> | undefined;
+/**
+ * Kernels attached per source, so that explainers created again from the same source (the default, a
+ * path or URL, or the same bytes or module object) share one instance and one helper thread: a process
+ * that creates explainers over and over must not gather threads. New bytes each time attach anew.
+ */
+const attachedByName = new Map<string, Promise<AttachedKernels>>();
+const attachedByObject = new WeakMap<object, Promise<AttachedKernels>>();
+
+function attachedKernels(source: KernelSource | string | URL | undefined, threads: number): Promise<AttachedKernels> {
+  const byName = source === undefined || typeof source === 'string' || source instanceof URL;
+  const key = source === undefined ? '(default)' : byName ? `source:${String(source)}` : source;
+  const cached = byName ? attachedByName.get(key as string) : attachedByObject.get(key as object);
+  if (cached) return cached;
+  const attaching = attachHeapKernels(source, threads);
+  const forget = () => (byName ? attachedByName.delete(key as string) : attachedByObject.delete(key as object));
+  attaching.catch(forget);
+  if (byName) attachedByName.set(key as string, attaching);
+  else attachedByObject.set(key as object, attaching);
+  return attaching;
+}
 
 async function defaultThreads(): Promise<number> {
   const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
@@ -123,14 +142,9 @@ export async function startBackend(options: RuntimeOptions = {}): Promise<Backen
   let attached: AttachedKernels | undefined;
   if (source !== false) {
     if (!base.simd) throw new WasmInitError('the heap kernels need WebAssembly SIMD, which this host lacks; pass heapKernels: false to run without them');
-    if (source !== undefined) attached = await attachHeapKernels(source, base.threads);
-    else {
-      defaultHeapKernels ??= attachHeapKernels(undefined, base.threads);
-      defaultHeapKernels.catch(() => (defaultHeapKernels = undefined));
-      attached = await defaultHeapKernels;
-    }
+    attached = await attachedKernels(source, base.threads);
   }
-  running = { info: { ...base, heapKernels: attached !== undefined }, heap: wasmHeap(attached?.kernels, undefined, attached?.helper) };
+  running = { info: { ...base, heapKernels: attached !== undefined }, heap: wasmHeap(attached?.kernels, attached?.helper) };
   return running;
 }
 

@@ -44,7 +44,7 @@ export function backendMemory(backend: unknown = tf.backend()): WebAssembly.Memo
 }
 
 /** The engine's view of the running backend's heap (see WasmHeap), with our kernels on it when given. */
-export function wasmHeap(kernels: HeapKernelExports | undefined, backend: unknown = tf.backend(), helper?: MatMulHelper): WasmHeap {
+export function wasmHeap(kernels: HeapKernelExports | undefined, helper?: MatMulHelper, backend: unknown = tf.backend()): WasmHeap {
   backendMemory(backend);
   const b = backend as BackendWasm;
   return {

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { tf, type Tensor4D } from '../../src/tf.js';
 import { startBackend, type RuntimeInfo } from '../../src/runtime/index.js';
 import type { WasmHeap } from '../../src/ops/kernels/heap.js';
@@ -136,6 +137,16 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
       process.exit(0);`;
     const out = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
     expect(out.stdout.trim().split('\n'), out.stderr).toEqual(['RuntimeError', '2 true']);
+  });
+
+  test.runIf(existsSync('/proc/self/task'))('starting again from the same kernels reuses their instance and helper thread: no thread per start', async () => {
+    const threads = () => readdirSync('/proc/self/task').length;
+    const dir = () => new URL('../../build/', import.meta.url);
+    await startBackend({ heapKernels: dir() });
+    const before = threads();
+    for (let i = 0; i < 3; i++) await startBackend({ heapKernels: dir() });
+    await startBackend();
+    expect(threads()).toBe(before);
   });
 
   test('ReLU kernel = tfjs Relu: NaN stays NaN, -0 becomes 0, odd sizes reach the scalar tail', () => {

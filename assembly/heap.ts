@@ -263,8 +263,10 @@ export function matmul(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32): vo
   const rb = <usize>n << 2;
   let j = 0;
   for (; j + 8 <= n; j += 8) columns(a, b + (<usize>j << 2), c + (<usize>j << 2), m, k, ra, rb, 8);
-  if (j + 4 <= n) columns(a, b + (<usize>j << 2), c + (<usize>j << 2), m, k, ra, rb, 4);
-  j += (n - j) & 4;
+  if (j + 4 <= n) {
+    columns(a, b + (<usize>j << 2), c + (<usize>j << 2), m, k, ra, rb, 4);
+    j += 4;
+  }
   // The last 1..3 columns one output at a time, in the same order.
   for (; j < n; j++) {
     for (let i = 0; i < m; i++) {

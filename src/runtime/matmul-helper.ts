@@ -40,6 +40,11 @@ import('node:worker_threads').then(({ parentPort, workerData }) => {
 });
 `;
 
+/** Runs the products on the calling thread, one after another. */
+export function matmulsHere(kernels: HeapKernelExports, products: readonly MatMul[]): void {
+  for (const p of products) kernels.matmul(p.a, p.b, p.c, p.m, p.k, p.n);
+}
+
 export interface MatMulHelper {
   /** Runs the products, about half of them on the helper thread; returns once all are written. */
   run(kernels: HeapKernelExports, products: readonly MatMul[]): void;
@@ -72,7 +77,7 @@ export async function startMatMulHelper(module: WebAssembly.Module, memory: WebA
         Atomics.store(control, REQUEST, ++seq);
         Atomics.notify(control, REQUEST);
       }
-      for (const p of local) kernels.matmul(p.a, p.b, p.c, p.m, p.k, p.n);
+      matmulsHere(kernels, local);
       if (theirs.length === 0) return;
       const started = Date.now();
       for (let done = Atomics.load(control, DONE); done !== seq; done = Atomics.load(control, DONE)) {
@@ -84,7 +89,7 @@ export async function startMatMulHelper(module: WebAssembly.Module, memory: WebA
       // A product the helper did not finish is done here, whole (it writes the same bits).
       if (dead || control[FAILED] !== 0) {
         dead = true;
-        for (const p of theirs) kernels.matmul(p.a, p.b, p.c, p.m, p.k, p.n);
+        matmulsHere(kernels, theirs);
       }
     },
   };

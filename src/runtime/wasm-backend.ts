@@ -7,7 +7,7 @@ import { runtime } from './env.js';
 import { readBytes } from './io.js';
 import { WasmInitError } from '../errors.js';
 import type { HeapKernelExports, WasmHeap } from '../ops/kernels/heap.js';
-import type { MatMulHelper } from './matmul-helper.js';
+import { matmulsHere, type MatMulHelper } from './matmul-helper.js';
 
 // This file is the only one that uses tfjs-backend-wasm's private internals: BackendWasm's construction,
 // the Emscripten module and its imports, dataIdMap and the wasm memory. They are checked at start-up.
@@ -52,7 +52,7 @@ export function wasmHeap(kernels: HeapKernelExports | undefined, helper?: MatMul
     matmuls(products) {
       if (!kernels) throw new Error('matmuls needs the heap kernels');
       if (helper) helper.run(kernels, products);
-      else for (const p of products) kernels.matmul(p.a, p.b, p.c, p.m, p.k, p.n);
+      else matmulsHere(kernels, products);
     },
     // The same path as a kernel's output: tracked by tidy, freed by dispose.
     output: (shape) => tf.engine().makeTensorFromTensorInfo(b.makeOutput([...shape], 'float32'), b),

@@ -261,36 +261,91 @@ export function col2imT(colsT: usize, dx: usize, n: i32, h: i32, w: i32, c: i32,
 export function matmul(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32): void {
   const ra = <usize>k << 2; // a row of A, and of B and C below
   const rb = <usize>n << 2;
+  // A large B goes in passes of KC of its rows, each adding to C what the pass before left there (the same
+  // order of additions, so the same bits): each pass reads a slice of B that stays in cache while every
+  // block of rows of A uses it, where reading a whole B column panel by panel, its rows far apart, waited on memory.
+  const kc = <i32>(<usize>k * rb > LARGE_B ? KC : k);
+  for (let k0 = 0; k0 < k; k0 += kc) {
+    pass(a + (<usize>k0 << 2), b + <usize>k0 * rb, c, m, min(kc, k - k0), n, ra, rb, k0 > 0);
+  }
+}
+
+const LARGE_B: usize = 256 << 10;
+const KC = 128;
+
+/** C's columns from `depth` rows of A's columns and B's rows at a and b; `more`: add to C rather than overwrite it. */
+@inline
+function pass(a: usize, b: usize, c: usize, m: i32, depth: i32, n: i32, ra: usize, rb: usize, more: bool): void {
   let j = 0;
-  for (; j + 8 <= n; j += 8) columns(a, b + (<usize>j << 2), c + (<usize>j << 2), m, k, ra, rb, 8);
+  for (; j + 8 <= n; j += 8) columns(a, b + (<usize>j << 2), c + (<usize>j << 2), m, depth, ra, rb, 8, more);
   if (j + 4 <= n) {
-    columns(a, b + (<usize>j << 2), c + (<usize>j << 2), m, k, ra, rb, 4);
+    columns(a, b + (<usize>j << 2), c + (<usize>j << 2), m, depth, ra, rb, 4, more);
     j += 4;
   }
   // The last 1..3 columns one output at a time, in the same order.
-  for (; j < n; j++) {
-    for (let i = 0; i < m; i++) {
-      let sum: f32 = 0;
-      let ai = a + <usize>i * ra;
-      let bj = b + (<usize>j << 2);
-      for (let q = 0; q < k; q++, ai += 4, bj += rb) sum += load<f32>(ai) * load<f32>(bj);
-      store<f32>(c + <usize>i * rb + (<usize>j << 2), sum);
+  for (; j < n; j++) column(a, b + (<usize>j << 2), c + (<usize>j << 2), m, depth, ra, rb, more);
+}
+
+/** One column of C from B's column at `b`: four rows at a time (four sums in flight, not one chain of additions), then one by one. */
+@inline
+function column(a: usize, b: usize, c: usize, m: i32, depth: i32, ra: usize, rb: usize, more: bool): void {
+  let i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const c0 = c + <usize>i * rb;
+    let s0: f32 = more ? load<f32>(c0) : 0;
+    let s1: f32 = more ? load<f32>(c0 + rb) : 0;
+    let s2: f32 = more ? load<f32>(c0 + 2 * rb) : 0;
+    let s3: f32 = more ? load<f32>(c0 + 3 * rb) : 0;
+    let ai = a + <usize>i * ra;
+    let bq = b;
+    for (let q = 0; q < depth; q++, ai += 4, bq += rb) {
+      const x = load<f32>(bq);
+      s0 += load<f32>(ai) * x;
+      s1 += load<f32>(ai + ra) * x;
+      s2 += load<f32>(ai + 2 * ra) * x;
+      s3 += load<f32>(ai + 3 * ra) * x;
     }
+    store<f32>(c0, s0);
+    store<f32>(c0 + rb, s1);
+    store<f32>(c0 + 2 * rb, s2);
+    store<f32>(c0 + 3 * rb, s3);
+  }
+  for (; i < m; i++) {
+    const at = c + <usize>i * rb;
+    let sum: f32 = more ? load<f32>(at) : 0;
+    let ai = a + <usize>i * ra;
+    let bq = b;
+    for (let q = 0; q < depth; q++, ai += 4, bq += rb) sum += load<f32>(ai) * load<f32>(bq);
+    store<f32>(at, sum);
   }
 }
 
 /** All m rows of C's `cols` (8 or 4, a constant where inlined) columns from B's columns at `b`. */
 @inline
-function columns(a: usize, b: usize, c: usize, m: i32, k: i32, ra: usize, rb: usize, cols: i32): void {
+function columns(a: usize, b: usize, c: usize, m: i32, k: i32, ra: usize, rb: usize, cols: i32, more: bool): void {
   let i = 0;
-  for (; i + 4 <= m; i += 4) block(a + <usize>i * ra, b, c + <usize>i * rb, k, ra, rb, 4, cols);
-  for (; i < m; i++) block(a + <usize>i * ra, b, c + <usize>i * rb, k, ra, rb, 1, cols);
+  for (; i + 4 <= m; i += 4) block(a + <usize>i * ra, b, c + <usize>i * rb, k, ra, rb, 4, cols, more);
+  for (; i < m; i++) block(a + <usize>i * ra, b, c + <usize>i * rb, k, ra, rb, 1, cols, more);
 }
 
 /** `rows` (4 or 1) rows of C by `cols` (8 or 4) columns, from A's rows at `a` and B's columns at `b` (constants where inlined). */
 @inline
-function block(a: usize, b: usize, c: usize, k: i32, ra: usize, rb: usize, rows: i32, cols: i32): void {
+function block(a: usize, b: usize, c: usize, k: i32, ra: usize, rb: usize, rows: i32, cols: i32, more: bool): void {
   let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  if (more) {
+    c00 = v128.load(c);
+    if (cols == 8) c01 = v128.load(c, 16);
+    if (rows == 4) {
+      c10 = v128.load(c + rb);
+      c20 = v128.load(c + 2 * rb);
+      c30 = v128.load(c + 3 * rb);
+      if (cols == 8) {
+        c11 = v128.load(c + rb, 16);
+        c21 = v128.load(c + 2 * rb, 16);
+        c31 = v128.load(c + 3 * rb, 16);
+      }
+    }
+  }
   for (let i = 0; i < k; i++, a += 4, b += rb) {
     const b0 = v128.load(b);
     const b1 = cols == 8 ? v128.load(b, 16) : b0;

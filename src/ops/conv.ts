@@ -8,8 +8,6 @@ import { generalConv } from './conv-general.js';
 import type { EngineContext, HostTensor, NodeKernel, OpModule, OpSpec } from './types.js';
 import { attr, constantInput, onlyAttributes, unsupported } from './util.js';
 
-/** 3x3 stride-1 filters up to this size run as Winograd convolutions (ResNet34's layer1..layer3). */
-const WINOGRAD_MAX_FILTER = 1 << 20;
 /** Other filters at least this big run as im2col + matMul: their weights dwarf their activations. */
 const GEMM_MIN_FILTER = 1 << 18;
 
@@ -50,9 +48,11 @@ function dilate(hwio: Float32Array, k: number, cin: number, cout: number, d: num
 
 /**
  * How one dense (groups = 1) convolution runs, chosen from its shape and what it costs in memory:
- * - 3x3 stride-1 pad-1 as Winograd F(2x2, 3x3) (winograd.ts): 2.25x fewer multiplications, and each
- *   output sums 9x fewer products, which brings the rounding error to PyTorch's;
- * - large filters as im2col + matMul (gemm-conv.ts): the matMul operator packs the filter once (XNNPACK's
+ * - 3x3 stride-1 pad-1 as Winograd F(2x2, 3x3) (winograd.ts), whatever the filter's size: 2.25x fewer
+ *   multiplications, and each output sums 9x fewer products, which brings the rounding error to PyTorch's.
+ *   Its planes (16/9 of the filter, once for a large filter) take less memory than a filter XNNPACK
+ *   packs a second copy of;
+ * - other large filters as im2col + matMul (gemm-conv.ts): the matMul operator packs the filter once (XNNPACK's
  *   conv twice) and the input gradient reuses the same filter;
  * - the rest on XNNPACK's conv, the input gradient as a forward sub-pixel convolution of dy (conv-grad.ts).
  */
@@ -61,7 +61,7 @@ export function denseConv(heap: WasmHeap, oihw: Float32Array, bias: Float32Array
   const b = bias && tf.tensor1d(bias);
   const own = b ? [b] : [];
   const explicit: Pads = [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]];
-  if (k === 3 && stride === 1 && dilation === 1 && pads.every((p) => p === 1) && oihw.length < WINOGRAD_MAX_FILTER && winogradUsable(heap, cin, cout)) {
+  if (k === 3 && stride === 1 && dilation === 1 && pads.every((p) => p === 1) && winogradUsable(heap, cin, cout)) {
     // Planes U serve the forward; small filters also get S for a faster input gradient, big ones (whose planes
     // dominate the model's memory) compute it from U (see winogradRun).
     const u = winogradFilter(heap, oihw, cin, cout, false);

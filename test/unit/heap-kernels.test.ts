@@ -98,6 +98,15 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
           expect(maxAbsDiff(ours!.dataSync(), expected.dataSync()), `${m}x${k}x${n}`).toBe(0);
           tf.dispose([a, b, ours!, expected]);
         }
+    // B over 256 KB goes in passes of 128 of its rows, each adding to what the last left in C: still the same bits.
+    for (const [m, k, n] of [[5, 300, 229], [4, 257, 257], [1, 129, 1031]] as const) {
+      const a = tf.tensor2d(randomArray(m * k, seed++), [m, k]);
+      const b = tf.tensor2d(randomArray(k * n, seed++), [k, n]);
+      const [ours] = heapMatMuls(heap, [[a, b]]);
+      const expected = tf.matMul(a, b);
+      expect(maxAbsDiff(ours!.dataSync(), expected.dataSync()), `${m}x${k}x${n}`).toBe(0);
+      tf.dispose([a, b, ours!, expected]);
+    }
     const a = tf.tensor2d(randomArray(12, 1), [3, 4]);
     expect(() => heapMatMuls(heap, [[a, a]])).toThrow(/do not multiply/);
     a.dispose();

@@ -159,6 +159,13 @@ export function relu(x: usize, y: usize, n: i32): void {
   for (let i = end; i < <usize>n << 2; i += 4) store<f32>(y + i, max(load<f32>(x + i), 0));
 }
 
+/** y = a + b, n elements (y may be a or b). */
+export function add(a: usize, b: usize, y: usize, n: i32): void {
+  const end = <usize>(n & ~3) << 2;
+  for (let i: usize = 0; i < end; i += 16) v128.store(y + i, f32x4.add(v128.load(a + i), v128.load(b + i)));
+  for (let i = end; i < <usize>n << 2; i += 4) store<f32>(y + i, load<f32>(a + i) + load<f32>(b + i));
+}
+
 /**
  * Gradient through a ReLU from its output: dx = out > 0 ? dy : 0, and with `guided` also 0 where
  * dy < 0 (guided backpropagation). n elements.

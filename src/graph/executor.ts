@@ -1,4 +1,5 @@
 import { tf, type Tensor, type Tensor2D, type Tensor4D } from '../tf.js';
+import { addSame } from '../ops/kernels/add.js';
 import { GradcamError, InvalidInputError } from '../errors.js';
 import type { Saved, Value } from '../ops/types.js';
 import { isHost } from '../ops/util.js';
@@ -199,7 +200,7 @@ export function gradients(graph: Graph, pass: GraphPass, plan: GradientPlan): Gr
           if (!x || !depends.has(x) || isHost(Graph.value(pass.values, graph.constants, x)!)) return dx.dispose();
           const prev = grads.get(x);
           if (prev) {
-            grads.set(x, tf.add(prev, dx));
+            grads.set(x, addSame(graph.heap, prev, dx));
             prev.dispose();
             dx.dispose();
           } else grads.set(x, dx);

@@ -1,6 +1,7 @@
 import { tf, type Tensor } from '../tf.js';
 import { GradcamError, WeightsError } from '../errors.js';
 import type { EngineContext, HostTensor, NodeKernel, OpNode, Value } from '../ops/types.js';
+import type { WasmHeap } from '../ops/kernels/heap.js';
 import { isHost } from '../ops/util.js';
 
 /** What an importer builds: nodes in ONNX's op vocabulary, topologically sorted, with their constants. */
@@ -49,9 +50,12 @@ export class Graph {
   readonly lastUse = new Map<string, number>();
   /** Values some gradient reads (kept by forward passes). */
   readonly saved = new Set<string>();
+  /** The backend's heap the ops were built on (the executor sums gradients with its kernels). */
+  readonly heap: WasmHeap;
 
   constructor(spec: GraphSpec, ctx: EngineContext) {
     this.source = spec.source;
+    this.heap = ctx.heap;
     this.input = spec.input;
     this.constants = new Map(spec.constants);
     const producers = new Map<string, OpNode>();

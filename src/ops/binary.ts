@@ -1,5 +1,7 @@
 import { tf, type Tensor } from '../tf.js';
 import type { HostTensor, OpModule, Value } from './types.js';
+import type { WasmHeap } from './kernels/heap.js';
+import { addSame } from './kernels/add.js';
 import { atRank, dimsOf, host, isHost, onlyAttributes, reduceTo, sizeOf } from './util.js';
 
 type Grads = (dy: Tensor, a: Tensor, b: Tensor) => [Tensor, Tensor];
@@ -29,15 +31,15 @@ function hostBroadcast(a: HostTensor, b: HostTensor, f: (x: number, y: number) =
  * A broadcasting binary op: on host values (shape arithmetic) in JS, on tensors with tfjs; the
  * gradient of each tensor input is summed back over the axes it was broadcast along.
  */
-function binary(hostFn: (x: number, y: number, int: boolean) => number, f: (a: Tensor, b: Tensor) => Tensor, grads: Grads, needsInputs: boolean): OpModule {
+function binary(hostFn: (x: number, y: number, int: boolean) => number, f: (a: Tensor, b: Tensor, heap: WasmHeap) => Tensor, grads: Grads, needsInputs: boolean): OpModule {
   return {
-    create(spec) {
+    create(spec, { heap }) {
       onlyAttributes(spec, []);
       return {
         forward: ([a, b]): Value[] => {
           if (isHost(a) && isHost(b)) return [hostBroadcast(a, b, (x, y) => hostFn(x, y, a.int && b.int))];
           const rank = Math.max(dimsOf(a!).length, dimsOf(b!).length);
-          return [f(atRank(a!, rank), atRank(b!, rank))];
+          return [f(atRank(a!, rank), atRank(b!, rank), heap)];
         },
         backward: ([dy], saved) => {
           const [sa, sb] = saved.inputShapes as [number[], number[]];
@@ -51,7 +53,7 @@ function binary(hostFn: (x: number, y: number, int: boolean) => number, f: (a: T
   };
 }
 
-export const add = binary((x, y) => x + y, tf.add, (dy) => [dy, dy], false);
+export const add = binary((x, y) => x + y, (a, b, heap) => addSame(heap, a, b), (dy) => [dy, dy], false);
 export const sub = binary((x, y) => x - y, tf.sub, (dy) => [dy, tf.neg(dy)], false);
 export const mul = binary((x, y) => x * y, tf.mul, (dy, a, b) => [tf.mul(dy, b), tf.mul(dy, a)], true);
 export const div = binary(

@@ -1,25 +1,41 @@
 // A second thread for our heap kernel's matrix products (Node, threaded backend only). XNNPACK's matMuls
 // run on tfjs-wasm's threads; ours run on the calling thread, so a batch of independent products (the 16
-// of a Winograd convolution) is split: half here, half on a helper thread that instantiates the same
-// kernels on the same shared memory. Each product runs whole on one thread: the bits do not depend on
-// the split. The helper waits on a futex (Atomics.wait), the caller blocks until it is done.
+// of a Winograd convolution) is shared with a helper thread that instantiates the same kernels on the same
+// shared memory. Both threads claim the products one at a time from a shared counter, so the thread that
+// is free first takes the next one (the helper wakes late, or a core is busy): a fixed half each left the
+// calling thread waiting ~45 ms per ResNet34 seed figure. Each product runs whole on one thread: the bits
+// do not depend on who ran it. The helper waits on a futex (Atomics.wait); the caller returns once all
+// are written.
 import type { HeapKernelExports, MatMul } from '../ops/kernels/heap.js';
 
-/** The control block: [request, done, count, failed], then 6 words per product (a, b, c, m, k, n). */
-const CONTROL_WORDS = 4;
+/**
+ * The control block: [request, done, count, failed, next, current, state], then 6 words per product
+ * (a, b, c, m, k, n). `next` is the shared claim counter; `current` the product the helper runs; `state`
+ * is POSTED until the helper takes a request (RUNNING) or the caller, having run them all, withdraws it (IDLE).
+ */
+const CONTROL_WORDS = 7;
 const MAX_PRODUCTS = 64;
 const REQUEST = 0;
 const DONE = 1;
 const COUNT = 2;
 const FAILED = 3;
-/** Longest wait for the helper before the products are taken as lost (a stuck helper must not hang the caller). */
+const NEXT = 4;
+const CURRENT = 5;
+const STATE = 6;
+const IDLE = 0;
+const POSTED = 1;
+const RUNNING = 2;
+/** Longest wait for the helper before its product is taken as lost (a stuck helper must not hang the caller). */
 const WAIT_MS = 60_000;
+/** A lone product is cut into this many pieces by rows, so that both threads share it. */
+const PIECES = 4;
 
 /**
  * The helper thread's whole program (no module to locate, from dist/ or from source alike): the heap
- * kernels on the shared memory, running the products the control block lists each time its request
- * counter moves, then raising its done counter. Written to run as a script or as a module (workers
- * inherit the process's flags, --input-type=module included), hence the dynamic import.
+ * kernels on the shared memory; each time the request counter moves, it takes the request unless the
+ * caller has withdrawn it, claims products until none is left, then raises its done counter. Written
+ * to run as a script or as a module (workers inherit the process's flags, --input-type=module
+ * included), hence the dynamic import.
  */
 const HELPER_SOURCE = `
 import('node:worker_threads').then(({ parentPort, workerData }) => {
@@ -29,12 +45,19 @@ import('node:worker_threads').then(({ parentPort, workerData }) => {
   for (let seen = 0; ; ) {
     Atomics.wait(control, ${REQUEST}, seen);
     seen = Atomics.load(control, ${REQUEST});
+    if (Atomics.compareExchange(control, ${STATE}, ${POSTED}, ${RUNNING}) !== ${POSTED}) continue;
+    const request = Atomics.load(control, ${REQUEST});
     try {
-      for (let i = 0, at = ${CONTROL_WORDS}; i < control[${COUNT}]; i++, at += 6) matmul(control[at], control[at + 1], control[at + 2], control[at + 3], control[at + 4], control[at + 5]);
+      for (let i = Atomics.add(control, ${NEXT}, 1); i < control[${COUNT}]; i = Atomics.add(control, ${NEXT}, 1)) {
+        Atomics.store(control, ${CURRENT}, i);
+        const at = ${CONTROL_WORDS} + 6 * i;
+        matmul(control[at], control[at + 1], control[at + 2], control[at + 3], control[at + 4], control[at + 5]);
+      }
+      Atomics.store(control, ${CURRENT}, -1);
     } catch {
-      control[${FAILED}] = 1;
+      Atomics.store(control, ${FAILED}, 1);
     }
-    Atomics.store(control, ${DONE}, seen);
+    Atomics.store(control, ${DONE}, request);
     Atomics.notify(control, ${DONE});
   }
 });
@@ -43,6 +66,14 @@ import('node:worker_threads').then(({ parentPort, workerData }) => {
 /** Runs the products on the calling thread, one after another. */
 export function matmulsHere(kernels: HeapKernelExports, products: readonly MatMul[]): void {
   for (const p of products) kernels.matmul(p.a, p.b, p.c, p.m, p.k, p.n);
+}
+
+/** A lone product cut by rows (at multiples of 4, the kernel's block) into PIECES: each output is still computed whole, in the same order. */
+function byRows(p: MatMul): MatMul[] {
+  const rows = Math.ceil(p.m / PIECES / 4) * 4;
+  const pieces: MatMul[] = [];
+  for (let r = 0; r < p.m; r += rows) pieces.push({ ...p, a: p.a + r * p.k * 4, c: p.c + r * p.n * 4, m: Math.min(rows, p.m - r) });
+  return pieces;
 }
 
 export interface MatMulHelper {
@@ -65,32 +96,53 @@ export async function startMatMulHelper(module: WebAssembly.Module, memory: WebA
   worker.unref(); // a finished process exits
   let seq = 0;
   let dead = false;
-  return {
-    run(kernels, products) {
-      const mine = dead || products.length < 2 ? products.length : Math.ceil(products.length / 2);
-      const theirs = products.slice(mine, mine + MAX_PRODUCTS);
-      const local = [...products.slice(0, mine), ...products.slice(mine + theirs.length)];
-      if (theirs.length > 0) {
-        theirs.forEach((p, i) => control.set([p.a, p.b, p.c, p.m, p.k, p.n], CONTROL_WORDS + 6 * i));
-        control[COUNT] = theirs.length;
-        control[FAILED] = 0;
-        Atomics.store(control, REQUEST, ++seq);
-        Atomics.notify(control, REQUEST);
+  /** Runs up to MAX_PRODUCTS products, claimed one at a time by this thread and the helper. */
+  function share(kernels: HeapKernelExports, products: readonly MatMul[]): void {
+    products.forEach((p, i) => control.set([p.a, p.b, p.c, p.m, p.k, p.n], CONTROL_WORDS + 6 * i));
+    control[COUNT] = products.length;
+    control[FAILED] = 0;
+    control[CURRENT] = -1;
+    Atomics.store(control, NEXT, 0);
+    Atomics.store(control, REQUEST, ++seq);
+    Atomics.store(control, STATE, POSTED);
+    Atomics.notify(control, REQUEST);
+    let failure: { error: unknown } | undefined;
+    try {
+      for (let i = Atomics.add(control, NEXT, 1); i < products.length; i = Atomics.add(control, NEXT, 1)) {
+        const p = products[i]!;
+        kernels.matmul(p.a, p.b, p.c, p.m, p.k, p.n);
       }
-      matmulsHere(kernels, local);
-      if (theirs.length === 0) return;
-      const started = Date.now();
-      for (let done = Atomics.load(control, DONE); done !== seq; done = Atomics.load(control, DONE)) {
-        if (Atomics.wait(control, DONE, done, 1000) === 'timed-out' && Date.now() - started > WAIT_MS) {
-          dead = true;
-          break;
-        }
-      }
-      // A product the helper did not finish is done here, whole (it writes the same bits).
-      if (dead || control[FAILED] !== 0) {
+    } catch (error) {
+      // The helper claims nothing more, and is waited for below before the error is thrown: it must not
+      // write into tensors the caller frees once the call has failed.
+      Atomics.store(control, NEXT, products.length);
+      failure = { error };
+    }
+    // All claimed. A helper that has not taken the request yet never will; one that has is waited for.
+    if (Atomics.compareExchange(control, STATE, POSTED, IDLE) !== POSTED) waitForHelper(kernels, products);
+    if (failure) throw failure.error;
+  }
+  function waitForHelper(kernels: HeapKernelExports, products: readonly MatMul[]): void {
+    const started = Date.now();
+    for (let done = Atomics.load(control, DONE); done !== seq; done = Atomics.load(control, DONE)) {
+      if (Atomics.wait(control, DONE, done, 1000) === 'timed-out' && Date.now() - started > WAIT_MS) {
         dead = true;
-        matmulsHere(kernels, theirs);
+        break;
       }
+    }
+    Atomics.store(control, STATE, IDLE);
+    // The product the helper failed on, or was still running when given up on, is done here, whole (the same bits).
+    const lost = Atomics.load(control, CURRENT);
+    if (dead || control[FAILED] !== 0) {
+      dead = true;
+      if (lost >= 0) matmulsHere(kernels, [products[lost]!]);
+    }
+  }
+  return {
+    run(kernels, batch) {
+      if (dead) return matmulsHere(kernels, batch);
+      const products = batch.length === 1 ? byRows(batch[0]!) : batch;
+      for (let i = 0; i < products.length; i += MAX_PRODUCTS) share(kernels, products.slice(i, i + MAX_PRODUCTS));
     },
   };
 }

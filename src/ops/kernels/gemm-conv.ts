@@ -1,5 +1,6 @@
 import { tf, type Tensor1D, type Tensor2D, type Tensor4D } from '../../tf.js';
 import type { HeapKernelExports, WasmHeap } from './heap.js';
+import { heapMatMuls } from './matmul.js';
 
 export type Pads = [[0, 0], [number, number], [number, number], [0, 0]];
 export type Activation = 'relu' | 'linear';
@@ -78,8 +79,9 @@ function im2col(heap: WasmHeap, x: Tensor4D, { k, stride, pad: [top, bottom, lef
 
 /**
  * The input gradient of a gemmConv from its own filter, with no second (flipped) filter: the
- * columns' gradient, transposed (W [k*k*Cin, Cout] x dy^T [Cout, positions], W as the matMul's left
- * operand, which XNNPACK reads in place: no packed copy), scattered back onto the input (col2im,
+ * columns' gradient, transposed (W [k*k*Cin, Cout] x dy^T [Cout, positions], W as the left operand, read
+ * in place: no packed copy; on our GEMM kernel, its rows split over two threads where the runtime has a
+ * helper, else XNNPACK's matMul), scattered back onto the input (col2im,
  * im2col's adjoint). For layer4 this saves the backward filters and their packed copies (~110 MB of the
  * wasm heap). The heap kernels' col2im reads the transposed columns as they are; without them, the
  * columns are transposed first (for layer4 that transpose alone took 1.7 ms of a 7 ms call).
@@ -88,8 +90,9 @@ export function gemmConvInputGrad(heap: WasmHeap, dy: Tensor4D, filter: Tensor4D
   return tf.tidy(() => {
     const [k, , cin, cout] = filter.shape;
     const [n, oh, ow] = dy.shape;
-    const dyT = tf.transpose(tf.reshape(dy, [n * oh * ow, cout]));
-    const colsT = tf.matMul(tf.reshape(filter, [k * k * cin, cout]), dyT) as Tensor2D;
+    const dyT = tf.transpose(tf.reshape(dy, [n * oh * ow, cout])) as Tensor2D;
+    const w = tf.reshape(filter, [k * k * cin, cout]) as Tensor2D;
+    const colsT = heap.kernels ? heapMatMuls(heap, [[w, dyT]])[0]! : (tf.matMul(w, dyT) as Tensor2D);
     const attrs: Col2ImAttrs = { k, stride, top: pad[1][0], left: pad[2][0], inH, inW, oh, ow };
     return heap.kernels ? col2imT(heap, heap.kernels, colsT, attrs) : col2im(heap, tf.transpose(colsT), attrs);
   });

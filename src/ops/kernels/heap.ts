@@ -8,6 +8,7 @@ export interface HeapKernelExports {
   winogradInput(x: number, h: number, w: number, c: number, stride: number, ...planes: number[]): void;
   winogradOutput(y: number, h: number, w: number, c: number, stride: number, bias: number, relu: number, ...planes: number[]): void;
   relu(x: number, y: number, n: number): void;
+  add(a: number, b: number, y: number, n: number): void;
   reluGrad(dy: number, out: number, dx: number, n: number, guided: number): void;
   maxPoolGrad(x: number, pooled: number, dy: number, dx: number, h: number, w: number, c: number, oh: number, ow: number, size: number, stride: number, pad: number): void;
   col2imT(colsT: number, dx: number, n: number, h: number, w: number, c: number, k: number, stride: number, top: number, left: number, oh: number, ow: number): void;
@@ -24,7 +25,7 @@ export interface MatMul {
   readonly n: number;
 }
 
-export const HEAP_KERNEL_NAMES = ['winogradInput', 'winogradOutput', 'reluGrad', 'maxPoolGrad', 'col2imT', 'matmul', 'relu'] as const;
+export const HEAP_KERNEL_NAMES = ['winogradInput', 'winogradOutput', 'reluGrad', 'maxPoolGrad', 'col2imT', 'matmul', 'relu', 'add'] as const;
 
 /**
  * tfjs-wasm's heap as the engine's kernels see it (implemented over tfjs internals in

@@ -9,8 +9,9 @@
 //   - the pool doing the server's whole worker job on the same PNG bytes (decode, explain, encode: the
 //     'explainUpload' task of SERVE_TASKS): what HTTP and the server's own thread cost;
 // - the same 16-client comparison on the very same two worker threads: the server (createGradcamServer, in
-//   this process) in front of the bench's pool, alternating with pool.explain on that pool (two processes'
-//   speeds drift apart here, so this one compares like with like);
+//   this process) in front of the bench's pool, alternating with pool.explain and with the pool doing the
+//   server's worker job on that pool (two processes' speeds drift apart here, so this one compares like
+//   with like);
 // - overload: 32 clients on a server with queue 8 (503s counted; a refused client retries after 50 ms);
 // - every status counted; any 5xx other than 503 (or a failed connection) is reported as a failure;
 // - RSS: after a warm-up at 16 clients, after each run and at the end. Flat means the end is within
@@ -89,7 +90,7 @@ export async function benchServe({ seconds = 60, json = false, only = ['mobilene
           serverOverPoolJob: median(pairs.map((p) => p.server / p.poolJob)),
         };
         r.runs['16 clients, paired'] = { status: sumStatus(pairs.map((p) => p.status)) };
-        r.sameWorkers = await sameWorkers(pool, m.labels(), png, path, explain, seconds);
+        r.sameWorkers = await sameWorkers(pool, m.labels(), png, path, explain, job, seconds);
         r.runs['16 clients, same workers'] = { status: r.sameWorkers.status };
       } finally {
         await pool.dispose();
@@ -126,7 +127,7 @@ function report(name, r) {
   console.log(`${name} 16 clients vs in-process pool (${p.server.length} alternating triples): server ${p.server.join(', ')}; pool.explain ${p.pool.join(', ')}; pool, the server's worker job ${p.poolJob.join(', ')} images/s`);
   console.log(`${name} median server / pool.explain ${p.serverOverPool}; server / pool with the same worker job ${p.serverOverPoolJob}`);
   const w = r.sameWorkers;
-  console.log(`${name} 16 clients, the same two workers behind the server and called directly (${w.server.length} alternating pairs, one process): server ${w.server.join(', ')}; pool.explain ${w.pool.join(', ')} images/s; median server / pool.explain ${w.serverOverPool}`);
+  console.log(`${name} 16 clients, the same two workers behind the server and called directly (${w.server.length} alternating triples, one process): server ${w.server.join(', ')}; pool.explain ${w.pool.join(', ')}; pool, the server's worker job ${w.poolJob.join(', ')} images/s; median server / pool.explain ${w.serverOverPool}; server / pool with the same worker job ${w.serverOverPoolJob}`);
   console.log(`${name} 5xx other than 503, or failed connections: ${Object.keys(r.failures).length === 0 ? 'none' : JSON.stringify(r.failures)}`);
   console.log(`${name} memory (RSS MB, server heap MB, worker tensors, worker heaps MB): ${r.memory.map((m) => `${m.after}: ${m.rssMB}, ${m.heapMB}, ${m.workerTensors.join('/')}, ${m.workerHeapMB.join('/')}`).join('; ')}`);
   const f = r.rssFlat;
@@ -223,7 +224,7 @@ async function memory(port) {
  * to 18 ms of CPU per MobileNet image for a minute and back, alone on the machine), so this pairing
  * compares like with like. The load generator and the server share this process's thread here.
  */
-async function sameWorkers(pool, labels, png, path, explain, seconds) {
+async function sameWorkers(pool, labels, png, path, explain, job, seconds) {
   const server = createGradcamServer({ pool, model: { labels, numClasses: labels.length }, queue: 16 });
   const { port } = await server.listen(0, HOST);
   try {
@@ -231,10 +232,17 @@ async function sameWorkers(pool, labels, png, path, explain, seconds) {
     const count = pairsFor(seconds);
     const pairs = [];
     for (let i = 0; i < count; i++) {
-      const [s, bare] = await rotated(i, [() => load(port, png, path, 16, seconds / count), () => poolLoad(explain, 16, seconds / count)]);
-      pairs.push({ server: s.imagesPerSec, pool: bare.imagesPerSec, status: s.status });
+      const [s, bare, same] = await rotated(i, [() => load(port, png, path, 16, seconds / count), () => poolLoad(explain, 16, seconds / count), () => poolLoad(job, 16, seconds / count)]);
+      pairs.push({ server: s.imagesPerSec, pool: bare.imagesPerSec, poolJob: same.imagesPerSec, status: s.status });
     }
-    return { server: pairs.map((p) => p.server), pool: pairs.map((p) => p.pool), serverOverPool: median(pairs.map((p) => p.server / p.pool)), status: sumStatus(pairs.map((p) => p.status)) };
+    return {
+      server: pairs.map((p) => p.server),
+      pool: pairs.map((p) => p.pool),
+      poolJob: pairs.map((p) => p.poolJob),
+      serverOverPool: median(pairs.map((p) => p.server / p.pool)),
+      serverOverPoolJob: median(pairs.map((p) => p.server / p.poolJob)),
+      status: sumStatus(pairs.map((p) => p.status)),
+    };
   } finally {
     await server.close();
   }

@@ -76,20 +76,8 @@ export async function benchServe({ seconds = 60, json = false, only = ['mobilene
         const job = () => { const bytes = png.slice(); return pool.run('explainUpload', { bytes, maxPixels: 224 * 224, size: 'square224', options: {}, params }, { transfer: [bytes.buffer] }); };
         await poolLoad(explain, 16, Math.min(seconds, 5)); // warm-up
         await poolLoad(job, 16, Math.min(seconds, 5));
-        const pairs = [];
-        const pairCount = pairsFor(seconds);
-        for (let i = 0; i < pairCount; i++) {
-          const [s, bare, same] = await rotated(i, [() => load(server.port, png, path, 16, seconds / pairCount), () => poolLoad(explain, 16, seconds / pairCount), () => poolLoad(job, 16, seconds / pairCount)]);
-          pairs.push({ server: s.imagesPerSec, pool: bare.imagesPerSec, poolJob: same.imagesPerSec, status: s.status });
-        }
-        r.vsPool = {
-          server: pairs.map((p) => p.server),
-          pool: pairs.map((p) => p.pool),
-          poolJob: pairs.map((p) => p.poolJob),
-          serverOverPool: median(pairs.map((p) => p.server / p.pool)),
-          serverOverPoolJob: median(pairs.map((p) => p.server / p.poolJob)),
-        };
-        r.runs['16 clients, paired'] = { status: sumStatus(pairs.map((p) => p.status)) };
+        r.vsPool = await triples(server.port, png, path, explain, job, seconds);
+        r.runs['16 clients, paired'] = { status: r.vsPool.status };
         r.sameWorkers = await sameWorkers(pool, m.labels(), png, path, explain, job, seconds);
         r.runs['16 clients, same workers'] = { status: r.sameWorkers.status };
       } finally {
@@ -123,11 +111,11 @@ function report(name, r) {
     if (x.imagesPerSec === undefined) continue;
     console.log(`${name} ${label.padEnd(20)} ${String(x.imagesPerSec).padStart(6)} images/s  p50 ${x.p50Ms} ms  p95 ${x.p95Ms} ms  p99 ${x.p99Ms} ms  status ${JSON.stringify(x.status)}`);
   }
-  const p = r.vsPool;
-  console.log(`${name} 16 clients vs in-process pool (${p.server.length} alternating triples): server ${p.server.join(', ')}; pool.explain ${p.pool.join(', ')}; pool, the server's worker job ${p.poolJob.join(', ')} images/s`);
-  console.log(`${name} median server / pool.explain ${p.serverOverPool}; server / pool with the same worker job ${p.serverOverPoolJob}`);
-  const w = r.sameWorkers;
-  console.log(`${name} 16 clients, the same two workers behind the server and called directly (${w.server.length} alternating triples, one process): server ${w.server.join(', ')}; pool.explain ${w.pool.join(', ')}; pool, the server's worker job ${w.poolJob.join(', ')} images/s; median server / pool.explain ${w.serverOverPool}; server / pool with the same worker job ${w.serverOverPoolJob}`);
+  const windows = (t) => `(${t.server.length} alternating triples): server ${t.server.join(', ')}; pool.explain ${t.pool.join(', ')}; pool, the server's worker job ${t.poolJob.join(', ')} images/s`;
+  const medians = (t) => `median server / pool.explain ${t.serverOverPool}; server / pool with the same worker job ${t.serverOverPoolJob}`;
+  console.log(`${name} 16 clients vs in-process pool ${windows(r.vsPool)}`);
+  console.log(`${name} ${medians(r.vsPool)}`);
+  console.log(`${name} 16 clients, the same two workers behind the server and called directly, one process ${windows(r.sameWorkers)}; ${medians(r.sameWorkers)}`);
   console.log(`${name} 5xx other than 503, or failed connections: ${Object.keys(r.failures).length === 0 ? 'none' : JSON.stringify(r.failures)}`);
   console.log(`${name} memory (RSS MB, server heap MB, worker tensors, worker heaps MB): ${r.memory.map((m) => `${m.after}: ${m.rssMB}, ${m.heapMB}, ${m.workerTensors.join('/')}, ${m.workerHeapMB.join('/')}`).join('; ')}`);
   const f = r.rssFlat;
@@ -219,7 +207,8 @@ async function memory(port) {
 
 /**
  * The server and the bare pool on the very same worker threads: createGradcamServer (what `gradcam
- * serve` runs) around the bench's own pool, in this process, alternating with pool.explain on that pool.
+ * serve` runs) around the bench's own pool, in this process, alternating with pool.explain and the
+ * server's worker job on that pool (see triples).
  * Two processes' speeds drift apart on this shared machine (measured: one pool's workers went from 14
  * to 18 ms of CPU per MobileNet image for a minute and back, alone on the machine), so this pairing
  * compares like with like. The load generator and the server share this process's thread here.
@@ -229,23 +218,33 @@ async function sameWorkers(pool, labels, png, path, explain, job, seconds) {
   const { port } = await server.listen(0, HOST);
   try {
     await load(port, png, path, 16, Math.min(seconds, 5)); // warm-up
-    const count = pairsFor(seconds);
-    const pairs = [];
-    for (let i = 0; i < count; i++) {
-      const [s, bare, same] = await rotated(i, [() => load(port, png, path, 16, seconds / count), () => poolLoad(explain, 16, seconds / count), () => poolLoad(job, 16, seconds / count)]);
-      pairs.push({ server: s.imagesPerSec, pool: bare.imagesPerSec, poolJob: same.imagesPerSec, status: s.status });
-    }
-    return {
-      server: pairs.map((p) => p.server),
-      pool: pairs.map((p) => p.pool),
-      poolJob: pairs.map((p) => p.poolJob),
-      serverOverPool: median(pairs.map((p) => p.server / p.pool)),
-      serverOverPoolJob: median(pairs.map((p) => p.server / p.poolJob)),
-      status: sumStatus(pairs.map((p) => p.status)),
-    };
+    return await triples(port, png, path, explain, job, seconds);
   } finally {
     await server.close();
   }
+}
+
+/**
+ * 16 clients of the server on `port`, alternating with 16 callers of pool.explain and 16 of the pool
+ * doing the server's worker job (pairsFor(seconds) triples of windows, the order rotating): each
+ * window's images/s, and the medians of the per-triple ratios.
+ */
+async function triples(port, png, path, explain, job, seconds) {
+  const count = pairsFor(seconds);
+  const window = seconds / count;
+  const runs = [];
+  for (let i = 0; i < count; i++) {
+    const [s, bare, same] = await rotated(i, [() => load(port, png, path, 16, window), () => poolLoad(explain, 16, window), () => poolLoad(job, 16, window)]);
+    runs.push({ server: s.imagesPerSec, pool: bare.imagesPerSec, poolJob: same.imagesPerSec, status: s.status });
+  }
+  return {
+    server: runs.map((p) => p.server),
+    pool: runs.map((p) => p.pool),
+    poolJob: runs.map((p) => p.poolJob),
+    serverOverPool: median(runs.map((p) => p.server / p.pool)),
+    serverOverPoolJob: median(runs.map((p) => p.server / p.poolJob)),
+    status: sumStatus(runs.map((p) => p.status)),
+  };
 }
 
 /** Runs the windows one after another, starting with window i % n, so that none always runs first or last; results in the windows' order. */

@@ -353,7 +353,10 @@ function block(a: usize, b: usize, c: usize, k: i32, ra: usize, rb: usize, rows:
       }
     }
   }
-  for (let i = 0; i < k; i++, a += 4, b += rb) {
+  // A loop tested at its end: as a for loop, tested at its top, V8 (Node 20) moved 7 of the 8 sums between
+  // registers at every step, and this loop is bound by how many instructions it issues (~10% slower).
+  const end = a + (<usize>k << 2);
+  if (a < end) do {
     const b0 = v128.load(b);
     const b1 = cols == 8 ? v128.load(b, 16) : b0;
     let s = v128.load32_splat(a);
@@ -370,7 +373,9 @@ function block(a: usize, b: usize, c: usize, k: i32, ra: usize, rb: usize, rows:
       c30 = f32x4.add(c30, f32x4.mul(s, b0));
       if (cols == 8) c31 = f32x4.add(c31, f32x4.mul(s, b1));
     }
-  }
+    a += 4;
+    b += rb;
+  } while (a < end);
   v128.store(c, c00);
   if (cols == 8) v128.store(c, c01, 16);
   if (rows == 4) {

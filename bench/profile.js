@@ -4,6 +4,8 @@
 // kind and stage, per figure (the median of N figures after a warm-up); what is left of the figure's time
 // is the pipeline around the graph (CAMs, resizes, reading tensors out). Backward times cover both gradient
 // passes of a guided figure: the layers' gradients (down to layer1) and the guided pass (down to the input).
+// Multiply-adds per row: the products our heap GEMM ran (counted as it is called: Winograd's, and the strided
+// convs' input gradients), or, for a conv call that ran none, a direct convolution's count (XNNPACK's).
 //   node bench/profile.js [--runs N] [--json]     (npm run bench -- --profile)
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -34,22 +36,42 @@ const kind = (node) => {
 };
 const stage = (node) => node.name.split('/')[1] ?? node.name;
 let times = new Map();
-const add = (key, field, ms) => {
-  const row = times.get(key) ?? { forward: 0, backward: 0, calls: 0 };
+const add = (key, field, ms, macs, heap) => {
+  const row = times.get(key) ?? { forward: 0, backward: 0, calls: 0, heapMacs: 0, xnnpackMacs: 0 };
   row[field] += ms;
+  row[heap ? 'heapMacs' : 'xnnpackMacs'] += macs;
   if (field === 'forward') row.calls++;
   times.set(key, row);
+};
+// The heap GEMM's products while a node runs, and their shapes over a figure (for bench/peak.js).
+let heapMacs = 0;
+let shapes = new Map();
+const { matmuls } = backend.heap;
+backend.heap.matmuls = (products) => {
+  for (const { m, k, n } of products) {
+    heapMacs += m * k * n;
+    const key = `${m}x${k}x${n}`;
+    shapes.set(key, (shapes.get(key) ?? 0) + 1);
+  }
+  return matmuls.call(backend.heap, products);
+};
+/** A direct convolution's multiply-adds, from its output (or output gradient) and input (or input gradient) shapes. */
+const convMacs = (node, out, input) => {
+  const [kh, kw] = node.attributes.get('kernel_shape') ?? [1, 1];
+  const group = node.attributes.get('group') ?? 1;
+  return out.shape.reduce((a, b) => a * b, 1) * (input.shape[3] / group) * kh * kw;
 };
 // GraphModel keeps its graph private (TypeScript only): the benchmark wraps each node's kernel in place.
 for (const g of model.graph.nodes) {
   const key = `${kind(g.node)}\t${stage(g.node)}`;
   const timed = (fn, field) => (...args) => {
     const t = performance.now();
-    try {
-      return fn.apply(g.kernel, args);
-    } finally {
-      add(key, field, performance.now() - t);
-    }
+    heapMacs = 0;
+    const out = fn.apply(g.kernel, args);
+    const ms = performance.now() - t;
+    const direct = g.node.opType !== 'Conv' ? 0 : field === 'forward' ? convMacs(g.node, out[0], args[0][0]) : convMacs(g.node, args[0][0], out[0]);
+    add(key, field, ms, heapMacs || direct, heapMacs > 0);
+    return out;
   };
   const { forward, backward } = g.kernel;
   g.kernel.forward = timed(forward, 'forward');
@@ -71,23 +93,35 @@ await figure(); // warm-up: XNNPACK operators are created and their weights pack
 const runs = [];
 for (let i = 0; i < Number(opts.runs); i++) {
   times = new Map();
+  shapes = new Map();
   const total = await figure();
-  runs.push({ total, times });
+  runs.push({ total, times, shapes });
 }
 runs.sort((a, b) => a.total - b.total);
-const { total, times: median } = runs[Math.floor(runs.length / 2)];
+const { total, times: median, shapes: products } = runs[Math.floor(runs.length / 2)];
 const r1 = (x) => +x.toFixed(1);
+const g3 = (macs) => +(macs / 1e9).toFixed(3);
 const rows = [...median].map(([key, t]) => {
   const [op, where] = key.split('\t');
-  return { op, stage: where, calls: t.calls, forwardMs: r1(t.forward), backwardMs: r1(t.backward) };
+  const ms = t.forward + t.backward;
+  return { op, stage: where, calls: t.calls, forwardMs: r1(t.forward), backwardMs: r1(t.backward), gmacs: g3(t.heapMacs + t.xnnpackMacs), gmacPerSec: ms > 0 && t.heapMacs + t.xnnpackMacs > 0 ? r1((t.heapMacs + t.xnnpackMacs) / ms / 1e6) : undefined };
 });
 rows.sort((a, b) => b.forwardMs + b.backwardMs - (a.forwardMs + a.backwardMs));
 const graphMs = rows.reduce((s, r) => s + r.forwardMs + r.backwardMs, 0);
-const summary = { figureMs: r1(total), graphForwardMs: r1(rows.reduce((s, r) => s + r.forwardMs, 0)), graphBackwardMs: r1(rows.reduce((s, r) => s + r.backwardMs, 0)), pipelineMs: r1(total - graphMs), runtime: backend.info };
-if (opts.json) console.log(JSON.stringify({ ...summary, rows }));
+const sum = (field) => [...median.values()].reduce((s, t) => s + t[field], 0);
+const summary = {
+  figureMs: r1(total),
+  graphForwardMs: r1(rows.reduce((s, r) => s + r.forwardMs, 0)),
+  graphBackwardMs: r1(rows.reduce((s, r) => s + r.backwardMs, 0)),
+  pipelineMs: r1(total - graphMs),
+  heapGemmGmacs: g3(sum('heapMacs')),
+  xnnpackConvGmacs: g3(sum('xnnpackMacs')),
+  runtime: backend.info,
+};
+if (opts.json) console.log(JSON.stringify({ ...summary, rows, products: Object.fromEntries(products) }));
 else {
-  console.log(`${'op'.padEnd(20)}${'stage'.padEnd(10)}${'calls'.padStart(6)}${'forward ms'.padStart(12)}${'backward ms'.padStart(13)}`);
-  for (const r of rows) console.log(`${r.op.padEnd(20)}${r.stage.padEnd(10)}${String(r.calls).padStart(6)}${String(r.forwardMs).padStart(12)}${String(r.backwardMs).padStart(13)}`);
+  console.log(`${'op'.padEnd(20)}${'stage'.padEnd(10)}${'calls'.padStart(6)}${'forward ms'.padStart(12)}${'backward ms'.padStart(13)}${'G mult-adds'.padStart(13)}${'GMAC/s'.padStart(8)}`);
+  for (const r of rows) console.log(`${r.op.padEnd(20)}${r.stage.padEnd(10)}${String(r.calls).padStart(6)}${String(r.forwardMs).padStart(12)}${String(r.backwardMs).padStart(13)}${(r.gmacs ? String(r.gmacs) : '').padStart(13)}${String(r.gmacPerSec ?? '').padStart(8)}`);
   for (const [k, v] of Object.entries(summary)) console.log(`${k.padEnd(16)} ${typeof v === 'object' ? JSON.stringify(v) : v}`);
 }
 model.dispose();

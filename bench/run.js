@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Benchmarks (never assertions): median milliseconds after warm-up on one 224x224 input.
-//   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool] [-- --native] [-- --cold] [-- --profile] [-- --methods]
+//   npm run bench [-- --json] [-- --runs N] [-- --threads N] [-- --compare-threads] [-- --torch] [-- --pool] [-- --native] [-- --cold] [-- --profile] [-- --peak] [-- --methods]
 //   npm run bench -- --serve [--seconds S] [--serve-models mobilenet,resnet34]: gradcam serve under load (bench/serve.js)
 //   npm run bench -- --batch [--figure] [--rounds R]: explainBatch images/s and peak RSS at batch 1, 4 and 8
 //     (bench/batch.mjs, one process per batch size, R rounds alternating the sizes; Grad-CAM layer4, or the seed figure)
@@ -44,6 +44,11 @@ if (process.argv.includes('--native')) {
 // --profile: one seed figure's time per op kind and stage (bench/profile.js).
 if (process.argv.includes('--profile')) {
   await import('./profile.js');
+  process.exit(0);
+}
+// --peak: this machine's SIMD multiply-add peak, our GEMM against it, and the seed figure's floor (bench/peak.js).
+if (process.argv.includes('--peak')) {
+  await import('./peak.js');
   process.exit(0);
 }
 // --cold: createExplainer + the first figure, one process per sample (bench/cold.js; --base DIR for an A/B).

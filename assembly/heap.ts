@@ -209,7 +209,8 @@ function argmaxAt(x: usize, m: f32, y0: i32, y1: i32, x0: i32, x1: i32, w: i32, 
 /**
  * Max-pool gradient, PyTorch's rule: each window's gradient goes to its FIRST maximum in row-major
  * order, found by comparing the input with the pooled output (the window's maximum). x/dx [h, w, c],
- * pooled/dy [oh, ow, c]. Windows whose gradient is 0 are skipped.
+ * pooled/dy [oh, ow, c]. Windows whose gradient is 0 are skipped. Four channels at a time where their
+ * maxima are numbers (maxPoolGrad4); one at a time where one is NaN, and for the last c % 4 channels.
  */
 export function maxPoolGrad(x: usize, pooled: usize, dy: usize, dx: usize, h: i32, w: i32, c: i32, oh: i32, ow: i32, size: i32, stride: i32, pad: i32): void {
   memory.fill(dx, 0, <usize>(h * w * c) << 2);
@@ -220,12 +221,43 @@ export function maxPoolGrad(x: usize, pooled: usize, dy: usize, dx: usize, h: i3
       const x0 = max(ox * stride - pad, 0);
       const x1 = min(ox * stride - pad + size, w);
       const o = <usize>((oy * ow + ox) * c) << 2;
-      for (let ch = 0; ch < c; ch++) {
-        const g = load<f32>(dy + o + (<usize>ch << 2));
-        if (g == 0) continue;
-        const at = argmaxAt(x, load<f32>(pooled + o + (<usize>ch << 2)), y0, y1, x0, x1, w, c, ch);
-        if (at != -1) store<f32>(dx + at, load<f32>(dx + at) + g);
+      let ch = 0;
+      for (; ch + 4 <= c; ch += 4) {
+        const at = o + (<usize>ch << 2);
+        const m = v128.load(pooled + at);
+        if (!v128.any_true(f32x4.ne(m, m))) maxPoolGrad4(x + (<usize>ch << 2), m, v128.load(dy + at), dx + (<usize>ch << 2), y0, y1, x0, x1, w, c);
+        else for (let k = ch; k < ch + 4; k++) maxPoolGrad1(x, pooled, dy, dx, o, k, y0, y1, x0, x1, w, c);
       }
+      for (; ch < c; ch++) maxPoolGrad1(x, pooled, dy, dx, o, ch, y0, y1, x0, x1, w, c);
+    }
+  }
+}
+
+/** One window's gradient for channel ch (o: the window's byte offset in pooled and dy). */
+@inline
+function maxPoolGrad1(x: usize, pooled: usize, dy: usize, dx: usize, o: usize, ch: i32, y0: i32, y1: i32, x0: i32, x1: i32, w: i32, c: i32): void {
+  const g = load<f32>(dy + o + (<usize>ch << 2));
+  if (g == 0) return;
+  const at = argmaxAt(x, load<f32>(pooled + o + (<usize>ch << 2)), y0, y1, x0, x1, w, c, ch);
+  if (at != -1) store<f32>(dx + at, load<f32>(dx + at) + g);
+}
+
+/**
+ * One window's gradient g for four channels whose maxima m are numbers: at each position, in row-major
+ * order, the lanes equal to m that have not found theirs yet take g. The other lanes add +0, which changes
+ * nothing: dx starts at +0 and a sum of gradients is never -0, so the bits are those of maxPoolGrad1.
+ */
+@inline
+function maxPoolGrad4(x: usize, m: v128, g: v128, dx: usize, y0: i32, y1: i32, x0: i32, x1: i32, w: i32, c: i32): void {
+  if (i32x4.all_true(f32x4.eq(g, f32x4.splat(0)))) return;
+  let found = i32x4.splat(0);
+  for (let yy = y0; yy < y1; yy++) {
+    for (let xx = x0; xx < x1; xx++) {
+      const at = <usize>((yy * w + xx) * c) << 2;
+      const hit = v128.andnot(f32x4.eq(v128.load(x + at), m), found);
+      if (!v128.any_true(hit)) continue;
+      v128.store(dx + at, f32x4.add(v128.load(dx + at), v128.and(g, hit)));
+      found = v128.or(found, hit);
     }
   }
 }

@@ -31,6 +31,37 @@ test('the heap kernel is loaded in Node, and agrees exactly with the TypeScript 
   tf.dispose([x, dy, a!, b!]);
 });
 
+/** PyTorch's max pool (a window holding a NaN pools to NaN; tfjs-wasm's skips NaN), [1, h, w, c]. */
+function torchMaxPool(x: tf.Tensor4D): tf.Tensor4D {
+  const [, h, w, c] = x.shape;
+  const [oh, ow] = [Math.floor((h + 2 * G.pad - G.size) / G.stride) + 1, Math.floor((w + 2 * G.pad - G.size) / G.stride) + 1];
+  const v = x.dataSync();
+  const out = new Float32Array(oh * ow * c).fill(-Infinity);
+  for (let oy = 0; oy < oh; oy++)
+    for (let ox = 0; ox < ow; ox++)
+      for (let ky = 0; ky < G.size; ky++)
+        for (let kx = 0; kx < G.size; kx++) {
+          const [y, xx] = [oy * G.stride - G.pad + ky, ox * G.stride - G.pad + kx];
+          if (y < 0 || y >= h || xx < 0 || xx >= w) continue;
+          for (let ch = 0; ch < c; ch++) {
+            const [o, a] = [(oy * ow + ox) * c + ch, v[(y * w + xx) * c + ch]!];
+            if (a > out[o]! || a !== a) out[o] = a;
+          }
+        }
+  return tf.tensor4d(out, [1, oh, ow, c]);
+}
+
+test.each([7, 12])('the heap kernel agrees exactly with the TypeScript version with %i channels (4 at a time, one at a time where a maximum is NaN, the rest one by one), infinities, -0 and zero gradients', (c) => {
+  const values = [Number.NaN, Infinity, -Infinity, -0];
+  const x = tf.tensor4d(randomArray(23 * 17 * c, 8).map((v, i) => (i % 37 === 5 ? values[i % 4]! : Math.round(v * 2))), [1, 23, 17, c]);
+  const dy = tf.tensor4d(randomArray(12 * 9 * c, 9).map((v, i) => (i % 3 === 0 ? 0 : i % 29 === 1 ? -0 : v)), [1, 12, 9, c]);
+  const pooled = torchMaxPool(x);
+  expect(Array.from(pooled.dataSync()).some((v) => Number.isNaN(v))).toBe(true);
+  const [a, b] = [maxPoolGrad(heap, dy, x, pooled, G), maxPoolGradTs(heap, dy, x, G)];
+  expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+  tf.dispose([x, dy, pooled, a, b]);
+});
+
 test.each(versions)('%s: ties route the gradient to the first maximum in row-major order (PyTorch), not the last (tfjs)', (_, grad) => {
   const x = tf.ones([1, 4, 4, 1]) as tf.Tensor4D;
   const dy = tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1]);

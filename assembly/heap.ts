@@ -292,6 +292,44 @@ export function col2imT(colsT: usize, dx: usize, n: i32, h: i32, w: i32, c: i32,
 }
 
 /**
+ * im2col's adjoint from the columns' gradient as a GEMM writes it, cols [n * oh * ow, k * k * c] (row: image
+ * * oh * ow + output position; column (ky * k + kx) * c + ch), added onto dx [n, h, w, c] (zeroed first) in
+ * col2imT's order: positions in row-major order, then taps, then channels (four at a time; lanes are
+ * independent channels, so the sums are col2imT's).
+ */
+export function col2im(cols: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, k: i32, stride: i32, top: i32, left: i32, oh: i32, ow: i32): void {
+  memory.fill(dx, 0, <usize>(n * h * w * c) << 2);
+  const c4 = c & ~3;
+  const rowBytes = <usize>(k * k * c) << 2;
+  let row = cols;
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < oh; y++) {
+      for (let x = 0; x < ow; x++, row += rowBytes) {
+        for (let ky = 0; ky < k; ky++) {
+          const iy = y * stride - top + ky;
+          if (iy < 0 || iy >= h) continue;
+          for (let kx = 0; kx < k; kx++) {
+            const ix = x * stride - left + kx;
+            if (ix < 0 || ix >= w) continue;
+            const d = dx + (<usize>(((b * h + iy) * w + ix) * c) << 2);
+            const s = row + (<usize>((ky * k + kx) * c) << 2);
+            let ch = 0;
+            for (; ch < c4; ch += 4) {
+              const o = <usize>ch << 2;
+              v128.store(d + o, f32x4.add(v128.load(d + o), v128.load(s + o)));
+            }
+            for (; ch < c; ch++) {
+              const o = <usize>ch << 2;
+              store<f32>(d + o, load<f32>(d + o) + load<f32>(s + o));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
  * C [m, n] = A [m, k] x B [k, n], all row-major. B is read in place (no packed copy,
  * unlike XNNPACK's matMul, which keeps one per right operand). Each output adds its k products in order,
  * each a multiply then an add, as XNNPACK's wasm SIMD kernels do, so the results are the same bits.

@@ -1,7 +1,7 @@
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { backwardFilter, convInputGrad } from './kernels/conv-grad.js';
 import { depthwiseInputGrad } from './kernels/depthwise.js';
-import { gemmConv, gemmConvInputGrad, xnnpackConv, type Activation, type Pads } from './kernels/gemm-conv.js';
+import { columnsInputGrad, filterTransposed, gemmConv, gemmConvInputGrad, xnnpackConv, type Activation, type Pads } from './kernels/gemm-conv.js';
 import { winogradConv, winogradFilter, winogradInputGrad, winogradUsable } from './kernels/winograd.js';
 import type { WasmHeap } from './kernels/heap.js';
 import { generalConv } from './conv-general.js';
@@ -78,6 +78,15 @@ export function denseConv(heap: WasmHeap, oihw: Float32Array, bias: Float32Array
       forward: (x, act) => gemmConv(heap, x, filter, stride, explicit, b, act),
       inputGrad: (dy, inH, inW) => gemmConvInputGrad(heap, dy, filter, stride, explicit, inH, inW),
       tensors: [...own, filter],
+    };
+  }
+  const kernels = heap.kernels;
+  if (kernels && stride > 1 && dilation === 1) {
+    const wT = filterTransposed(heap, oihw, k, cin, cout);
+    return {
+      forward: (x, act = 'linear') => xnnpackConv(x, filter, stride, explicit, b, act),
+      inputGrad: (dy, inH, inW) => columnsInputGrad(heap, kernels, dy, wT, k, stride, explicit, inH, inW),
+      tensors: [...own, filter, wT],
     };
   }
   // The input gradient of a dilated conv is that of the same conv with its dilation written out.

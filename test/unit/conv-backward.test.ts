@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { tf, type Tensor } from '../../src/tf.js';
+import { tf, type Tensor, type Tensor4D } from '../../src/tf.js';
 import { startBackend } from '../../src/runtime/index.js';
 import type { WasmHeap } from '../../src/ops/kernels/heap.js';
 import { backwardFilter, convInputGrad, explicitPad, type ConvGeometry } from '../../src/ops/kernels/conv-grad.js';
-import { col2im, col2imT, gemmConv, gemmConvInputGrad, xnnpackConv } from '../../src/ops/kernels/gemm-conv.js';
+import { col2im, col2imT, columnsInputGrad, filterTransposed, gemmConv, gemmConvInputGrad, xnnpackConv } from '../../src/ops/kernels/gemm-conv.js';
 import { randomArray } from '../helpers/random-weights.js';
 import { maxAbs, maxAbsDiff } from '../helpers/metrics.js';
 
@@ -82,8 +82,44 @@ describe('gemmConv', () => {
   }
 });
 
-/** The heap kernels' col2im reads the transposed columns and must add the same terms in the same order as col2im. */
-describe('col2im on the heap kernels (transposed columns)', () => {
+/**
+ * The input gradient from W^T (columns as the GEMM writes them, the heap kernels' col2im) must be
+ * gemmConvInputGrad's bits: the same products, summed in the same order.
+ */
+describe('columnsInputGrad', () => {
+  const cases: [ConvGeometry, number, number, number, number, number][] = [
+    // geometry, n, h, w, cin, cout
+    [{ kernel: 7, stride: 2, pad: 3 }, 1, 37, 30, 3, 16],
+    [{ kernel: 3, stride: 2, pad: 1 }, 2, 14, 13, 8, 12],
+    [{ kernel: 1, stride: 2, pad: 0 }, 1, 9, 10, 7, 5],
+    [{ kernel: 3, stride: 3, pad: 0 }, 1, 11, 8, 4, 9],
+  ];
+  for (const [g, n, h, w, cin, cout] of cases) {
+    test(`k${g.kernel} s${g.stride} p${g.pad}, ${n}x${h}x${w}, ${cin} -> ${cout} channels`, () => {
+      const oihw = randomArray(cout * cin * g.kernel * g.kernel, 21);
+      // HWIO from OIHW, as the conv op lays its filter out.
+      const hwio = tf.tidy(() => tf.transpose(tf.tensor4d(oihw, [cout, cin, g.kernel, g.kernel]), [2, 3, 1, 0])) as Tensor4D;
+      const wT = filterTransposed(heap, oihw, g.kernel, cin, cout);
+      const pad = explicitPad(g.pad);
+      const y = tf.conv2d(tf.zeros([n, h, w, cin]) as Tensor4D, hwio, g.stride, pad);
+      const dy = tf.tensor4d(randomArray(y.size, 22), y.shape);
+      const before = tf.memory().numTensors;
+      const ours = columnsInputGrad(heap, heap.kernels!, dy, wT, g.kernel, g.stride, pad, h, w);
+      expect(tf.memory().numTensors).toBe(before + 1);
+      const same = gemmConvInputGrad(heap, dy, hwio, g.stride, pad, h, w);
+      const expected = tf.conv2dTranspose(dy, hwio, [n, h, w, cin], g.stride, g.pad);
+      expect(ours.shape).toEqual([n, h, w, cin]);
+      expect(maxAbsDiff(ours.dataSync(), same.dataSync())).toBe(0);
+      const e = expected.dataSync();
+      expect(maxAbs(e)).toBeGreaterThan(0);
+      expect(maxAbsDiff(ours.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));
+      tf.dispose([hwio, wT, y, dy, ours, same, expected]);
+    });
+  }
+});
+
+/** The heap kernels' col2im (columns as they are, or transposed) must add the same terms in the same order as col2im. */
+describe('col2im on the heap kernels', () => {
   const cases: [number, number, number, number, number, number, number, number][] = [
     // n, inH, inW, c, k, stride, top/left pad, (output size follows)
     [1, 7, 7, 512, 3, 1, 1, 0],
@@ -91,6 +127,7 @@ describe('col2im on the heap kernels (transposed columns)', () => {
     [3, 5, 9, 4, 3, 2, 0, 0],
     [1, 6, 6, 3, 2, 3, 1, 0],
     [1, 1, 1, 8, 3, 1, 1, 0],
+    [2, 9, 8, 7, 3, 2, 1, 0],
   ];
   for (const [n, inH, inW, c, k, stride, pad] of cases) {
     test(`${n}x${inH}x${inW}x${c}, k${k} s${stride} p${pad}`, () => {
@@ -102,6 +139,10 @@ describe('col2im on the heap kernels (transposed columns)', () => {
       const before = tf.memory().numTensors;
       const ours = col2imT(heap, heap.kernels!, colsT, attrs);
       const expected = col2im(heap, cols, attrs);
+      const direct = heap.output([n, inH, inW, c]);
+      heap.kernels!.col2im(heap.offset(cols), heap.offset(direct), n, inH, inW, c, k, stride, pad, pad, oh, ow);
+      expect(maxAbsDiff(direct.dataSync(), expected.dataSync())).toBe(0);
+      direct.dispose();
       expect(ours.shape).toEqual([n, inH, inW, c]);
       expect(ours.shape).toEqual(expected.shape);
       const o = ours.dataSync();

@@ -98,6 +98,33 @@ export function gemmConvInputGrad(heap: WasmHeap, dy: Tensor4D, filter: Tensor4D
   });
 }
 
+/** A small filter's second copy for its input gradient, W^T [Cout, k*k*Cin] (column (ky * k + kx) * Cin + ci), from OIHW, on the heap. */
+export function filterTransposed(heap: WasmHeap, oihw: Float32Array, k: number, cin: number, cout: number): Tensor2D {
+  const taps = k * k;
+  const out = heap.output([cout, taps * cin]) as Tensor2D;
+  const wT = heap.view(out);
+  for (let co = 0; co < cout; co++) {
+    for (let ci = 0; ci < cin; ci++) for (let t = 0; t < taps; t++) wT[(co * taps + t) * cin + ci] = oihw[(co * cin + ci) * taps + t]!;
+  }
+  return out;
+}
+
+/**
+ * The input gradient of a conv from W^T (filterTransposed): the columns' gradient dy [positions, Cout] x
+ * W^T on our GEMM, then col2im, with no transpose on the way (a strided conv's on XNNPACK is a sub-pixel
+ * convolution with s*s*Cin narrow output channels: ResNet's 7x7 stem took 10 ms). Each sum runs in
+ * gemmConvInputGrad's order, so the bits are its.
+ */
+export function columnsInputGrad(heap: WasmHeap, kernels: HeapKernelExports, dy: Tensor4D, wT: Tensor2D, k: number, stride: number, pad: Pads, inH: number, inW: number): Tensor4D {
+  return tf.tidy(() => {
+    const [n, oh, ow, cout] = dy.shape;
+    const cols = heapMatMuls(heap, [[tf.reshape(dy, [n * oh * ow, cout]) as Tensor2D, wT]])[0]!;
+    const out = heap.output([n, inH, inW, wT.shape[1] / (k * k)]) as Tensor4D;
+    kernels.col2im(heap.offset(cols), heap.offset(out), n, inH, inW, out.shape[3], k, stride, pad[1][0], pad[2][0], oh, ow);
+    return out;
+  });
+}
+
 export interface Col2ImAttrs {
   readonly k: number;
   readonly stride: number;

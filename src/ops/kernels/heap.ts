@@ -12,6 +12,7 @@ export interface HeapKernelExports {
   reluGrad(dy: number, out: number, dx: number, n: number, guided: number): void;
   maxPoolGrad(x: number, pooled: number, dy: number, dx: number, h: number, w: number, c: number, oh: number, ow: number, size: number, stride: number, pad: number): void;
   col2imT(colsT: number, dx: number, n: number, h: number, w: number, c: number, k: number, stride: number, top: number, left: number, oh: number, ow: number): void;
+  col2im(cols: number, dx: number, n: number, h: number, w: number, c: number, k: number, stride: number, top: number, left: number, oh: number, ow: number): void;
   matmul(a: number, b: number, c: number, m: number, k: number, n: number): void;
 }
 
@@ -25,7 +26,7 @@ export interface MatMul {
   readonly n: number;
 }
 
-export const HEAP_KERNEL_NAMES = ['winogradInput', 'winogradOutput', 'reluGrad', 'maxPoolGrad', 'col2imT', 'matmul', 'relu', 'add'] as const;
+export const HEAP_KERNEL_NAMES = ['winogradInput', 'winogradOutput', 'reluGrad', 'maxPoolGrad', 'col2imT', 'col2im', 'matmul', 'relu', 'add'] as const;
 
 /**
  * tfjs-wasm's heap as the engine's kernels see it (implemented over tfjs internals in

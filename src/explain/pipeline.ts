@@ -1,5 +1,5 @@
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
-import type { ExplainableModel, ForwardPass, Gradients } from '../models/types.js';
+import type { ExplainableModel, ForwardPass, GradientRequest, Gradients } from '../models/types.js';
 import { gradientTensors } from '../models/types.js';
 import type { CamMethod, RerunContext } from '../methods/types.js';
 import { rawCam } from '../methods/raw.js';
@@ -147,15 +147,19 @@ async function passMaps(model: ExplainableModel, kernels: Kernels, pass: Forward
     targets.forEach((t, i) => {
       seed.set(seedFor(t, part(pass.logits, i)), i * classes);
     });
-    const gradients = (request: Omit<Parameters<ExplainableModel['gradients']>[1], 'seed'>): Gradients => {
-      const g = model.gradients(pass, { seed, ...request });
-      owned.push(...gradientTensors(g));
-      return g;
+    /** Gradient passes over this forward pass, run together where the model can (the same results). */
+    const gradients = (...requests: Omit<GradientRequest, 'seed'>[]): Gradients[] => {
+      const reqs = requests.map((r) => ({ seed, ...r }));
+      const gs = model.gradientPasses ? model.gradientPasses(pass, reqs) : reqs.map((r) => model.gradients(pass, r));
+      for (const g of gs) owned.push(...gradientTensors(g));
+      return gs;
     };
+    const guidedRequest = { layers: [], guided: true, toInput: true };
+    let guidedPass: Gradients | undefined;
     const cams: Record<string, LayerCam>[] = targets.map(() => ({}));
     const resized: Float32Array[][] = targets.map(() => []);
     if (o.method.wholeModel) {
-      const g = gradients({ layers: [], guided: false, toInput: true, biasGradients: true });
+      const g = gradients({ layers: [], guided: false, toInput: true, biasGradients: true })[0]!;
       const biases = await Promise.all(g.biases!.map(async ({ bias, grad }) => ({ bias, grad: (await grad.data()) as Float32Array, height: grad.shape[1], width: grad.shape[2] })));
       const [input, inputGradient] = [(await pass.input.data()) as Float32Array, (await g.input!.data()) as Float32Array];
       for (let i = 0; i < n; i++) {
@@ -166,7 +170,10 @@ async function passMaps(model: ExplainableModel, kernels: Kernels, pass: Forward
         await work.advance(1);
       }
     } else {
-      const g = o.method.needsGradients ? gradients({ layers: o.layers, guided: false, toInput: false }) : undefined;
+      // The layers' gradients and the guided ones in one call: the model may run both passes as one.
+      const both = gradients(...(o.method.needsGradients ? [{ layers: o.layers, guided: false, toInput: false }] : []), ...(guided ? [guidedRequest] : []));
+      const g = o.method.needsGradients ? both[0] : undefined;
+      if (guided) guidedPass = both.at(-1);
       for (const layer of o.layers) {
         const activation = pass.activation(layer);
         const [, h, w, c] = activation.shape;
@@ -192,7 +199,8 @@ async function passMaps(model: ExplainableModel, kernels: Kernels, pass: Forward
         }
       }
     }
-    const gb = guided ? ((await gradients({ layers: [], guided: true, toInput: true }).input!.data()) as Float32Array) : undefined;
+    if (guided) guidedPass ??= gradients(guidedRequest)[0]!;
+    const gb = guidedPass ? ((await guidedPass.input!.data()) as Float32Array) : undefined;
     return targets.map((_, i) => {
       const combined = resized[i]!.length === 1 ? Object.values(cams[i]!)[0]!.map : aggregate(kernels, resized[i]!);
       // A copy: an Explanation's arrays own their buffers (transferable, not views of the batch's).

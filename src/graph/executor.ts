@@ -1,5 +1,6 @@
 import { tf, type Tensor, type Tensor2D, type Tensor4D } from '../tf.js';
 import { addSame } from '../ops/kernels/add.js';
+import { stackBlock } from '../ops/kernels/stack.js';
 import { GradcamError, InvalidInputError } from '../errors.js';
 import type { Saved, Value } from '../ops/types.js';
 import { isHost } from '../ops/util.js';
@@ -130,33 +131,97 @@ export interface GraphGradients {
   readonly biases: { bias: Float32Array; grad: Tensor4D }[];
 }
 
-/**
- * A gradient pass from the logits down to the lowest requested value: nodes run their input gradient
- * only when an input leads back to a requested value, and each gradient is freed once consumed.
- */
-export function gradients(graph: Graph, pass: GraphPass, plan: GradientPlan): GraphGradients {
-  const wanted = new Set(plan.values);
-  const depends = new Set(plan.values);
+/** A gradient pass as the executor sees it: its values, the values that lead to them, and the lowest node it needs. */
+export interface PassScope {
+  readonly wanted: ReadonlySet<string>;
+  readonly depends: ReadonlySet<string>;
+  /** Nodes above this index run (the lowest requested value's producer; -1 for the input). */
+  readonly lowest: number;
+}
+
+export function passScope(graph: Graph, values: readonly string[]): PassScope {
+  const depends = new Set(values);
   let lowest = graph.nodes.length;
-  for (const v of plan.values) lowest = Math.min(lowest, graph.producer.get(v) ?? lowest);
+  for (const v of values) lowest = Math.min(lowest, graph.producer.get(v) ?? lowest);
   graph.nodes.forEach((g) => {
     if (g.inputs.some((x) => depends.has(x))) for (const o of g.outputs) depends.add(o);
   });
+  return { wanted: new Set(values), depends, lowest };
+}
+
+/**
+ * Whether gradient passes run as one, stacked (NodeKernel.stacks): every node that runs while two or more
+ * of them are under way must take stacked gradients. FullGrad's bias gradients are never stacked.
+ */
+export function passesStack(graph: Graph, scopes: readonly PassScope[], biasGradients: boolean): boolean {
+  if (scopes.length < 2 || biasGradients) return false;
+  const second = scopes.map((s) => s.lowest).sort((a, b) => a - b)[1]!;
+  const depends = new Set(scopes.flatMap((s) => [...s.depends]));
+  for (let i = graph.producer.get(graph.logits)!; i > second; i--) {
+    const g = graph.nodes[i]!;
+    if (g.inputs.some((x) => depends.has(x)) && !g.kernel.stacks) return false;
+  }
+  return true;
+}
+
+/** A gradient pass from the logits down to the lowest requested value (see gradientPasses). */
+export const gradients = (graph: Graph, pass: GraphPass, plan: GradientPlan): GraphGradients => gradientPasses(graph, pass, [plan])[0]!;
+
+/**
+ * Gradient passes over one forward pass, from the logits down to each one's lowest requested value: nodes
+ * run their input gradient only when an input leads back to a requested value, and each gradient is freed
+ * once consumed. Where passesStack allows, the passes run as one with their gradients stacked along the
+ * batch axis (a conv's products and transforms run once for all of them; the same values as one by one),
+ * and a pass leaves the stack at its lowest value; otherwise they run one after another.
+ */
+export function gradientPasses(graph: Graph, pass: GraphPass, plans: readonly GradientPlan[]): GraphGradients[] {
+  const scopes = plans.map((p) => passScope(graph, p.values));
+  if (plans.length > 1 && !passesStack(graph, scopes, plans.some((p) => p.biasGradients))) return plans.map((p) => gradients(graph, pass, p));
+  const depends = new Set(scopes.flatMap((s) => [...s.depends]));
+  const lowest = Math.min(...scopes.map((s) => s.lowest));
   const grads = new Map<string, Tensor>();
-  const out: GraphGradients = { values: new Map(), biases: [] };
+  const outs: GraphGradients[] = plans.map(() => ({ values: new Map(), biases: [] }));
   const retained = new Set<Tensor>();
   const [n, classes] = pass.logits.shape;
-  const seed = new Float32Array(n * classes);
-  seed.set(plan.seed.subarray(0, n * classes));
-  grads.set(graph.logits, tf.tensor2d(seed, [n, classes]));
-  const take = (name: string, t: Tensor) => {
-    if (wanted.has(name)) {
-      out.values.set(name, t);
-      retained.add(t);
+  /** The passes under way, in plan order: every gradient in `grads` stacks their blocks in this order. */
+  let live = plans.map((_, s) => s);
+  const seed = new Float32Array(plans.length * n * classes);
+  plans.forEach((p, s) => seed.set(p.seed.subarray(0, n * classes), s * n * classes));
+  grads.set(graph.logits, tf.tensor2d(seed, [plans.length * n, classes]));
+  /** Block j of the live passes' stacked tensor t (t itself when one pass is under way). */
+  const block = (t: Tensor, j: number): Tensor => (live.length === 1 ? t : stackBlock(graph.heap, t, j, live.length));
+  const keepFor = (s: number, name: string, t: Tensor) => {
+    outs[s]!.values.set(name, t);
+    retained.add(t);
+  };
+  /** A node's output gradient, to each live pass that asked for it. */
+  const take = (name: string, t: Tensor) => live.forEach((s, j) => scopes[s]!.wanted.has(name) && keepFor(s, name, block(t, j)));
+  /** Passes whose lowest node is reached leave the stack, each taking its blocks of the pending gradients it asked for. */
+  const leave = (leaving: (s: number) => boolean) => {
+    if (!live.some(leaving)) return;
+    const staying = live.filter((s) => !leaving(s));
+    for (const [name, t] of [...grads]) {
+      const blocks = live.map((_, j) => block(t, j));
+      const rest: Tensor[] = [];
+      live.forEach((s, j) => {
+        const b = blocks[j]!;
+        if (!leaving(s)) rest.push(b);
+        else if (scopes[s]!.wanted.has(name) && graph.producer.get(name)! <= scopes[s]!.lowest) keepFor(s, name, b);
+        else b.dispose();
+      });
+      if (live.length > 1) t.dispose();
+      if (rest.length === 0) grads.delete(name);
+      else if (rest.length === 1) grads.set(name, rest[0]!);
+      else {
+        grads.set(name, tf.concat(rest, 0));
+        tf.dispose(rest);
+      }
     }
+    live = staying;
   };
   try {
     for (let i = graph.producer.get(graph.logits)!; i > lowest; i--) {
+      leave((s) => scopes[s]!.lowest >= i);
       const g = graph.nodes[i]!;
       const dys = g.outputs.map((o) => grads.get(o));
       if (dys.every((d) => d === undefined)) continue;
@@ -171,11 +236,12 @@ export function gradients(graph: Graph, pass: GraphPass, plan: GradientPlan): Gr
           outputs: g.outputs.map((o) => pass.values.get(o)),
           inputShapes: g.inputs.map((x) => pass.shapes.get(x) ?? graph.constants.get(x)?.dims ?? []),
         };
+        const guided = live.map((s) => plans[s]!.guided && g.node.guided === true);
         let dxs: (Tensor | undefined)[] = [];
         try {
           tf.tidy(() => {
             const seen = new Set<Tensor>(dys.filter((d): d is Tensor => d !== undefined));
-            dxs = g.kernel.backward!(dys, saved, plan.guided && g.node.guided === true).map((t) => {
+            dxs = g.kernel.backward!(dys, saved, guided).map((t) => {
               if (!t) return t;
               // A gradient that is an incoming one, or returned twice (Add), gets its own handle.
               const own = seen.has(t) ? tf.clone(t) : t;
@@ -188,10 +254,10 @@ export function gradients(graph: Graph, pass: GraphPass, plan: GradientPlan): Gr
           throw new InvalidInputError(`${g.node.opType} node '${g.node.name}' in ${graph.source}: its gradient failed: ${(err as Error).message}`, { cause: err });
         }
         // FullGrad's biases are those of ops with spatial outputs (convs, BatchNorm), as pytorch-grad-cam takes
-        // nn.Conv2d and nn.BatchNorm2d biases only: a classifier's (Gemm) bias is not one of them.
-        if (plan.biasGradients && g.kernel.bias && dys[0]?.rank === 4) {
+        // nn.Conv2d and nn.BatchNorm2d biases only: a classifier's (Gemm) bias is not one of them. (Never stacked.)
+        if (plans[live[0]!]!.biasGradients && g.kernel.bias && dys[0]?.rank === 4) {
           const grad = dys[0] as Tensor4D;
-          out.biases.push({ bias: g.kernel.bias, grad });
+          outs[live[0]!]!.biases.push({ bias: g.kernel.bias, grad });
           retained.add(grad);
         }
         g.inputs.forEach((x, k) => {
@@ -208,12 +274,8 @@ export function gradients(graph: Graph, pass: GraphPass, plan: GradientPlan): Gr
       }
       for (const d of dys) if (d && !retained.has(d)) d.dispose();
     }
-    for (const [name, t] of grads) {
-      if (wanted.has(name) && graph.producer.get(name)! <= lowest) take(name, t);
-      else t.dispose();
-    }
-    grads.clear();
-    return out;
+    leave(() => true);
+    return outs;
   } catch (err) {
     tf.dispose([...grads.values(), ...retained]);
     throw err;

@@ -1,5 +1,6 @@
 import type { CallMemory, MemoryStep } from '../engine/memory-budget.js';
 import type { Graph } from './graph.js';
+import { passScope, passesStack } from './executor.js';
 
 /**
  * A call's tensor memory computed from the graph, without running it: the executor's schedule (forward
@@ -73,39 +74,54 @@ export function graphCallMemory(graph: Graph, q: GraphMemoryQuery): CallMemory {
     for (const x of new Set(g.inputs)) if (isTensor(x) && graph.lastUse.get(x) === i && !kept.has(x)) add(line(x), -1);
   });
 
-  // Gradient passes: as executor.ts's gradients(); each pass's returned gradients stay live.
-  for (const { values, biases } of q.passes) {
-    const wanted = new Set(values);
-    const depends = new Set(values);
-    let lowest = graph.nodes.length;
-    for (const v of values) lowest = Math.min(lowest, graph.producer.get(v) ?? lowest);
-    for (const g of graph.nodes) if (g.inputs.some((x) => depends.has(x))) for (const o of g.outputs) depends.add(o);
+  // Gradient passes: as executor.ts's gradientPasses(); the returned gradients stay live. Stacked passes run
+  // as one, each gradient k blocks while k passes are under way.
+  const scopes = q.passes.map((p) => passScope(graph, p.values));
+  const stacked = passesStack(graph, scopes, q.passes.some((p) => p.biases));
+  const groups = stacked ? [scopes.map((_, s) => s)] : scopes.map((_, s) => [s]);
+  for (const group of groups) {
+    let live = group;
+    const depends = new Set(group.flatMap((s) => [...scopes[s]!.depends]));
+    const lowest = Math.min(...group.map((s) => scopes[s]!.lowest));
+    const wantedBy = (name: string) => live.filter((s) => scopes[s]!.wanted.has(name)).length;
+    const biases = group.some((s) => q.passes[s]!.biases);
     const grads = new Set<string>([graph.logits]);
-    add(line(graph.logits));
+    add(line(graph.logits), live.length);
     for (let i = graph.producer.get(graph.logits) ?? -1; i > lowest; i--) {
+      // Passes that reach their lowest node leave: their blocks of pending gradients they did not ask for are freed.
+      const leaving = live.filter((s) => scopes[s]!.lowest >= i);
+      for (const s of leaving) for (const name of grads) if (!scopes[s]!.wanted.has(name)) add(line(name), -1);
+      live = live.filter((s) => !leaving.includes(s));
+      const k = live.length;
       const g = graph.nodes[i]!;
       const dys = g.outputs.filter((o) => grads.has(o));
       if (dys.length === 0) continue;
       for (const o of dys) grads.delete(o);
       if (g.inputs.some((x) => depends.has(x))) {
-        const dxs = sum(g.inputs);
+        const dxs = scaled(sum(g.inputs), k);
         add(dxs);
-        step(scaled(sum([...g.inputs, ...dys]), NODE_WORKSPACE.backward));
+        step(scaled(sum([...g.inputs, ...dys]), k * NODE_WORKSPACE.backward));
         add(dxs, -1);
         for (const x of new Set(g.inputs)) {
           if (!isTensor(x) || !depends.has(x)) continue;
           // An accumulated gradient (prev + dx) is a new tensor beside both for a moment.
-          if (grads.has(x)) step(line(x));
+          if (grads.has(x)) step(scaled(line(x), k));
           else {
             grads.add(x);
-            add(line(x));
+            add(line(x), k);
           }
         }
       }
       const retained = biases && g.kernel.bias !== undefined;
-      for (const o of dys) if (!wanted.has(o) && !retained) add(line(o), -1);
+      // A stacked gradient that passes asked for is copied out, block by block, before it is freed.
+      for (const o of dys) {
+        if (retained) continue;
+        const kept = k > 1 ? wantedBy(o) : Math.min(wantedBy(o), 1);
+        if (k > 1 && kept > 0) step(scaled(line(o), kept));
+        add(line(o), kept - k);
+      }
     }
-    for (const name of grads) if (!wanted.has(name)) add(line(name), -1);
+    for (const name of grads) add(line(name), wantedBy(name) - live.length);
   }
   return { steps };
 }

@@ -4,7 +4,7 @@ import { chooseLabels } from '../models/labels.js';
 import type { CallMemoryRequest, ExplainableModel, ForwardPass, GradientRequest, Gradients } from '../models/types.js';
 import type { EngineContext, OpNode } from '../ops/types.js';
 import { Graph, type GraphSpec } from './graph.js';
-import { forward, gradients, logitsFrom, logitsOf, type GraphPass } from './executor.js';
+import { forward, gradientPasses, logitsFrom, logitsOf, type GraphGradients, type GraphPass } from './executor.js';
 import { graphCallMemory } from './memory.js';
 import type { CallMemory } from '../engine/memory-budget.js';
 
@@ -144,18 +144,29 @@ export class GraphModel implements ExplainableModel {
   }
 
   gradients(pass: ForwardPass, req: GradientRequest): Gradients {
+    return this.gradientPasses(pass, [req])[0]!;
+  }
+
+  /** Gradient passes over one forward pass, stacked where every op they run allows (executor.ts). */
+  gradientPasses(pass: ForwardPass, reqs: readonly GradientRequest[]): Gradients[] {
     const p = (pass as Pass).pass;
-    const values = req.layers.map(this.valueOf);
     const n = p.logits.shape[0];
-    if (req.seed.length !== this.numClasses && req.seed.length !== n * this.numClasses) {
-      throw new InvalidInputError(`the gradient seed has ${req.seed.length} values; the model has ${this.numClasses} classes and the pass ${n} images`);
+    for (const req of reqs) {
+      if (req.seed.length !== this.numClasses && req.seed.length !== n * this.numClasses) {
+        throw new InvalidInputError(`the gradient seed has ${req.seed.length} values; the model has ${this.numClasses} classes and the pass ${n} images`);
+      }
     }
-    const g = gradients(this.graph, p, {
+    const plans = reqs.map((req) => ({
       seed: req.seed,
-      values: req.toInput ? [...values, this.graph.input] : values,
+      values: [...req.layers.map(this.valueOf), ...(req.toInput ? [this.graph.input] : [])],
       guided: req.guided,
       biasGradients: req.biasGradients === true,
-    });
+    }));
+    return gradientPasses(this.graph, p, plans).map((g, i) => this.asGradients(p, reqs[i]!, g));
+  }
+
+  private asGradients(p: GraphPass, req: GradientRequest, g: GraphGradients): Gradients {
+    const values = req.layers.map(this.valueOf);
     // A layer the score does not depend on has a zero gradient.
     const of = (v: string) => (g.values.get(v) as Tensor4D | undefined) ?? (tf.zeros(p.shapes.get(v)! as [number, number, number, number]) as Tensor4D);
     const layers: Record<string, Tensor4D> = {};

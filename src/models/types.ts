@@ -60,6 +60,8 @@ export interface ExplainableModel {
   /** One forward pass; `layers` are the layers whose activations the caller will read (default: the listed ones). */
   forward(input: Tensor4D, layers?: readonly string[]): ForwardPass;
   gradients(pass: ForwardPass, request: GradientRequest): Gradients;
+  /** Several gradient passes over one forward pass, as gradients() one by one would give them (a model may run them together). */
+  gradientPasses?(pass: ForwardPass, requests: readonly GradientRequest[]): Gradients[];
   /** Logits [N, numClasses] of a batch, keeping nothing for gradients (ScoreCAM's masked inputs). The caller
    *  disposes the result (by hand: it is kept out of any enclosing tf.tidy). */
   logits(input: Tensor4D): Tensor2D;

@@ -28,6 +28,7 @@ export const batchNormalization: OpModule = {
         return [tf.add(tf.mul(xt, perChannel(s, xt)), perChannel(t, xt))];
       },
       backward: ([dy]) => [tf.mul(dy!, perChannel(s, dy!))],
+      stacks: true,
       bias: shift,
       takes: [1, 2, 3, 4],
       tensors: [s, t],

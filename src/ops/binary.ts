@@ -2,7 +2,7 @@ import { tf, type Tensor } from '../tf.js';
 import type { HostTensor, OpModule, Value } from './types.js';
 import type { WasmHeap } from './kernels/heap.js';
 import { addSame } from './kernels/add.js';
-import { atRank, dimsOf, host, isHost, onlyAttributes, reduceTo, sizeOf } from './util.js';
+import { atRank, dimsOf, host, isHost, onlyAttributes, reduceTo, sizeOf, stackedShape } from './util.js';
 
 type Grads = (dy: Tensor, a: Tensor, b: Tensor) => [Tensor, Tensor];
 
@@ -41,13 +41,24 @@ function binary(hostFn: (x: number, y: number, int: boolean) => number, f: (a: T
           const rank = Math.max(dimsOf(a!).length, dimsOf(b!).length);
           return [f(atRank(a!, rank), atRank(b!, rank), heap)];
         },
-        backward: ([dy], saved) => {
+        backward: ([dy], saved, guided) => {
           const [sa, sb] = saved.inputShapes as [number[], number[]];
-          const rank = dy!.rank;
-          const [ga, gb] = needsInputs ? grads(dy!, atRank(saved.inputs[0]!, rank), atRank(saved.inputs[1]!, rank)) : grads(dy!, dy!, dy!);
-          return [reduceTo(ga, sa), reduceTo(gb, sb)];
+          /** The gradients from d, which stacks k passes. */
+          const of = (d: Tensor, k: number): Tensor[] => {
+            const rank = d.rank;
+            const [ga, gb] = needsInputs ? grads(d, atRank(saved.inputs[0]!, rank), atRank(saved.inputs[1]!, rank)) : grads(d, d, d);
+            return [reduceTo(ga, stackedShape(sa, k)), reduceTo(gb, stackedShape(sb, k))];
+          };
+          // Stacked passes (only without saved inputs): as one when neither input was broadcast, else pass by pass.
+          const k = guided.length;
+          const part = [dy!.shape[0]! / k, ...dy!.shape.slice(1)];
+          const same = (s: readonly number[]) => s.length === part.length && s.every((d, i) => d === part[i]);
+          if (k === 1 || (same(sa) && same(sb))) return of(dy!, k);
+          const parts = tf.split(dy!, k, 0).map((d) => of(d, 1));
+          return [0, 1].map((i) => tf.concat(parts.map((p) => p[i]!), 0));
         },
         saves: needsInputs ? { inputs: [0, 1] } : undefined,
+        stacks: !needsInputs,
       };
     },
   };

@@ -18,7 +18,7 @@ export const clip: OpModule = {
       backward: ([dy], saved, guided) => {
         const x = saved.inputs[0] as Tensor;
         const pass = tf.logicalAnd(tf.greater(x, lo), tf.less(x, hi));
-        return [tf.mul(guided ? tf.relu(dy!) : dy!, tf.cast(pass, 'float32'))];
+        return [tf.mul(guided[0] ? tf.relu(dy!) : dy!, tf.cast(pass, 'float32'))];
       },
       saves: { inputs: [0] },
     };

@@ -242,6 +242,8 @@ export const conv: OpModule = {
         const [, h, w] = saved.inputShapes[0]!;
         return [runFor(h!, w!).inputGrad(dy as Tensor4D, h!, w!)];
       },
+      // Every way a conv runs takes any batch of dy: stacked passes are more images.
+      stacks: true,
       bias,
       takes: [1, 2],
       get tensors() {

@@ -1,6 +1,6 @@
 import { tf, type Tensor, type Tensor2D } from '../tf.js';
 import type { OpModule } from './types.js';
-import { attr, constantInput, isHost, logicalShape, onlyAttributes, tensorOf, toLogical, toStored, unsupported } from './util.js';
+import { attr, constantInput, isHost, logicalShape, onlyAttributes, stackedShape, tensorOf, toLogical, toStored, unsupported } from './util.js';
 
 /**
  * Gemm / MatMul with a constant right operand (a classifier's weights): y = alpha * A B + beta * C.
@@ -37,10 +37,11 @@ export const gemm: OpModule = {
         const scaled = alpha === 1 ? y : tf.mul(y, alpha);
         return [unrows(biasT ? tf.add(scaled, biasT) : scaled, [...logicalShape(x.shape).slice(0, -1), n])];
       },
-      backward: ([dy], saved) => {
+      backward: ([dy], saved, guided) => {
         const g = tf.matMul(rows(dy!, n), b, false, !transB);
-        return [unrows(alpha === 1 ? g : tf.mul(g, alpha), logicalShape(saved.inputShapes[0]!))];
+        return [unrows(alpha === 1 ? g : tf.mul(g, alpha), stackedShape(logicalShape(saved.inputShapes[0]!), guided.length))];
       },
+      stacks: true,
       bias: bias && bias.length > 1 ? bias : undefined,
       takes: [1, 2],
       tensors: biasT ? [b, biasT] : [b],

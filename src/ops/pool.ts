@@ -55,6 +55,7 @@ export const maxPool: OpModule = {
       },
       backward: ([dy], saved) => [maxPoolGrad(heap, dy as Tensor4D, saved.inputs[0] as Tensor4D, saved.outputs[0] as Tensor4D, { size: w.k, stride: w.s, pad: w.pads[0] })],
       saves: { inputs: [0], outputs: true },
+      stacks: true,
     };
   },
 };
@@ -119,9 +120,10 @@ export const globalAveragePool: OpModule = {
     return {
       forward: ([x]) => [tf.mean(tensorOf(x!), [1, 2], true)],
       backward: ([dy], saved) => {
-        const [n, h, w, c] = saved.inputShapes[0] as [number, number, number, number];
-        return [tf.mul(tf.div(dy!, h * w), tf.ones([n, h, w, c]))];
+        const [, h, w, c] = saved.inputShapes[0] as [number, number, number, number];
+        return [tf.mul(tf.div(dy!, h * w), tf.ones([dy!.shape[0], h, w, c]))];
       },
+      stacks: true,
     };
   },
 };

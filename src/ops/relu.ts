@@ -9,8 +9,9 @@ export const relu: OpModule = {
     onlyAttributes(spec, []);
     return {
       forward: ([x]) => [reluForward(heap, tensorOf(x!))],
-      backward: ([dy], saved, guided) => [reluGrad(heap, dy!, saved.outputs[0] as Tensor, guided ? 'guided' : 'plain')],
+      backward: ([dy], saved, guided) => [reluGrad(heap, dy!, saved.outputs[0] as Tensor, guided.map((g) => (g ? 'guided' : 'plain')))],
       saves: { outputs: true },
+      stacks: true,
     };
   },
 };

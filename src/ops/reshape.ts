@@ -1,6 +1,6 @@
 import { tf, type Tensor } from '../tf.js';
 import type { HostTensor, OpModule, OpSpec, Value } from './types.js';
-import { attr, dimsOf, isHost, logicalShape, numbers, onlyAttributes, reshapeLogical, sizeOf, toHost, unsupported } from './util.js';
+import { attr, dimsOf, isHost, logicalShape, numbers, onlyAttributes, reshapeLogical, sizeOf, stackedShape, toHost, unsupported } from './util.js';
 
 /**
  * An op that only rearranges a value's elements in logical (ONNX, row-major NCHW) order: Reshape,
@@ -21,7 +21,9 @@ function reshaping(attrs: string[], shapeOf: (spec: OpSpec, dims: number[], inpu
           if (isHost(x)) return [{ ...x, dims: out } as HostTensor];
           return [reshapeLogical(x, out)];
         },
-        backward: ([dy], saved) => [reshapeLogical(dy!, logicalShape(saved.inputShapes[0]!))],
+        backward: ([dy], saved, guided) => [reshapeLogical(dy!, stackedShape(logicalShape(saved.inputShapes[0]!), guided.length))],
+        // A reshape keeps the elements' order, so k stacked blocks stay k blocks.
+        stacks: true,
       };
     },
   };
@@ -74,6 +76,7 @@ export const identity: OpModule = {
     return {
       forward: ([x]) => [isHost(x) ? x : tf.clone(x as Tensor)],
       backward: ([dy]) => [dy],
+      stacks: true,
     };
   },
 };

@@ -52,9 +52,16 @@ export interface NodeKernel {
   forward(inputs: readonly Value[]): Value[];
   /**
    * d(score)/d(inputs) from d(score)/d(outputs) (undefined where an output gets no gradient); undefined
-   * for an input that gets none (shapes, constants). `guided`: the guided rule, for nodes marked guided.
+   * for an input that gets none (shapes, constants). `guided` has one entry per gradient pass in dys
+   * (one, unless the kernel `stacks`): whether that pass follows the guided rule (nodes marked guided).
    */
-  backward?(dys: readonly (Tensor | undefined)[], saved: Saved, guided: boolean): (Tensor | undefined)[];
+  backward?(dys: readonly (Tensor | undefined)[], saved: Saved, guided: readonly boolean[]): (Tensor | undefined)[];
+  /**
+   * Whether backward also takes several gradient passes at once, stacked: k = guided.length passes over the
+   * same forward values, each gradient the k passes' tensors one after another along the stored first axis
+   * (each pass's block shaped as alone), and the input gradients returned stacked the same way.
+   */
+  readonly stacks?: boolean;
   /** Which forward values backward reads: inputs (by index) and/or outputs. */
   readonly saves?: { readonly inputs?: readonly number[]; readonly outputs?: boolean };
   /** The bias this op adds to its output (FullGrad's bias gradients). */

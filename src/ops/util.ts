@@ -91,6 +91,9 @@ export function reduceTo(g: Tensor, shape: readonly number[]): Tensor {
   return shape.length === rank ? r : toStored(tf.reshape(toLogical(r), logical));
 }
 
+/** The shape of k stacked gradient passes over a value of shape `shape` (see NodeKernel.stacks). */
+export const stackedShape = (shape: readonly number[], k: number): number[] => (k === 1 ? [...shape] : [shape[0]! * k, ...shape.slice(1)]);
+
 /** A tensor reshaped (in logical order) to a logical shape, stored. */
 export const reshapeLogical = (t: Tensor, logical: readonly number[]): Tensor => toStored(tf.reshape(toLogical(t), [...logical]));
 

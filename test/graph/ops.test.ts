@@ -7,6 +7,7 @@ import { startBackend } from '../../src/runtime/index.js';
 import { OPS } from '../../src/ops/registry.js';
 import { GraphModel } from '../../src/graph/model.js';
 import type { GraphSpec } from '../../src/graph/graph.js';
+import { gradientTensors, type Gradients } from '../../src/models/types.js';
 import type { Attribute, EngineContext, HostTensor, OpNode } from '../../src/ops/types.js';
 import { randomArray } from '../helpers/random-weights.js';
 import { maxAbs, maxAbsDiff } from '../helpers/metrics.js';
@@ -89,6 +90,7 @@ async function check(c: Case, guided: boolean): Promise<void> {
   pass.dispose();
   expect(tf.memory().numTensors).toBe(before);
   nhwc.dispose();
+  if (guided) stackedPasses(model, xData, h, w, logits.length);
   model.dispose();
 
   await tf.setBackend('cpu');
@@ -104,6 +106,34 @@ async function check(c: Case, guided: boolean): Promise<void> {
   }
   expect(maxAbsDiff(logits, refLogits), 'logits').toBeLessThanOrEqual(1e-4 * maxAbs(refLogits));
   expect(maxAbsDiff(ours, refGrad), 'input gradient').toBeLessThanOrEqual(1e-4 * maxAbs(refGrad));
+}
+
+/**
+ * The plain pass (the first layer and the input) and the guided one together (gradientPasses: stacked where
+ * every op allows, else one by one) give the bits of each alone, on a batch of two images.
+ */
+function stackedPasses(model: GraphModel, xData: Float32Array, h: number, w: number, classes: number): void {
+  const x = tf.tensor4d([...xData, ...xData.map((v) => 0.5 - v)], [2, h, w, 3]);
+  const layer = model.layers[0]!;
+  const pass = model.forward(x, [layer]);
+  const seed = randomArray(2 * classes, 98);
+  const reqs = [
+    { seed, layers: [layer], guided: false, toInput: true },
+    { seed, layers: [], guided: true, toInput: true },
+  ];
+  const before = tf.memory().numTensors;
+  const alone = reqs.map((r) => model.gradients(pass, r));
+  const together = model.gradientPasses(pass, reqs);
+  const data = (g: Gradients) => [...Object.values(g.layers), g.input!].map((t) => t.dataSync());
+  together.forEach((g, i) => {
+    const [a, b] = [data(alone[i]!), data(g)];
+    expect(b.length).toBe(a.length);
+    a.forEach((v, j) => expect(maxAbsDiff(b[j]!, v), `pass ${i}, gradient ${j}`).toBe(0));
+  });
+  tf.dispose([...alone, ...together].flatMap(gradientTensors));
+  expect(tf.memory().numTensors).toBe(before);
+  pass.dispose();
+  x.dispose();
 }
 
 /** A head: global average pool, flatten, Gemm to 5 classes. */

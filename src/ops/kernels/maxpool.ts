@@ -10,19 +10,20 @@ export interface PoolGeometry {
 /**
  * Max-pool gradient that routes each window's gradient to the FIRST maximum in row-major order,
  * as PyTorch does. tfjs's MaxPoolGrad picks the last one, which differs wherever a window holds
- * equal maxima (flat image regions saturate the stem to identical values).
+ * equal maxima (flat image regions saturate the stem to identical values). dy may stack several
+ * gradient passes over the same input (dy item i belongs to input item i mod n).
  */
 export function maxPoolGrad(heap: WasmHeap, dy: Tensor4D, input: Tensor4D, pooled: Tensor4D, g: PoolGeometry): Tensor4D {
   const k = heap.kernels;
   if (!k) return maxPoolGradTs(heap, dy, input, g);
   // The heap kernel finds each window's first maximum by comparing with the pooled output.
   const [n, h, w, c] = input.shape;
-  const [, oh, ow] = dy.shape;
-  const dx = heap.output(input.shape) as Tensor4D;
+  const [items, oh, ow] = dy.shape;
+  const dx = heap.output([items, h, w, c]) as Tensor4D;
   const [inBytes, outBytes] = [h * w * c * 4, oh * ow * c * 4];
-  for (let i = 0; i < n; i++) {
-    const [x, y] = [i * inBytes, i * outBytes];
-    k.maxPoolGrad(heap.offset(input) + x, heap.offset(pooled) + y, heap.offset(dy) + y, heap.offset(dx) + x, h, w, c, oh, ow, g.size, g.stride, g.pad);
+  for (let i = 0; i < items; i++) {
+    const [x, y] = [(i % n) * inBytes, (i % n) * outBytes];
+    k.maxPoolGrad(heap.offset(input) + x, heap.offset(pooled) + y, heap.offset(dy) + i * outBytes, heap.offset(dx) + i * inBytes, h, w, c, oh, ow, g.size, g.stride, g.pad);
   }
   return dx;
 }
@@ -30,11 +31,11 @@ export function maxPoolGrad(heap: WasmHeap, dy: Tensor4D, input: Tensor4D, poole
 /** The TypeScript version, used without the heap kernels (and by the tests as the reference). */
 export function maxPoolGradTs(heap: WasmHeap, dy: Tensor4D, input: Tensor4D, g: PoolGeometry): Tensor4D {
   const [n, inH, inW, C] = input.shape;
-  const [, outH, outW] = dy.shape;
-  const out = heap.output(input.shape) as Tensor4D;
+  const [items, outH, outW] = dy.shape;
+  const out = heap.output([items, inH, inW, C]) as Tensor4D;
   const all = { x: heap.view(input), d: heap.view(dy), dx: heap.view(out).fill(0) }; // views taken after output(), which may grow the heap
-  for (let i = 0; i < n; i++) {
-    const x = all.x.subarray(i * inH * inW * C, (i + 1) * inH * inW * C);
+  for (let i = 0; i < items; i++) {
+    const x = all.x.subarray((i % n) * inH * inW * C, ((i % n) + 1) * inH * inW * C);
     const d = all.d.subarray(i * outH * outW * C, (i + 1) * outH * outW * C);
     const dx = all.dx.subarray(i * inH * inW * C, (i + 1) * inH * inW * C);
     imageMaxPoolGrad(x, d, dx, inH, inW, C, outH, outW, g);

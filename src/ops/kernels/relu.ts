@@ -19,12 +19,21 @@ export function reluForward<T extends Tensor>(heap: WasmHeap, x: T): T {
 
 /**
  * Gradient through a ReLU given its OUTPUT (out > 0 exactly where the input > 0):
- * plain: dy * (x > 0); guided: dy * (x > 0) * (dy > 0). One heap kernel when loaded (three tfjs ops otherwise).
+ * plain: dy * (x > 0); guided: dy * (x > 0) * (dy > 0). dy stacks one block per mode, each the size of out
+ * (gradient passes over one forward pass). One heap kernel call per block when loaded (tfjs ops otherwise).
  */
-export function reluGrad<T extends Tensor>(heap: WasmHeap, dy: T, out: Tensor, mode: GradMode): T {
+export function reluGrad<T extends Tensor>(heap: WasmHeap, dy: T, out: Tensor, modes: readonly GradMode[]): T {
   const k = heap.kernels;
-  if (!k) return tf.tidy(() => tf.mul(mode === 'guided' ? tf.relu(dy) : dy, tf.step(out))) as T;
+  if (!k) {
+    return tf.tidy(() => {
+      const mask = tf.step(out);
+      const parts = modes.length === 1 ? [dy] : tf.split(dy, modes.length, 0);
+      const dxs = parts.map((d, i) => tf.mul(modes[i] === 'guided' ? tf.relu(d) : d, mask));
+      return dxs.length === 1 ? dxs[0]! : tf.concat(dxs, 0);
+    }) as T;
+  }
   const dx = heap.output(dy.shape);
-  k.reluGrad(heap.offset(dy), heap.offset(out), heap.offset(dx), dy.size, mode === 'guided' ? 1 : 0);
+  const bytes = out.size * 4;
+  modes.forEach((mode, i) => k.reluGrad(heap.offset(dy) + i * bytes, heap.offset(out), heap.offset(dx) + i * bytes, out.size, mode === 'guided' ? 1 : 0));
   return dx as T;
 }

@@ -263,48 +263,19 @@ function maxPoolGrad4(x: usize, m: v128, g: v128, dx: usize, y0: i32, y1: i32, x
 }
 
 /**
- * im2col's adjoint from the columns' gradient stored transposed, colsT [k * k * c, n * oh * ow] (row
- * (ky * k + kx) * c + ch, column image * oh * ow + output position): each output position's k x k window is
- * added back onto dx [n, h, w, c] (zeroed first), positions in row-major order, then taps, then channels.
+ * im2col's adjoint: each output position's k x k window of column gradients is added back onto dx [n, h,
+ * w, c] (zeroed first), positions in row-major order, then taps, then channels. Column (ky * k + kx) * c +
+ * ch of position p (image * oh * ow + output position) is at cols + p * posBytes + ((ky * k + kx) * c + ch)
+ * * chBytes. Contiguous channels (chBytes 4) go four at a time: lanes are independent channels, the same sums.
  */
-export function col2imT(colsT: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, k: i32, stride: i32, top: i32, left: i32, oh: i32, ow: i32): void {
+@inline
+function col2imAt(cols: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, k: i32, stride: i32, top: i32, left: i32, oh: i32, ow: i32, posBytes: usize, chBytes: usize): void {
   memory.fill(dx, 0, <usize>(n * h * w * c) << 2);
-  const positions = oh * ow;
-  const rowBytes = <usize>(n * positions) << 2;
+  const c4 = chBytes == 4 ? c & ~3 : 0;
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < oh; y++) {
       for (let x = 0; x < ow; x++) {
-        const col = colsT + (<usize>(b * positions + y * ow + x) << 2);
-        for (let ky = 0; ky < k; ky++) {
-          const iy = y * stride - top + ky;
-          if (iy < 0 || iy >= h) continue;
-          for (let kx = 0; kx < k; kx++) {
-            const ix = x * stride - left + kx;
-            if (ix < 0 || ix >= w) continue;
-            let d = dx + (<usize>(((b * h + iy) * w + ix) * c) << 2);
-            let s = col + <usize>((ky * k + kx) * c) * rowBytes;
-            for (let ch = 0; ch < c; ch++, d += 4, s += rowBytes) store<f32>(d, load<f32>(d) + load<f32>(s));
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * im2col's adjoint from the columns' gradient as a GEMM writes it, cols [n * oh * ow, k * k * c] (row: image
- * * oh * ow + output position; column (ky * k + kx) * c + ch), added onto dx [n, h, w, c] (zeroed first) in
- * col2imT's order: positions in row-major order, then taps, then channels (four at a time; lanes are
- * independent channels, so the sums are col2imT's).
- */
-export function col2im(cols: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, k: i32, stride: i32, top: i32, left: i32, oh: i32, ow: i32): void {
-  memory.fill(dx, 0, <usize>(n * h * w * c) << 2);
-  const c4 = c & ~3;
-  const rowBytes = <usize>(k * k * c) << 2;
-  let row = cols;
-  for (let b = 0; b < n; b++) {
-    for (let y = 0; y < oh; y++) {
-      for (let x = 0; x < ow; x++, row += rowBytes) {
+        const col = cols + <usize>((b * oh + y) * ow + x) * posBytes;
         for (let ky = 0; ky < k; ky++) {
           const iy = y * stride - top + ky;
           if (iy < 0 || iy >= h) continue;
@@ -312,21 +283,28 @@ export function col2im(cols: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, k
             const ix = x * stride - left + kx;
             if (ix < 0 || ix >= w) continue;
             const d = dx + (<usize>(((b * h + iy) * w + ix) * c) << 2);
-            const s = row + (<usize>((ky * k + kx) * c) << 2);
+            const s = col + <usize>((ky * k + kx) * c) * chBytes;
             let ch = 0;
             for (; ch < c4; ch += 4) {
               const o = <usize>ch << 2;
               v128.store(d + o, f32x4.add(v128.load(d + o), v128.load(s + o)));
             }
-            for (; ch < c; ch++) {
-              const o = <usize>ch << 2;
-              store<f32>(d + o, load<f32>(d + o) + load<f32>(s + o));
-            }
+            for (; ch < c; ch++) store<f32>(d + (<usize>ch << 2), load<f32>(d + (<usize>ch << 2)) + load<f32>(s + <usize>ch * chBytes));
           }
         }
       }
     }
   }
+}
+
+/** col2imAt from the columns' gradient stored transposed, colsT [k * k * c, n * oh * ow]. */
+export function col2imT(colsT: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, k: i32, stride: i32, top: i32, left: i32, oh: i32, ow: i32): void {
+  col2imAt(colsT, dx, n, h, w, c, k, stride, top, left, oh, ow, 4, <usize>(n * oh * ow) << 2);
+}
+
+/** col2imAt from the columns' gradient as a GEMM writes it, cols [n * oh * ow, k * k * c]. */
+export function col2im(cols: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, k: i32, stride: i32, top: i32, left: i32, oh: i32, ow: i32): void {
+  col2imAt(cols, dx, n, h, w, c, k, stride, top, left, oh, ow, <usize>(k * k * c) << 2, 4);
 }
 
 /**

@@ -149,6 +149,7 @@ async function passMaps(model: ExplainableModel, kernels: Kernels, pass: Forward
     });
     /** Gradient passes over this forward pass, run together where the model can (the same results). */
     const gradients = (...requests: Omit<GradientRequest, 'seed'>[]): Gradients[] => {
+      if (requests.length === 0) return [];
       const reqs = requests.map((r) => ({ seed, ...r }));
       const gs = model.gradientPasses ? model.gradientPasses(pass, reqs) : reqs.map((r) => model.gradients(pass, r));
       for (const g of gs) owned.push(...gradientTensors(g));

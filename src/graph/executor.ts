@@ -175,6 +175,7 @@ export const gradients = (graph: Graph, pass: GraphPass, plan: GradientPlan): Gr
  * and a pass leaves the stack at its lowest value; otherwise they run one after another.
  */
 export function gradientPasses(graph: Graph, pass: GraphPass, plans: readonly GradientPlan[]): GraphGradients[] {
+  if (plans.length === 0) return [];
   const scopes = plans.map((p) => passScope(graph, p.values));
   if (plans.length > 1 && !passesStack(graph, scopes, plans.some((p) => p.biasGradients))) return plans.map((p) => gradients(graph, pass, p));
   const depends = new Set(scopes.flatMap((s) => [...s.depends]));

@@ -76,12 +76,18 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
       const out = tf.relu(tf.tensor4d(randomArray(n, n + 1), [1, 1, 1, n]));
       for (const mode of ['plain', 'guided'] as const) {
         const expected = tf.mul(mode === 'guided' ? tf.relu(dy) : dy, tf.step(out));
-        const ours = reluGrad(heap, dy as tf.Tensor4D, out as tf.Tensor4D, mode);
+        const ours = reluGrad(heap, dy as tf.Tensor4D, out as tf.Tensor4D, [mode]);
         // Equal values (-0 and 0 compare equal: masked negatives may keep their sign in tfjs).
         expect(maxAbsDiff(ours.dataSync(), expected.dataSync())).toBe(0);
         tf.dispose([expected, ours]);
       }
-      tf.dispose([dy, out]);
+      // Two stacked gradient passes over the same output, each block with its own rule.
+      const dy2 = tf.tidy(() => tf.concat([tf.neg(dy), dy]));
+      const stacked = reluGrad(heap, dy2 as tf.Tensor4D, out as tf.Tensor4D, ['guided', 'plain']);
+      const expected2 = tf.tidy(() => tf.concat([tf.mul(tf.relu(tf.neg(dy)), tf.step(out)), tf.mul(dy, tf.step(out))]));
+      expect(stacked.shape).toEqual([2, 1, 1, n]);
+      expect(maxAbsDiff(stacked.dataSync(), expected2.dataSync())).toBe(0);
+      tf.dispose([dy, out, dy2, stacked, expected2]);
     }
   });
 

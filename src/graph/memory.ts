@@ -89,7 +89,9 @@ export function graphCallMemory(graph: Graph, q: GraphMemoryQuery): CallMemory {
     add(line(graph.logits), live.length);
     for (let i = graph.producer.get(graph.logits) ?? -1; i > lowest; i--) {
       // Passes that reach their lowest node leave: their blocks of pending gradients they did not ask for are freed.
+      // (The blocks that stay are copied out of the stacked tensors first.)
       const leaving = live.filter((s) => scopes[s]!.lowest >= i);
+      if (leaving.length > 0 && live.length > 1) step(scaled(sum([...grads]), live.length));
       for (const s of leaving) for (const name of grads) if (!scopes[s]!.wanted.has(name)) add(line(name), -1);
       live = live.filter((s) => !leaving.includes(s));
       const k = live.length;
@@ -116,7 +118,7 @@ export function graphCallMemory(graph: Graph, q: GraphMemoryQuery): CallMemory {
       // A stacked gradient that passes asked for is copied out, block by block, before it is freed.
       for (const o of dys) {
         if (retained) continue;
-        const kept = k > 1 ? wantedBy(o) : Math.min(wantedBy(o), 1);
+        const kept = wantedBy(o);
         if (k > 1 && kept > 0) step(scaled(line(o), kept));
         add(line(o), kept - k);
       }

@@ -31,6 +31,8 @@ export const concat: OpModule = {
         const stored = storedAxis(axis, rank);
         return tf.split(dy!, saved.inputShapes.map((s) => s[stored]!), stored) as Tensor[];
       },
+      // Split back along an axis other than the batch's: stacked passes split alike.
+      stacks: axis > 0,
     };
   },
 };

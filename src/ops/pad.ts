@@ -23,11 +23,14 @@ export const pad: OpModule = {
         const t = tensorOf(x!);
         return [tf.pad(t, storedPads(t.rank), value)];
       },
-      backward: ([dy], saved) => {
+      backward: ([dy], saved, guided) => {
         const shape = saved.inputShapes[0]!;
         const p = storedPads(shape.length);
-        return [tf.slice(dy!, p.map(([b]) => b), [...shape])];
+        // Stacked passes (k > 1) keep every item of the first axis, which is then not padded (see stacks).
+        return [tf.slice(dy!, p.map(([b]) => b), guided.length > 1 ? [-1, ...shape.slice(1)] : [...shape])];
       },
+      // Only where the first (batch) axis is not padded: pads for every axis, or axes that leave it out.
+      stacks: axes ? axes.every((a) => a > 0) : pads[0] === 0 && pads[pads.length / 2] === 0,
     };
   },
 };

@@ -106,6 +106,7 @@ export const averagePool: OpModule = {
         const full = depthwiseInputGrad(g, filter(c!), w.k, w.s, h! + pads[1]![0] + pads[1]![1], wd! + pads[2]![0] + pads[2]![1]);
         return [tf.slice(full, [0, pads[1]![0], pads[2]![0], 0], [-1, h!, wd!, -1])];
       },
+      stacks: true,
       get tensors() {
         return [...ones.values()];
       },

@@ -202,29 +202,35 @@ export function gradientPasses(graph: Graph, pass: GraphPass, plans: readonly Gr
     if (!live.some(leaving)) return;
     const staying = live.filter((s) => !leaving(s));
     for (const [name, t] of [...grads]) {
-      const blocks = live.map((_, j) => block(t, j));
-      const rest: Tensor[] = [];
+      // All blocks, and the staying ones joined again, or none (a failed copy frees what it made; t stays in grads).
+      const blocks = tf.tidy(() => live.map((_, j) => block(t, j)));
+      const stay = blocks.filter((_, j) => !leaving(live[j]!));
+      let joined: Tensor | undefined;
+      try {
+        joined = stay.length > 1 ? tf.concat(stay, 0) : stay[0];
+      } catch (err) {
+        if (live.length > 1) tf.dispose(blocks);
+        throw err;
+      }
       live.forEach((s, j) => {
         const b = blocks[j]!;
-        if (!leaving(s)) rest.push(b);
-        else if (scopes[s]!.wanted.has(name) && graph.producer.get(name)! <= scopes[s]!.lowest) keepFor(s, name, b);
-        else b.dispose();
+        if (leaving(s) && scopes[s]!.wanted.has(name) && graph.producer.get(name)! <= scopes[s]!.lowest) keepFor(s, name, b);
+        else if (b !== joined) b.dispose();
       });
       if (live.length > 1) t.dispose();
-      if (rest.length === 0) grads.delete(name);
-      else if (rest.length === 1) grads.set(name, rest[0]!);
-      else {
-        grads.set(name, tf.concat(rest, 0));
-        tf.dispose(rest);
-      }
+      if (joined) grads.set(name, joined);
+      else grads.delete(name);
     }
     live = staying;
   };
+  /** The node's incoming and outgoing gradients while it runs (held by neither `grads` nor `retained` then). */
+  let inFlight: (Tensor | undefined)[] = [];
   try {
     for (let i = graph.producer.get(graph.logits)!; i > lowest; i--) {
       leave((s) => scopes[s]!.lowest >= i);
       const g = graph.nodes[i]!;
       const dys = g.outputs.map((o) => grads.get(o));
+      inFlight = dys;
       if (dys.every((d) => d === undefined)) continue;
       g.outputs.forEach((o, k) => {
         grads.delete(o);
@@ -254,6 +260,7 @@ export function gradientPasses(graph: Graph, pass: GraphPass, plans: readonly Gr
           if (err instanceof GradcamError) throw err;
           throw new InvalidInputError(`${g.node.opType} node '${g.node.name}' in ${graph.source}: its gradient failed: ${(err as Error).message}`, { cause: err });
         }
+        inFlight = [...dys, ...dxs];
         // FullGrad's biases are those of ops with spatial outputs (convs, BatchNorm), as pytorch-grad-cam takes
         // nn.Conv2d and nn.BatchNorm2d biases only: a classifier's (Gemm) bias is not one of them. (Never stacked.)
         if (plans[live[0]!]!.biasGradients && g.kernel.bias && dys[0]?.rank === 4) {
@@ -274,11 +281,13 @@ export function gradientPasses(graph: Graph, pass: GraphPass, plans: readonly Gr
         });
       }
       for (const d of dys) if (d && !retained.has(d)) d.dispose();
+      inFlight = [];
     }
     leave(() => true);
     return outs;
   } catch (err) {
-    tf.dispose([...grads.values(), ...retained]);
+    const held = new Set([...grads.values(), ...retained]);
+    tf.dispose([...held, ...inFlight.filter((t): t is Tensor => t !== undefined && !t.isDisposed && !held.has(t))]);
     throw err;
   }
 }

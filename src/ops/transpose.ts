@@ -18,6 +18,8 @@ export const transpose: OpModule = {
         const inverse = perm.map((_, i) => perm.indexOf(i));
         return [toStored(tf.transpose(toLogical(dy!), inverse))];
       },
+      // A permutation that keeps the batch axis first transposes each item alone: stacked passes stay blocks.
+      stacks: given !== undefined && given[0] === 0,
     };
   },
 };

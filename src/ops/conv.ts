@@ -80,11 +80,13 @@ export function denseConv(heap: WasmHeap, oihw: Float32Array, bias: Float32Array
       tensors: [...own, filter],
     };
   }
+  const forward = (x: Tensor4D, act: Activation = 'linear'): Tensor4D =>
+    dilation === 1 ? xnnpackConv(x, filter, stride, explicit, b, act) : tf.fused.conv2d({ x, filter, strides: stride, pad: explicit, dilations: dilation, bias: b, activation: act });
   const kernels = heap.kernels;
   if (kernels && stride > 1 && dilation === 1) {
-    const wT = filterTransposed(heap, oihw, k, cin, cout);
+    const wT = filterTransposed(filter);
     return {
-      forward: (x, act = 'linear') => xnnpackConv(x, filter, stride, explicit, b, act),
+      forward,
       inputGrad: (dy, inH, inW) => columnsInputGrad(heap, kernels, dy, wT, k, stride, explicit, inH, inW),
       tensors: [...own, filter, wT],
     };
@@ -96,8 +98,7 @@ export function denseConv(heap: WasmHeap, oihw: Float32Array, bias: Float32Array
   const back = backwardFilter(dilated, geom);
   if (dilated !== filter) dilated.dispose();
   return {
-    forward: (x, act = 'linear') =>
-      dilation === 1 ? xnnpackConv(x, filter, stride, explicit, b, act) : tf.fused.conv2d({ x, filter, strides: stride, pad: explicit, dilations: dilation, bias: b, activation: act }),
+    forward,
     inputGrad: (dy, inH, inW) => convInputGrad(dy, back, geom, inH, inW),
     tensors: [...own, filter, back],
   };

@@ -1,6 +1,6 @@
 import { tf } from '../tf.js';
 import type { OpModule } from './types.js';
-import { attr, constantInput, numbers, onlyAttributes, storedAxis, tensorOf, unsupported } from './util.js';
+import { attr, constantInput, numbers, onlyAttributes, stackedShape, storedAxis, tensorOf, unsupported } from './util.js';
 
 /** Pad, constant mode (pads and value constant); the gradient is the slice of the unpadded region. */
 export const pad: OpModule = {
@@ -26,8 +26,8 @@ export const pad: OpModule = {
       backward: ([dy], saved, guided) => {
         const shape = saved.inputShapes[0]!;
         const p = storedPads(shape.length);
-        // Stacked passes (k > 1) keep every item of the first axis, which is then not padded (see stacks).
-        return [tf.slice(dy!, p.map(([b]) => b), guided.length > 1 ? [-1, ...shape.slice(1)] : [...shape])];
+        // Stacked passes (k > 1): their first axis is not padded (see stacks).
+        return [tf.slice(dy!, p.map(([b]) => b), stackedShape(shape, guided.length))];
       },
       // Only where the first (batch) axis is not padded: pads for every axis, or axes that leave it out.
       stacks: axes ? axes.every((a) => a > 0) : pads[0] === 0 && pads[pads.length / 2] === 0,

@@ -99,7 +99,7 @@ describe('columnsInputGrad', () => {
       const oihw = randomArray(cout * cin * g.kernel * g.kernel, 21);
       // HWIO from OIHW, as the conv op lays its filter out.
       const hwio = tf.tidy(() => tf.transpose(tf.tensor4d(oihw, [cout, cin, g.kernel, g.kernel]), [2, 3, 1, 0])) as Tensor4D;
-      const wT = filterTransposed(heap, oihw, g.kernel, cin, cout);
+      const wT = filterTransposed(hwio);
       const pad = explicitPad(g.pad);
       const y = tf.conv2d(tf.zeros([n, h, w, cin]) as Tensor4D, hwio, g.stride, pad);
       const dy = tf.tensor4d(randomArray(y.size, 22), y.shape);

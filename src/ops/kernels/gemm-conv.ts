@@ -98,16 +98,8 @@ export function gemmConvInputGrad(heap: WasmHeap, dy: Tensor4D, filter: Tensor4D
   });
 }
 
-/** A small filter's second copy for its input gradient, W^T [Cout, k*k*Cin] (column (ky * k + kx) * Cin + ci), from OIHW, on the heap. */
-export function filterTransposed(heap: WasmHeap, oihw: Float32Array, k: number, cin: number, cout: number): Tensor2D {
-  const taps = k * k;
-  const out = heap.output([cout, taps * cin]) as Tensor2D;
-  const wT = heap.view(out);
-  for (let co = 0; co < cout; co++) {
-    for (let ci = 0; ci < cin; ci++) for (let t = 0; t < taps; t++) wT[(co * taps + t) * cin + ci] = oihw[(co * cin + ci) * taps + t]!;
-  }
-  return out;
-}
+/** A small filter's second copy for its input gradient: HWIO [k, k, Cin, Cout] as W^T [Cout, k*k*Cin] (column (ky * k + kx) * Cin + ci). */
+export const filterTransposed = (filter: Tensor4D): Tensor2D => tf.tidy(() => tf.transpose(tf.reshape(filter, [-1, filter.shape[3]])) as Tensor2D);
 
 /**
  * The input gradient of a conv from W^T (filterTransposed): the columns' gradient dy [positions, Cout] x

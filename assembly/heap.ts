@@ -3,51 +3,17 @@
 // through a batch by offset).
 //
 // Winograd F(2x2, 3x3) transforms (channels a multiple of 4): tiles are 4x4 input windows at stride 2
-// (pad 1), giving 2x2 outputs. V = B^T d B per tile and channel (16 planes); Y = A^T M A from the 16
-// GEMM results. A plane is [tiles, c] when its `stride` argument is 0, else transposed: [c, stride]
-// (channel ch of tile t at ch * stride + t), the layout of a GEMM that has the filter on its left.
+// (pad 1), giving 2x2 outputs. V = B^T d B per tile and channel (16 planes, each [tiles, c]); Y = A^T M A
+// from the 16 GEMM results.
 
 @inline
 function tap(ok: bool, at: usize): v128 {
   return ok ? v128.load(at) : f32x4.splat(0);
 }
 
-/** Stores v, channels ch..ch+3 of one tile, at `at` in a plane; `cs` is a transposed plane's channel stride in bytes. */
-@inline
-function put(at: usize, v: v128, tr: bool, cs: usize): void {
-  if (tr) {
-    store<f32>(at, f32x4.extract_lane(v, 0));
-    store<f32>(at + cs, f32x4.extract_lane(v, 1));
-    store<f32>(at + 2 * cs, f32x4.extract_lane(v, 2));
-    store<f32>(at + 3 * cs, f32x4.extract_lane(v, 3));
-  } else {
-    v128.store(at, v);
-  }
-}
-
-/** Loads channels ch..ch+3 of one tile from `at` in a plane (see put). */
-@inline
-function get(at: usize, tr: bool, cs: usize): v128 {
-  if (!tr) return v128.load(at);
-  let v = f32x4.splat(load<f32>(at));
-  v = f32x4.replace_lane(v, 1, load<f32>(at + cs));
-  v = f32x4.replace_lane(v, 2, load<f32>(at + 2 * cs));
-  return f32x4.replace_lane(v, 3, load<f32>(at + 3 * cs));
-}
-
 /** The 16 transformed input planes v0..v15 of x [h, w, c]; see the layouts above. */
 export function winogradInput(
-  x: usize, h: i32, w: i32, c: i32, stride: i32,
-  v0: usize, v1: usize, v2: usize, v3: usize, v4: usize, v5: usize, v6: usize, v7: usize,
-  v8: usize, v9: usize, v10: usize, v11: usize, v12: usize, v13: usize, v14: usize, v15: usize,
-): void {
-  if (stride) inputTransform(true, x, h, w, c, <usize>stride << 2, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15);
-  else inputTransform(false, x, h, w, c, 0, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15);
-}
-
-@inline
-function inputTransform(
-  tr: bool, x: usize, h: i32, w: i32, c: i32, cs: usize,
+  x: usize, h: i32, w: i32, c: i32,
   v0: usize, v1: usize, v2: usize, v3: usize, v4: usize, v5: usize, v6: usize, v7: usize,
   v8: usize, v9: usize, v10: usize, v11: usize, v12: usize, v13: usize, v14: usize, v15: usize,
 ): void {
@@ -64,7 +30,7 @@ function inputTransform(
       // Address of window pixel (0, 0); it may lie outside x, and is then never read.
       const win = x + <usize>(y0 * w + x0) * px;
       const tile = <usize>(ty * tw + tx);
-      const out = tr ? tile << 2 : tile * px;
+      const out = tile * px;
       for (let k: usize = 0; k < px; k += 16) {
         const p0 = win + k, p1 = p0 + row, p2 = p1 + row, p3 = p2 + row;
         const d00 = tap(r0 && c0, p0), d01 = tap(r0 && c1, p0 + px), d02 = tap(r0 && c2, p0 + 2 * px), d03 = tap(r0 && c3, p0 + 3 * px);
@@ -77,11 +43,11 @@ function inputTransform(
         const e0 = f32x4.sub(d20, d10), e1 = f32x4.sub(d21, d11), e2 = f32x4.sub(d22, d12), e3 = f32x4.sub(d23, d13);
         const g0 = f32x4.sub(d10, d30), g1 = f32x4.sub(d11, d31), g2 = f32x4.sub(d12, d32), g3 = f32x4.sub(d13, d33);
         // (B^T d) B
-        const o = out + (tr ? (k >> 2) * cs : k);
-        put(v0 + o, f32x4.sub(a0, a2), tr, cs); put(v1 + o, f32x4.add(a1, a2), tr, cs); put(v2 + o, f32x4.sub(a2, a1), tr, cs); put(v3 + o, f32x4.sub(a1, a3), tr, cs);
-        put(v4 + o, f32x4.sub(b0, b2), tr, cs); put(v5 + o, f32x4.add(b1, b2), tr, cs); put(v6 + o, f32x4.sub(b2, b1), tr, cs); put(v7 + o, f32x4.sub(b1, b3), tr, cs);
-        put(v8 + o, f32x4.sub(e0, e2), tr, cs); put(v9 + o, f32x4.add(e1, e2), tr, cs); put(v10 + o, f32x4.sub(e2, e1), tr, cs); put(v11 + o, f32x4.sub(e1, e3), tr, cs);
-        put(v12 + o, f32x4.sub(g0, g2), tr, cs); put(v13 + o, f32x4.add(g1, g2), tr, cs); put(v14 + o, f32x4.sub(g2, g1), tr, cs); put(v15 + o, f32x4.sub(g1, g3), tr, cs);
+        const o = out + k;
+        v128.store(v0 + o, f32x4.sub(a0, a2)); v128.store(v1 + o, f32x4.add(a1, a2)); v128.store(v2 + o, f32x4.sub(a2, a1)); v128.store(v3 + o, f32x4.sub(a1, a3));
+        v128.store(v4 + o, f32x4.sub(b0, b2)); v128.store(v5 + o, f32x4.add(b1, b2)); v128.store(v6 + o, f32x4.sub(b2, b1)); v128.store(v7 + o, f32x4.sub(b1, b3));
+        v128.store(v8 + o, f32x4.sub(e0, e2)); v128.store(v9 + o, f32x4.add(e1, e2)); v128.store(v10 + o, f32x4.sub(e2, e1)); v128.store(v11 + o, f32x4.sub(e1, e3));
+        v128.store(v12 + o, f32x4.sub(g0, g2)); v128.store(v13 + o, f32x4.add(g1, g2)); v128.store(v14 + o, f32x4.sub(g2, g1)); v128.store(v15 + o, f32x4.sub(g1, g3));
       }
     }
   }
@@ -92,17 +58,7 @@ function inputTransform(
  * max(0, .) when relu.
  */
 export function winogradOutput(
-  y: usize, h: i32, w: i32, c: i32, stride: i32, bias: usize, relu: bool,
-  m0: usize, m1: usize, m2: usize, m3: usize, m4: usize, m5: usize, m6: usize, m7: usize,
-  m8: usize, m9: usize, m10: usize, m11: usize, m12: usize, m13: usize, m14: usize, m15: usize,
-): void {
-  if (stride) outputTransform(true, y, h, w, c, <usize>stride << 2, bias, relu, m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15);
-  else outputTransform(false, y, h, w, c, 0, bias, relu, m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15);
-}
-
-@inline
-function outputTransform(
-  tr: bool, y: usize, h: i32, w: i32, c: i32, cs: usize, bias: usize, relu: bool,
+  y: usize, h: i32, w: i32, c: i32, bias: usize, relu: bool,
   m0: usize, m1: usize, m2: usize, m3: usize, m4: usize, m5: usize, m6: usize, m7: usize,
   m8: usize, m9: usize, m10: usize, m11: usize, m12: usize, m13: usize, m14: usize, m15: usize,
 ): void {
@@ -117,13 +73,13 @@ function outputTransform(
       const right = 2 * tx + 1 < w;
       const dst = y + <usize>(2 * ty * w + 2 * tx) * px;
       const tile = <usize>(ty * tw + tx);
-      const src = tr ? tile << 2 : tile * px;
+      const src = tile * px;
       for (let k: usize = 0; k < px; k += 16) {
-        const i = src + (tr ? (k >> 2) * cs : k);
-        const q0 = get(m0 + i, tr, cs), q1 = get(m1 + i, tr, cs), q2 = get(m2 + i, tr, cs), q3 = get(m3 + i, tr, cs);
-        const q4 = get(m4 + i, tr, cs), q5 = get(m5 + i, tr, cs), q6 = get(m6 + i, tr, cs), q7 = get(m7 + i, tr, cs);
-        const q8 = get(m8 + i, tr, cs), q9 = get(m9 + i, tr, cs), q10 = get(m10 + i, tr, cs), q11 = get(m11 + i, tr, cs);
-        const q12 = get(m12 + i, tr, cs), q13 = get(m13 + i, tr, cs), q14 = get(m14 + i, tr, cs), q15 = get(m15 + i, tr, cs);
+        const i = src + k;
+        const q0 = v128.load(m0 + i), q1 = v128.load(m1 + i), q2 = v128.load(m2 + i), q3 = v128.load(m3 + i);
+        const q4 = v128.load(m4 + i), q5 = v128.load(m5 + i), q6 = v128.load(m6 + i), q7 = v128.load(m7 + i);
+        const q8 = v128.load(m8 + i), q9 = v128.load(m9 + i), q10 = v128.load(m10 + i), q11 = v128.load(m11 + i);
+        const q12 = v128.load(m12 + i), q13 = v128.load(m13 + i), q14 = v128.load(m14 + i), q15 = v128.load(m15 + i);
         // A^T M (A^T rows: [1,1,1,0], [0,1,-1,-1])
         const s0 = f32x4.add(f32x4.add(q0, q4), q8), s1 = f32x4.add(f32x4.add(q1, q5), q9);
         const s2 = f32x4.add(f32x4.add(q2, q6), q10), s3 = f32x4.add(f32x4.add(q3, q7), q11);
@@ -263,15 +219,14 @@ function maxPoolGrad4(x: usize, m: v128, g: v128, dx: usize, y0: i32, y1: i32, x
 }
 
 /**
- * im2col's adjoint: each output position's k x k window of column gradients is added back onto dx [n, h,
- * w, c] (zeroed first), positions in row-major order, then taps, then channels. Column (ky * k + kx) * c +
- * ch of position p (image * oh * ow + output position) is at cols + p * posBytes + ((ky * k + kx) * c + ch)
- * * chBytes. Contiguous channels (chBytes 4) go four at a time: lanes are independent channels, the same sums.
+ * im2col's adjoint: each output position's k x k window of column gradients, cols [n * oh * ow, k * k * c]
+ * as a GEMM writes them, is added back onto dx [n, h, w, c] (zeroed first), positions in row-major order,
+ * then taps, then channels, four at a time (lanes are independent channels: the same sums).
  */
-@inline
-function col2imAt(cols: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, k: i32, stride: i32, top: i32, left: i32, oh: i32, ow: i32, posBytes: usize, chBytes: usize): void {
+export function col2im(cols: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, k: i32, stride: i32, top: i32, left: i32, oh: i32, ow: i32): void {
   memory.fill(dx, 0, <usize>(n * h * w * c) << 2);
-  const c4 = chBytes == 4 ? c & ~3 : 0;
+  const c4 = c & ~3;
+  const posBytes = <usize>(k * k * c) << 2;
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < oh; y++) {
       for (let x = 0; x < ow; x++) {
@@ -283,28 +238,18 @@ function col2imAt(cols: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, k: i32
             const ix = x * stride - left + kx;
             if (ix < 0 || ix >= w) continue;
             const d = dx + (<usize>(((b * h + iy) * w + ix) * c) << 2);
-            const s = col + <usize>((ky * k + kx) * c) * chBytes;
+            const s = col + (<usize>((ky * k + kx) * c) << 2);
             let ch = 0;
             for (; ch < c4; ch += 4) {
               const o = <usize>ch << 2;
               v128.store(d + o, f32x4.add(v128.load(d + o), v128.load(s + o)));
             }
-            for (; ch < c; ch++) store<f32>(d + (<usize>ch << 2), load<f32>(d + (<usize>ch << 2)) + load<f32>(s + <usize>ch * chBytes));
+            for (; ch < c; ch++) store<f32>(d + (<usize>ch << 2), load<f32>(d + (<usize>ch << 2)) + load<f32>(s + (<usize>ch << 2)));
           }
         }
       }
     }
   }
-}
-
-/** col2imAt from the columns' gradient stored transposed, colsT [k * k * c, n * oh * ow]. */
-export function col2imT(colsT: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, k: i32, stride: i32, top: i32, left: i32, oh: i32, ow: i32): void {
-  col2imAt(colsT, dx, n, h, w, c, k, stride, top, left, oh, ow, 4, <usize>(n * oh * ow) << 2);
-}
-
-/** col2imAt from the columns' gradient as a GEMM writes it, cols [n * oh * ow, k * k * c]. */
-export function col2im(cols: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, k: i32, stride: i32, top: i32, left: i32, oh: i32, ow: i32): void {
-  col2imAt(cols, dx, n, h, w, c, k, stride, top, left, oh, ow, <usize>(k * k * c) << 2, 4);
 }
 
 /**
@@ -314,14 +259,62 @@ export function col2im(cols: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, k
  * Blocks of 4 rows by 8 columns; the rows and the columns left over go one row, 4 columns or one column at a time.
  */
 export function matmul(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32): void {
-  const ra = <usize>k << 2; // a row of A, and of B and C below
-  const rb = <usize>n << 2;
+  const ra = <usize>k << 2; // a row of A
+  const rb = <usize>n << 2; // a row of B, and of C
   // A large B goes in passes of KC of its rows, each adding to C what the pass before left there (the same
   // order of additions, so the same bits): each pass reads a slice of B that stays in cache while every
   // block of rows of A uses it, where reading a whole B column panel by panel, its rows far apart, waited on memory.
   const kc = <i32>(<usize>k * rb > LARGE_B ? KC : k);
   for (let k0 = 0; k0 < k; k0 += kc) {
     pass(a + (<usize>k0 << 2), b + <usize>k0 * rb, c, m, min(kc, k - k0), n, ra, rb, k0 > 0);
+  }
+}
+
+/**
+ * C [m, n] = A [m, k] x B^T, with B stored as [n, k] (a filter's Winograd planes read transposed): B's
+ * columns of C, 8 at a time, are first packed at `pack` (k * 8 floats, this call's own) as the [k, 8]
+ * panel matmul would read, then run as there. Each output adds the same k products in the same order as
+ * matmul on B^T stored, so the same bits.
+ */
+export function matmulBT(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, pack: usize): void {
+  const ra = <usize>k << 2; // a row of A, and of B
+  const rc = <usize>n << 2;
+  let j = 0;
+  for (; j + 8 <= n; j += 8) {
+    packPanel(b + <usize>j * ra, pack, k, 8);
+    columns(a, pack, c + (<usize>j << 2), m, k, ra, 32, rc, 8, false);
+  }
+  if (j + 4 <= n) {
+    packPanel(b + <usize>j * ra, pack, k, 4);
+    columns(a, pack, c + (<usize>j << 2), m, k, ra, 16, rc, 4, false);
+    j += 4;
+  }
+  // The last 1..3 columns read B's rows in place (a column of B^T is a row of B).
+  for (; j < n; j++) column(a, b + <usize>j * ra, c + (<usize>j << 2), m, k, ra, 4, rc, false);
+}
+
+/** dst [k, cols] = the `cols` (8 or 4) rows of src [cols, k] transposed: 4x4 blocks in registers, the last k % 4 one by one. */
+@inline
+function packPanel(src: usize, dst: usize, k: i32, cols: i32): void {
+  const rs = <usize>k << 2;
+  const rd = <usize>cols << 2;
+  const k4 = <usize>(k & ~3) << 2;
+  for (let g = 0; g < cols; g += 4) {
+    const s = src + <usize>g * rs;
+    const d = dst + (<usize>g << 2);
+    for (let q: usize = 0; q < k4; q += 16) {
+      const v0 = v128.load(s + q), v1 = v128.load(s + rs + q), v2 = v128.load(s + 2 * rs + q), v3 = v128.load(s + 3 * rs + q);
+      const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
+      const t2 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+      const o = d + (q >> 2) * rd;
+      v128.store(o, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+      v128.store(o + rd, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+      v128.store(o + 2 * rd, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+      v128.store(o + 3 * rd, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+    }
+    for (let q = k4; q < rs; q += 4) {
+      for (let i = 0; i < 4; i++) store<f32>(d + (q >> 2) * rd + (<usize>i << 2), load<f32>(s + <usize>i * rs + q));
+    }
   }
 }
 
@@ -332,25 +325,28 @@ const KC = 128;
 @inline
 function pass(a: usize, b: usize, c: usize, m: i32, depth: i32, n: i32, ra: usize, rb: usize, more: bool): void {
   let j = 0;
-  for (; j + 8 <= n; j += 8) columns(a, b + (<usize>j << 2), c + (<usize>j << 2), m, depth, ra, rb, 8, more);
+  for (; j + 8 <= n; j += 8) columns(a, b + (<usize>j << 2), c + (<usize>j << 2), m, depth, ra, rb, rb, 8, more);
   if (j + 4 <= n) {
-    columns(a, b + (<usize>j << 2), c + (<usize>j << 2), m, depth, ra, rb, 4, more);
+    columns(a, b + (<usize>j << 2), c + (<usize>j << 2), m, depth, ra, rb, rb, 4, more);
     j += 4;
   }
   // The last 1..3 columns one output at a time, in the same order.
-  for (; j < n; j++) column(a, b + (<usize>j << 2), c + (<usize>j << 2), m, depth, ra, rb, more);
+  for (; j < n; j++) column(a, b + (<usize>j << 2), c + (<usize>j << 2), m, depth, ra, rb, rb, more);
 }
 
-/** One column of C from B's column at `b`: four rows at a time (four sums in flight, not one chain of additions), then one by one. */
+/**
+ * One column of C from B's column at `b` (its rows `rb` bytes apart; C's `rc`): four rows at a time (four
+ * sums in flight, not one chain of additions), then one by one.
+ */
 @inline
-function column(a: usize, b: usize, c: usize, m: i32, depth: i32, ra: usize, rb: usize, more: bool): void {
+function column(a: usize, b: usize, c: usize, m: i32, depth: i32, ra: usize, rb: usize, rc: usize, more: bool): void {
   let i = 0;
   for (; i + 4 <= m; i += 4) {
-    const c0 = c + <usize>i * rb;
+    const c0 = c + <usize>i * rc;
     let s0: f32 = more ? load<f32>(c0) : 0;
-    let s1: f32 = more ? load<f32>(c0 + rb) : 0;
-    let s2: f32 = more ? load<f32>(c0 + 2 * rb) : 0;
-    let s3: f32 = more ? load<f32>(c0 + 3 * rb) : 0;
+    let s1: f32 = more ? load<f32>(c0 + rc) : 0;
+    let s2: f32 = more ? load<f32>(c0 + 2 * rc) : 0;
+    let s3: f32 = more ? load<f32>(c0 + 3 * rc) : 0;
     let ai = a + <usize>i * ra;
     let bq = b;
     for (let q = 0; q < depth; q++, ai += 4, bq += rb) {
@@ -361,12 +357,12 @@ function column(a: usize, b: usize, c: usize, m: i32, depth: i32, ra: usize, rb:
       s3 += load<f32>(ai + 3 * ra) * x;
     }
     store<f32>(c0, s0);
-    store<f32>(c0 + rb, s1);
-    store<f32>(c0 + 2 * rb, s2);
-    store<f32>(c0 + 3 * rb, s3);
+    store<f32>(c0 + rc, s1);
+    store<f32>(c0 + 2 * rc, s2);
+    store<f32>(c0 + 3 * rc, s3);
   }
   for (; i < m; i++) {
-    const at = c + <usize>i * rb;
+    const at = c + <usize>i * rc;
     let sum: f32 = more ? load<f32>(at) : 0;
     let ai = a + <usize>i * ra;
     let bq = b;
@@ -375,29 +371,29 @@ function column(a: usize, b: usize, c: usize, m: i32, depth: i32, ra: usize, rb:
   }
 }
 
-/** All m rows of C's `cols` (8 or 4, a constant where inlined) columns from B's columns at `b`. */
+/** All m rows of C's `cols` (8 or 4, a constant where inlined) columns from B's columns at `b` (rows of B `rb` bytes apart, of C `rc`). */
 @inline
-function columns(a: usize, b: usize, c: usize, m: i32, k: i32, ra: usize, rb: usize, cols: i32, more: bool): void {
+function columns(a: usize, b: usize, c: usize, m: i32, k: i32, ra: usize, rb: usize, rc: usize, cols: i32, more: bool): void {
   let i = 0;
-  for (; i + 4 <= m; i += 4) block(a + <usize>i * ra, b, c + <usize>i * rb, k, ra, rb, 4, cols, more);
-  for (; i < m; i++) block(a + <usize>i * ra, b, c + <usize>i * rb, k, ra, rb, 1, cols, more);
+  for (; i + 4 <= m; i += 4) block(a + <usize>i * ra, b, c + <usize>i * rc, k, ra, rb, rc, 4, cols, more);
+  for (; i < m; i++) block(a + <usize>i * ra, b, c + <usize>i * rc, k, ra, rb, rc, 1, cols, more);
 }
 
 /** `rows` (4 or 1) rows of C by `cols` (8 or 4) columns, from A's rows at `a` and B's columns at `b` (constants where inlined). */
 @inline
-function block(a: usize, b: usize, c: usize, k: i32, ra: usize, rb: usize, rows: i32, cols: i32, more: bool): void {
+function block(a: usize, b: usize, c: usize, k: i32, ra: usize, rb: usize, rc: usize, rows: i32, cols: i32, more: bool): void {
   let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   if (more) {
     c00 = v128.load(c);
     if (cols == 8) c01 = v128.load(c, 16);
     if (rows == 4) {
-      c10 = v128.load(c + rb);
-      c20 = v128.load(c + 2 * rb);
-      c30 = v128.load(c + 3 * rb);
+      c10 = v128.load(c + rc);
+      c20 = v128.load(c + 2 * rc);
+      c30 = v128.load(c + 3 * rc);
       if (cols == 8) {
-        c11 = v128.load(c + rb, 16);
-        c21 = v128.load(c + 2 * rb, 16);
-        c31 = v128.load(c + 3 * rb, 16);
+        c11 = v128.load(c + rc, 16);
+        c21 = v128.load(c + 2 * rc, 16);
+        c31 = v128.load(c + 3 * rc, 16);
       }
     }
   }
@@ -427,13 +423,13 @@ function block(a: usize, b: usize, c: usize, k: i32, ra: usize, rb: usize, rows:
   v128.store(c, c00);
   if (cols == 8) v128.store(c, c01, 16);
   if (rows == 4) {
-    v128.store(c + rb, c10);
-    v128.store(c + 2 * rb, c20);
-    v128.store(c + 3 * rb, c30);
+    v128.store(c + rc, c10);
+    v128.store(c + 2 * rc, c20);
+    v128.store(c + 3 * rc, c30);
     if (cols == 8) {
-      v128.store(c + rb, c11, 16);
-      v128.store(c + 2 * rb, c21, 16);
-      v128.store(c + 3 * rb, c31, 16);
+      v128.store(c + rc, c11, 16);
+      v128.store(c + 2 * rc, c21, 16);
+      v128.store(c + 3 * rc, c31, 16);
     }
   }
 }

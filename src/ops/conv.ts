@@ -1,7 +1,7 @@
 import { tf, type Tensor, type Tensor4D } from '../tf.js';
 import { backwardFilter, convInputGrad } from './kernels/conv-grad.js';
 import { depthwiseInputGrad } from './kernels/depthwise.js';
-import { columnsInputGrad, filterTransposed, gemmConv, gemmConvInputGrad, xnnpackConv, type Activation, type Pads } from './kernels/gemm-conv.js';
+import { columnsInputGrad, gemmConv, xnnpackConv, type Activation, type Pads } from './kernels/gemm-conv.js';
 import { winogradConv, winogradFilter, winogradInputGrad, winogradUsable } from './kernels/winograd.js';
 import type { WasmHeap } from './kernels/heap.js';
 import { generalConv } from './conv-general.js';
@@ -50,11 +50,12 @@ function dilate(hwio: Float32Array, k: number, cin: number, cout: number, d: num
  * How one dense (groups = 1) convolution runs, chosen from its shape and what it costs in memory:
  * - 3x3 stride-1 pad-1 as Winograd F(2x2, 3x3) (winograd.ts), whatever the filter's size: 2.25x fewer
  *   multiplications, and each output sums 9x fewer products, which brings the rounding error to PyTorch's.
- *   Its planes (16/9 of the filter, once for a large filter) take less memory than a filter XNNPACK
- *   packs a second copy of;
+ *   Its planes (16/9 of the filter, one set for the forward and the input gradient) take less memory
+ *   than a filter XNNPACK packs a second copy of;
  * - other large filters as im2col + matMul (gemm-conv.ts): the matMul operator packs the filter once (XNNPACK's
  *   conv twice) and the input gradient reuses the same filter;
- * - the rest on XNNPACK's conv, the input gradient as a forward sub-pixel convolution of dy (conv-grad.ts).
+ * - the rest on XNNPACK's conv; the input gradient of a strided one from the same filter on our GEMM
+ *   (gemm-conv.ts), else as a forward sub-pixel convolution of dy (conv-grad.ts).
  */
 export function denseConv(heap: WasmHeap, oihw: Float32Array, bias: Float32Array | undefined, cin: number, cout: number, g: ConvShape): ConvRun {
   const { kernel: k, stride, dilation, pads } = g;
@@ -62,33 +63,29 @@ export function denseConv(heap: WasmHeap, oihw: Float32Array, bias: Float32Array
   const own = b ? [b] : [];
   const explicit: Pads = [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]];
   if (k === 3 && stride === 1 && dilation === 1 && pads.every((p) => p === 1) && winogradUsable(heap, cin, cout)) {
-    // Planes U serve the forward; small filters also get S for a faster input gradient, big ones (whose planes
-    // dominate the model's memory) compute it from U (see winogradRun).
-    const u = winogradFilter(heap, oihw, cin, cout, false);
-    const s = oihw.length < GEMM_MIN_FILTER ? winogradFilter(heap, oihw, cin, cout, true) : u;
+    // One set of planes serves the forward and the input gradient (see winogradRun).
+    const planes = winogradFilter(heap, oihw, cin, cout);
     return {
-      forward: (x, act) => winogradConv(heap, x, u, b, act),
-      inputGrad: (dy) => winogradInputGrad(heap, dy, s),
-      tensors: [...own, ...u.planes, ...(s === u ? [] : s.planes)],
+      forward: (x, act) => winogradConv(heap, x, planes, b, act),
+      inputGrad: (dy) => winogradInputGrad(heap, dy, planes),
+      tensors: [...own, ...planes],
     };
   }
   const filter = hwioTensor(heap, oihw, k, cin, cout);
   if (k > 1 && dilation === 1 && oihw.length >= GEMM_MIN_FILTER) {
     return {
       forward: (x, act) => gemmConv(heap, x, filter, stride, explicit, b, act),
-      inputGrad: (dy, inH, inW) => gemmConvInputGrad(heap, dy, filter, stride, explicit, inH, inW),
+      inputGrad: (dy, inH, inW) => columnsInputGrad(heap, dy, filter, stride, explicit, inH, inW),
       tensors: [...own, filter],
     };
   }
   const forward = (x: Tensor4D, act: Activation = 'linear'): Tensor4D =>
     dilation === 1 ? xnnpackConv(x, filter, stride, explicit, b, act) : tf.fused.conv2d({ x, filter, strides: stride, pad: explicit, dilations: dilation, bias: b, activation: act });
-  const kernels = heap.kernels;
-  if (kernels && stride > 1 && dilation === 1) {
-    const wT = filterTransposed(filter);
+  if (heap.kernels && stride > 1 && dilation === 1) {
     return {
       forward,
-      inputGrad: (dy, inH, inW) => columnsInputGrad(heap, kernels, dy, wT, k, stride, explicit, inH, inW),
-      tensors: [...own, filter, wT],
+      inputGrad: (dy, inH, inW) => columnsInputGrad(heap, dy, filter, stride, explicit, inH, inW),
+      tensors: [...own, filter],
     };
   }
   // The input gradient of a dilated conv is that of the same conv with its dilation written out.

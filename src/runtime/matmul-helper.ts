@@ -6,15 +6,16 @@
 // calling thread waiting ~45 ms per ResNet34 seed figure. Each product runs whole on one thread: the bits
 // do not depend on who ran it. The helper waits on a futex (Atomics.wait); the caller returns once all
 // are written.
-import type { HeapKernelExports, MatMul } from '../ops/kernels/heap.js';
+import { LONE_PRODUCT_PIECES, type HeapKernelExports, type MatMul } from '../ops/kernels/heap.js';
 
 /**
- * The control block: [request, done, count, failed, next, current, state], then 6 words per product
- * (a, b, c, m, k, n). `next` is the shared claim counter; `current` the product the helper runs; `state`
+ * The control block: [request, done, count, failed, next, current, state], then PRODUCT_WORDS per
+ * product (a, b, c, m, k, n, packAt: 0 unless B is stored transposed). `next` is the shared claim counter; `current` the product the helper runs; `state`
  * is POSTED until the helper takes a request (RUNNING) or the caller, having run them all, withdraws it (IDLE).
  */
 const CONTROL_WORDS = 7;
 const MAX_PRODUCTS = 64;
+const PRODUCT_WORDS = 7;
 const REQUEST = 0;
 const DONE = 1;
 const COUNT = 2;
@@ -27,8 +28,6 @@ const POSTED = 1;
 const RUNNING = 2;
 /** Longest wait for the helper before its product is taken as lost (a stuck helper must not hang the caller). */
 const WAIT_MS = 60_000;
-/** A lone product is cut into this many pieces by rows, so that both threads share it. */
-const PIECES = 4;
 
 /**
  * The helper thread's whole program (no module to locate, from dist/ or from source alike): the heap
@@ -40,7 +39,7 @@ const PIECES = 4;
 const HELPER_SOURCE = `
 import('node:worker_threads').then(({ parentPort, workerData }) => {
   const { module, memory, control } = workerData;
-  const { matmul } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  const { matmul, matmulBT } = new WebAssembly.Instance(module, { env: { memory } }).exports;
   parentPort.postMessage('ready');
   for (let seen = 0; ; ) {
     Atomics.wait(control, ${REQUEST}, seen);
@@ -50,8 +49,9 @@ import('node:worker_threads').then(({ parentPort, workerData }) => {
     try {
       for (let i = Atomics.add(control, ${NEXT}, 1); i < control[${COUNT}]; i = Atomics.add(control, ${NEXT}, 1)) {
         Atomics.store(control, ${CURRENT}, i);
-        const at = ${CONTROL_WORDS} + 6 * i;
-        matmul(control[at], control[at + 1], control[at + 2], control[at + 3], control[at + 4], control[at + 5]);
+        const at = ${CONTROL_WORDS} + ${PRODUCT_WORDS} * i;
+        if (control[at + 6]) matmulBT(control[at], control[at + 1], control[at + 2], control[at + 3], control[at + 4], control[at + 5], control[at + 6]);
+        else matmul(control[at], control[at + 1], control[at + 2], control[at + 3], control[at + 4], control[at + 5]);
       }
       Atomics.store(control, ${CURRENT}, -1);
     } catch {
@@ -63,16 +63,26 @@ import('node:worker_threads').then(({ parentPort, workerData }) => {
 });
 `;
 
+/** One product on the calling thread. */
+const runProduct = (kernels: HeapKernelExports, p: MatMul): void =>
+  p.packAt ? kernels.matmulBT(p.a, p.b, p.c, p.m, p.k, p.n, p.packAt) : kernels.matmul(p.a, p.b, p.c, p.m, p.k, p.n);
+
 /** Runs the products on the calling thread, one after another. */
 export function matmulsHere(kernels: HeapKernelExports, products: readonly MatMul[]): void {
-  for (const p of products) kernels.matmul(p.a, p.b, p.c, p.m, p.k, p.n);
+  for (const p of products) runProduct(kernels, p);
 }
 
-/** A lone product cut by rows (at multiples of 4, the kernel's block) into PIECES: each output is still computed whole, in the same order. */
+/**
+ * A lone product cut by rows (at multiples of 4, the kernel's block) into LONE_PRODUCT_PIECES: each output
+ * is still computed whole, in the same order; each piece packs a transposed B in an area of its own.
+ */
 function byRows(p: MatMul): MatMul[] {
-  const rows = Math.ceil(p.m / PIECES / 4) * 4;
+  const rows = Math.ceil(p.m / LONE_PRODUCT_PIECES / 4) * 4;
   const pieces: MatMul[] = [];
-  for (let r = 0; r < p.m; r += rows) pieces.push({ ...p, a: p.a + r * p.k * 4, c: p.c + r * p.n * 4, m: Math.min(rows, p.m - r) });
+  for (let r = 0, i = 0; r < p.m; r += rows, i++) {
+    const packAt = p.packAt ? { packAt: p.packAt + i * p.k * 32 } : {};
+    pieces.push({ ...p, a: p.a + r * p.k * 4, c: p.c + r * p.n * 4, m: Math.min(rows, p.m - r), ...packAt });
+  }
   return pieces;
 }
 
@@ -84,7 +94,7 @@ export interface MatMulHelper {
 /** Starts the helper thread on `memory` (shared) with the heap kernels' compiled `module`. */
 export async function startMatMulHelper(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<MatMulHelper> {
   const { Worker } = await import('node:worker_threads');
-  const control = new Int32Array(new SharedArrayBuffer(4 * (CONTROL_WORDS + 6 * MAX_PRODUCTS)));
+  const control = new Int32Array(new SharedArrayBuffer(4 * (CONTROL_WORDS + PRODUCT_WORDS * MAX_PRODUCTS)));
   const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { module, memory, control } });
   await new Promise<void>((resolve, reject) => {
     worker.once('message', () => resolve());
@@ -98,7 +108,7 @@ export async function startMatMulHelper(module: WebAssembly.Module, memory: WebA
   let dead = false;
   /** Runs up to MAX_PRODUCTS products, claimed one at a time by this thread and the helper. */
   function share(kernels: HeapKernelExports, products: readonly MatMul[]): void {
-    products.forEach((p, i) => control.set([p.a, p.b, p.c, p.m, p.k, p.n], CONTROL_WORDS + 6 * i));
+    products.forEach((p, i) => control.set([p.a, p.b, p.c, p.m, p.k, p.n, p.packAt ?? 0], CONTROL_WORDS + PRODUCT_WORDS * i));
     control[COUNT] = products.length;
     control[FAILED] = 0;
     control[CURRENT] = -1;
@@ -109,8 +119,7 @@ export async function startMatMulHelper(module: WebAssembly.Module, memory: WebA
     let failure: { error: unknown } | undefined;
     try {
       for (let i = Atomics.add(control, NEXT, 1); i < products.length; i = Atomics.add(control, NEXT, 1)) {
-        const p = products[i]!;
-        kernels.matmul(p.a, p.b, p.c, p.m, p.k, p.n);
+        runProduct(kernels, products[i]!);
       }
     } catch (error) {
       // The helper claims nothing more, and is waited for below before the error is thrown: it must not

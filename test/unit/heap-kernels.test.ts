@@ -43,13 +43,11 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
       const oihw = randomArray(9 * cin * cout, cin * 7 + cout);
       const filter = tf.transpose(tf.tensor4d(oihw, [cout, cin, 3, 3]), [2, 3, 1, 0]) as Tensor4D; // HWIO
       const bias = tf.tensor1d(randomArray(cout, 5));
-      // Planes U (the forward's, and the input gradient's left operand with transposed transforms) and S = U^T
-      // (the input gradient's right operand).
-      const [u, s] = [false, true].map((transposed) => winogradFilter(heap, oihw, cin, cout, transposed));
-      expect(() => winogradConv(heap, x, s!)).toThrow(/takes planes U/);
+      // The planes U serve both: the forward's right operand, and the input gradient's, read transposed.
+      const u = winogradFilter(heap, oihw, cin, cout);
       for (const activation of ['linear', 'relu'] as const) {
         const expected = xnnpackConv(x, filter, 1, explicitPad(1), bias, activation);
-        const ours = winogradConv(heap, x, u!, bias, activation);
+        const ours = winogradConv(heap, x, u, bias, activation);
         expect(ours.shape).toEqual(expected.shape);
         const e = expected.dataSync();
         expect(maxAbsDiff(ours.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));
@@ -60,13 +58,10 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
       const dy = tf.tensor4d(randomArray(n * h * w * cout, 3), [n, h, w, cout]);
       const expected = tf.conv2dTranspose(dy, filter, [n, h, w, cin], 1, 1);
       const e = expected.dataSync();
-      for (const planes of [u!, s!]) {
-        const ours = winogradInputGrad(heap, dy, planes);
-        expect(ours.shape).toEqual([n, h, w, cin]);
-        expect(maxAbsDiff(ours.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));
-        ours.dispose();
-      }
-      tf.dispose([x, filter, bias, dy, expected, ...u!.planes, ...s!.planes]);
+      const ours = winogradInputGrad(heap, dy, u);
+      expect(ours.shape).toEqual([n, h, w, cin]);
+      expect(maxAbsDiff(ours.dataSync(), e)).toBeLessThanOrEqual(1e-5 * maxAbs(e));
+      tf.dispose([x, filter, bias, dy, expected, ours, ...u]);
     });
   }
 
@@ -117,6 +112,34 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
     const a = tf.tensor2d(randomArray(12, 1), [3, 4]);
     expect(() => heapMatMuls(heap, [[a, a]])).toThrow(/do not multiply/);
     a.dispose();
+  });
+
+  test('B stored transposed (matmulBT: panels packed on the way) = B stored as it multiplies: the same bits, alone (cut by rows) and in a batch', () => {
+    let seed = 500;
+    // n: 8-column panels, a 4-column one and 1..3 columns read in place; k not a multiple of 4 reaches the packing's tail.
+    for (const [m, k, n] of [[37, 64, 20], [9, 13, 11], [98, 256, 256], [4, 5, 3], [1, 8, 8], [130, 300, 517]] as const) {
+      const a = tf.tensor2d(randomArray(m * k, seed++), [m, k]);
+      const bT = tf.tensor2d(randomArray(n * k, seed++), [n, k]);
+      const b = tf.transpose(bT) as tf.Tensor2D;
+      const [ours] = heapMatMuls(heap, [[a, bT]], true);
+      const [plain] = heapMatMuls(heap, [[a, b]]);
+      const expected = tf.matMul(a, b);
+      expect(ours!.shape).toEqual([m, n]);
+      expect(maxAbsDiff(ours!.dataSync(), plain!.dataSync()), `${m}x${k}x${n}`).toBe(0);
+      expect(maxAbsDiff(ours!.dataSync(), expected.dataSync()), `${m}x${k}x${n} against XNNPACK`).toBe(0);
+      tf.dispose([a, bT, b, ours!, plain!, expected]);
+    }
+    const pairs = Array.from({ length: 16 }, (_, i) => [tf.tensor2d(randomArray(49 * 64, 2 * i + 700), [49, 64]), tf.tensor2d(randomArray(36 * 64, 2 * i + 701), [36, 64])] as const);
+    const batch = heapMatMuls(heap, pairs, true);
+    pairs.forEach(([a, bT], i) => {
+      const expected = tf.tidy(() => tf.matMul(a, tf.transpose(bT)));
+      expect(maxAbsDiff(batch[i]!.dataSync(), expected.dataSync()), `product ${i}`).toBe(0);
+      expected.dispose();
+    });
+    tf.dispose([...batch, ...pairs.flat()]);
+    const [x, y] = [tf.ones([3, 4]) as tf.Tensor2D, tf.ones([5, 3]) as tf.Tensor2D];
+    expect(() => heapMatMuls(heap, [[x, y]], true)).toThrow(/do not multiply/);
+    tf.dispose([x, y]);
   });
 
   test('a batch of products split over two threads (threaded backend in Node) gives what one thread gives, product by product', () => {
@@ -211,12 +234,12 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
 
   test('no tensor is left behind', () => {
     const x = tf.tensor4d(randomArray(8 * 8 * 4, 1), [1, 8, 8, 4]);
-    const planes = [false, true].map((transposed) => winogradFilter(heap, randomArray(9 * 4 * 4, 2), 4, 4, transposed));
+    const planes = winogradFilter(heap, randomArray(9 * 4 * 4, 2), 4, 4);
     const before = tf.memory().numTensors;
-    tf.dispose(winogradConv(heap, x, planes[0]!));
-    for (const p of planes) tf.dispose(winogradInputGrad(heap, x, p));
+    tf.dispose(winogradConv(heap, x, planes));
+    tf.dispose(winogradInputGrad(heap, x, planes));
     expect(tf.memory().numTensors).toBe(before);
-    tf.dispose([x, ...planes.flatMap((p) => p.planes)]);
+    tf.dispose([x, ...planes]);
   });
 
   test('kernels given explicitly that do not fit are a WasmInitError naming the file needed', () => {

@@ -1,5 +1,5 @@
 import { tf, type Tensor1D, type Tensor2D, type Tensor4D } from '../../tf.js';
-import type { HeapKernelExports, WasmHeap } from './heap.js';
+import type { WasmHeap } from './heap.js';
 import { heapMatMuls } from './matmul.js';
 
 export type Pads = [[0, 0], [number, number], [number, number], [0, 0]];
@@ -78,41 +78,25 @@ function im2col(heap: WasmHeap, x: Tensor4D, { k, stride, pad: [top, bottom, lef
 }
 
 /**
- * The input gradient of a gemmConv from its own filter, with no second (flipped) filter: the
- * columns' gradient, transposed (W [k*k*Cin, Cout] x dy^T [Cout, positions], W as the left operand, read
- * in place: no packed copy; on our GEMM kernel, its rows split over two threads where the runtime has a
- * helper, else XNNPACK's matMul), scattered back onto the input (col2im,
- * im2col's adjoint). For layer4 this saves the backward filters and their packed copies (~110 MB of the
- * wasm heap). The heap kernels' col2im reads the transposed columns as they are; without them, the
- * columns are transposed first (for layer4 that transpose alone took 1.7 ms of a 7 ms call).
+ * The input gradient of a conv from its own filter, with no second (flipped or transposed) filter: the
+ * columns' gradient dy [positions, Cout] x W^T (W the filter as [k*k*Cin, Cout], read transposed by our
+ * GEMM, its rows split over two threads where the runtime has a helper), scattered back onto the input by
+ * col2im (im2col's adjoint). XNNPACK would run a strided conv's as a sub-pixel convolution with s*s*Cin
+ * narrow output channels (ResNet's 7x7 stem: 10 ms), from a flipped filter and its packed copy (for
+ * layer4, ~110 MB of the wasm heap). Without the heap kernels: tfjs's matMul and col2im here.
  */
-export function gemmConvInputGrad(heap: WasmHeap, dy: Tensor4D, filter: Tensor4D, stride: number, pad: Pads, inH: number, inW: number): Tensor4D {
+export function columnsInputGrad(heap: WasmHeap, dy: Tensor4D, filter: Tensor4D, stride: number, pad: Pads, inH: number, inW: number): Tensor4D {
   return tf.tidy(() => {
     const [k, , cin, cout] = filter.shape;
     const [n, oh, ow] = dy.shape;
-    const dyT = tf.transpose(tf.reshape(dy, [n * oh * ow, cout])) as Tensor2D;
-    const w = tf.reshape(filter, [k * k * cin, cout]) as Tensor2D;
-    const colsT = heap.kernels ? heapMatMuls(heap, [[w, dyT]])[0]! : (tf.matMul(w, dyT) as Tensor2D);
+    const d = tf.reshape(dy, [n * oh * ow, cout]) as Tensor2D;
+    const w = tf.reshape(filter, [k * k * cin, cout]) as Tensor2D; // shares the filter's data
     const attrs: Col2ImAttrs = { k, stride, top: pad[1][0], left: pad[2][0], inH, inW, oh, ow };
-    return heap.kernels ? col2imT(heap, heap.kernels, colsT, attrs) : col2im(heap, tf.transpose(colsT), attrs);
-  });
-}
-
-/** A small filter's second copy for its input gradient: HWIO [k, k, Cin, Cout] as W^T [Cout, k*k*Cin] (column (ky * k + kx) * Cin + ci). */
-export const filterTransposed = (filter: Tensor4D): Tensor2D => tf.tidy(() => tf.transpose(tf.reshape(filter, [-1, filter.shape[3]])) as Tensor2D);
-
-/**
- * The input gradient of a conv from W^T (filterTransposed): the columns' gradient dy [positions, Cout] x
- * W^T on our GEMM, then col2im, with no transpose on the way (a strided conv's on XNNPACK is a sub-pixel
- * convolution with s*s*Cin narrow output channels: ResNet's 7x7 stem took 10 ms). Each sum runs in
- * gemmConvInputGrad's order, so the bits are its.
- */
-export function columnsInputGrad(heap: WasmHeap, kernels: HeapKernelExports, dy: Tensor4D, wT: Tensor2D, k: number, stride: number, pad: Pads, inH: number, inW: number): Tensor4D {
-  return tf.tidy(() => {
-    const [n, oh, ow, cout] = dy.shape;
-    const cols = heapMatMuls(heap, [[tf.reshape(dy, [n * oh * ow, cout]) as Tensor2D, wT]])[0]!;
-    const out = heap.output([n, inH, inW, wT.shape[1] / (k * k)]) as Tensor4D;
-    kernels.col2im(heap.offset(cols), heap.offset(out), n, inH, inW, out.shape[3], k, stride, pad[1][0], pad[2][0], oh, ow);
+    const kernels = heap.kernels;
+    if (!kernels) return col2im(heap, tf.matMul(d, w, false, true), attrs);
+    const cols = heapMatMuls(heap, [[d, w]], true)[0]!;
+    const out = heap.output([n, inH, inW, cin]) as Tensor4D;
+    kernels.col2im(heap.offset(cols), heap.offset(out), n, inH, inW, cin, k, stride, attrs.top, attrs.left, oh, ow);
     return out;
   });
 }
@@ -142,14 +126,5 @@ export function col2im(heap: WasmHeap, cols: Tensor2D, { k, stride, top, left, i
       for (let j = 0, d = image + at, o = row + i * c; j < c; j++) dx[d + j] = dx[d + j]! + src[o + j]!;
     });
   }
-  return out;
-}
-
-/** col2im of the columns' gradient stored transposed, colsT [k*k*c, positions], on the heap kernels (same sums, same order). */
-export function col2imT(heap: WasmHeap, kernels: HeapKernelExports, colsT: Tensor2D, { k, stride, top, left, inH, inW, oh, ow }: Col2ImAttrs): Tensor4D {
-  const c = colsT.shape[0] / (k * k);
-  const n = colsT.shape[1] / (oh * ow);
-  const out = heap.output([n, inH, inW, c]) as Tensor4D;
-  kernels.col2imT(heap.offset(colsT), heap.offset(out), n, inH, inW, c, k, stride, top, left, oh, ow);
   return out;
 }

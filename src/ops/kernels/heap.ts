@@ -5,15 +5,15 @@ import type { Tensor } from '../../tf.js';
  * tfjs-wasm's memory, so tensors are read and written in place, by byte offset.
  */
 export interface HeapKernelExports {
-  winogradInput(x: number, h: number, w: number, c: number, stride: number, ...planes: number[]): void;
-  winogradOutput(y: number, h: number, w: number, c: number, stride: number, bias: number, relu: number, ...planes: number[]): void;
+  winogradInput(x: number, h: number, w: number, c: number, ...planes: number[]): void;
+  winogradOutput(y: number, h: number, w: number, c: number, bias: number, relu: number, ...planes: number[]): void;
   relu(x: number, y: number, n: number): void;
   add(a: number, b: number, y: number, n: number): void;
   reluGrad(dy: number, out: number, dx: number, n: number, guided: number): void;
   maxPoolGrad(x: number, pooled: number, dy: number, dx: number, h: number, w: number, c: number, oh: number, ow: number, size: number, stride: number, pad: number): void;
-  col2imT(colsT: number, dx: number, n: number, h: number, w: number, c: number, k: number, stride: number, top: number, left: number, oh: number, ow: number): void;
   col2im(cols: number, dx: number, n: number, h: number, w: number, c: number, k: number, stride: number, top: number, left: number, oh: number, ow: number): void;
   matmul(a: number, b: number, c: number, m: number, k: number, n: number): void;
+  matmulBT(a: number, b: number, c: number, m: number, k: number, n: number, pack: number): void;
 }
 
 /** One product C [m, n] = A [m, k] x B [k, n] for the heap kernel's matmul: byte offsets on the heap and sizes. */
@@ -24,9 +24,17 @@ export interface MatMul {
   readonly m: number;
   readonly k: number;
   readonly n: number;
+  /**
+   * B is stored transposed, as [n, k] (matmulBT): where the kernel packs B's panels, k * 8 floats of this
+   * product's own; LONE_PRODUCT_PIECES times that for a product run alone.
+   */
+  readonly packAt?: number;
 }
 
-export const HEAP_KERNEL_NAMES = ['winogradInput', 'winogradOutput', 'reluGrad', 'maxPoolGrad', 'col2imT', 'col2im', 'matmul', 'relu', 'add'] as const;
+/** A product run alone may be cut into this many pieces by rows, so that two threads share it. */
+export const LONE_PRODUCT_PIECES = 4;
+
+export const HEAP_KERNEL_NAMES = ['winogradInput', 'winogradOutput', 'reluGrad', 'maxPoolGrad', 'col2im', 'matmul', 'matmulBT', 'relu', 'add'] as const;
 
 /**
  * tfjs-wasm's heap as the engine's kernels see it (implemented over tfjs internals in

@@ -8,6 +8,7 @@ import { readBytes } from './io.js';
 import { runtime } from './env.js';
 import { asHeapKernels, type HeapKernelExports, type WasmHeap } from '../ops/kernels/heap.js';
 import { startMatMulHelper, type MatMulHelper } from './matmul-helper.js';
+import { pageToucher, type PageToucher } from './page-toucher.js';
 import { backendMemory, checkTfjsWasmVersion, compileLocalTfjsWasm, MAX_THREADS, registerPrecompiledWasmBackend, registerThreadedWasmBackend, wasmHeap } from './wasm-backend.js';
 
 /**
@@ -144,7 +145,7 @@ export async function startBackend(options: RuntimeOptions = {}): Promise<Backen
     if (!base.simd) throw new WasmInitError('the heap kernels need WebAssembly SIMD, which this host lacks; pass heapKernels: false to run without them');
     attached = await attachedKernels(source, base.threads);
   }
-  running = { info: { ...base, heapKernels: attached !== undefined }, heap: wasmHeap(attached?.kernels, attached?.helper) };
+  running = { info: { ...base, heapKernels: attached !== undefined }, heap: wasmHeap(attached?.kernels, attached?.helper, attached?.toucher) };
   return running;
 }
 
@@ -163,6 +164,8 @@ interface AttachedKernels {
   readonly kernels: HeapKernelExports;
   /** The second thread for the kernels' products: Node with a threaded backend (see matmul-helper.ts). */
   readonly helper: MatMulHelper | undefined;
+  /** Fresh heap pages faulted in on another thread, there too (see page-toucher.ts). */
+  readonly toucher: PageToucher | undefined;
 }
 
 async function attachHeapKernels(source: KernelSource | string | URL | undefined, threads: number): Promise<AttachedKernels> {
@@ -175,8 +178,10 @@ async function attachHeapKernels(source: KernelSource | string | URL | undefined
     const bytes = where instanceof WebAssembly.Module ? where : await readBytes(where, 'heapKernels');
     const module = bytes instanceof WebAssembly.Module ? bytes : await WebAssembly.compile(bytes as BufferSource);
     const kernels = asHeapKernels((await WebAssembly.instantiate(module, { env: { memory } })).exports);
-    const helper = shared && threads > 1 && runtime.isNode && !runtime.isDeno && !runtime.isBun ? await startMatMulHelper(module, memory) : undefined;
-    return { kernels, helper };
+    const second = shared && threads > 1 && runtime.isNode && !runtime.isDeno && !runtime.isBun;
+    const helper = second ? await startMatMulHelper(module, memory) : undefined;
+    const toucher = second ? await pageToucher(memory) : undefined;
+    return { kernels, helper, toucher };
   } catch (cause) {
     const hint = source === undefined ? '; pass heapKernels (where they are) or heapKernels: false (run without them)' : '';
     throw new WasmInitError(`heapKernels could not be loaded for the ${shared ? 'threaded' : 'single-threaded'} backend (it needs ${file}): ${(cause as Error).message}${hint}`, { cause });

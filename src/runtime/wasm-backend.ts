@@ -8,6 +8,7 @@ import { readBytes } from './io.js';
 import { WasmInitError } from '../errors.js';
 import type { HeapKernelExports, WasmHeap } from '../ops/kernels/heap.js';
 import { matmulsHere, type MatMulHelper } from './matmul-helper.js';
+import type { PageToucher } from './page-toucher.js';
 
 // This file is the only one that uses tfjs-backend-wasm's private internals: BackendWasm's construction,
 // the Emscripten module and its imports, dataIdMap and the wasm memory. They are checked at start-up.
@@ -44,7 +45,7 @@ export function backendMemory(backend: unknown = tf.backend()): WebAssembly.Memo
 }
 
 /** The engine's view of the running backend's heap (see WasmHeap), with our kernels on it when given. */
-export function wasmHeap(kernels: HeapKernelExports | undefined, helper?: MatMulHelper, backend: unknown = tf.backend()): WasmHeap {
+export function wasmHeap(kernels: HeapKernelExports | undefined, helper?: MatMulHelper, toucher?: PageToucher, backend: unknown = tf.backend()): WasmHeap {
   backendMemory(backend);
   const b = backend as BackendWasm;
   return {
@@ -54,6 +55,7 @@ export function wasmHeap(kernels: HeapKernelExports | undefined, helper?: MatMul
       if (helper) helper.run(kernels, products);
       else matmulsHere(kernels, products);
     },
+    touch: (tensors) => toucher?.touch(tensors.map((t) => [b.dataIdMap.get(t.dataId)!.memoryOffset, t.size * 4] as const)),
     // The same path as a kernel's output: tracked by tidy, freed by dispose.
     output: (shape) => tf.engine().makeTensorFromTensorInfo(b.makeOutput([...shape], 'float32'), b),
     offset: (t: Tensor) => b.dataIdMap.get(t.dataId)!.memoryOffset,

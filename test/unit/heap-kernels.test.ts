@@ -200,6 +200,31 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
     expect(threads()).toBe(before);
   });
 
+  test.runIf(existsSync('/proc/self/task'))('pages touched on another thread while this one writes them: every value is what was written; the thread exits once idle', () => {
+    const dist = (f: string) => new URL(`../../dist/${f}`, import.meta.url).href;
+    const code = `
+      const { readdirSync } = await import('node:fs');
+      const { startBackend } = await import('${dist('runtime/index.js')}');
+      const { heap } = await startBackend({ threads: 2 });
+      const threads = () => readdirSync('/proc/self/task').length;
+      const before = threads();
+      const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+      // Written from the start while touched from the end; and written before, then touched.
+      const [fresh, filled] = [heap.output([1 << 22]), heap.output([1 << 20])];
+      heap.view(filled).forEach((_, i, a) => (a[i] = i * 0.5));
+      heap.touch([fresh, filled]);
+      const during = threads();
+      const v = heap.view(fresh);
+      for (let i = 0; i < v.length; i++) v[i] = i;
+      await sleep(300);
+      const same = heap.view(fresh).every((x, i) => x === i) && heap.view(filled).every((x, i) => x === i * 0.5);
+      await sleep(2500);
+      console.log(JSON.stringify({ same, started: during - before, after: threads() - before }));
+      process.exit(0);`;
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
+    expect(JSON.parse(out.stdout.trim().split('\n').at(-1)!), out.stderr).toEqual({ same: true, started: 1, after: 0 });
+  });
+
   test('ReLU kernel = tfjs Relu: NaN stays NaN, -0 becomes 0, odd sizes reach the scalar tail', () => {
     const special = [NaN, -0, 0, -1, 2, -Infinity, Infinity];
     for (const n of [1, 7, 9, 56 * 56 * 64 + 3]) {

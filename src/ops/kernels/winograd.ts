@@ -17,14 +17,16 @@ export type WinogradPlanes = readonly Tensor2D[];
  * The 16 transformed filter planes of a 3x3 OIHW filter [cout, cin, 3, 3] (float64, rounded once). G's
  * entries are 0, +-1/2 and 1, so G g G^T is computed separably (G g, then times G^T): 24 additions instead
  * of 144 products per filter. The planes are written straight into their tensors on the heap, not through
- * JS arrays copied in (measured on ResNet34's start: 5-16 MB less peak RSS, the same time).
+ * JS arrays copied in (measured on ResNet34's start: 5-16 MB less peak RSS, the same time), in row order,
+ * while the runtime faults in their fresh pages from the other end (heap.touch).
  */
 export function winogradFilter(heap: WasmHeap, oihw: Float32Array, cin: number, cout: number): WinogradPlanes {
   const tensors = Array.from({ length: 16 }, () => heap.output([cin, cout]) as Tensor2D);
+  heap.touch(tensors);
   const planes = tensors.map((t) => heap.view(t)); // views after the last output(): the heap may grow
   const t = new Float64Array(12); // G g, 4 x 3
-  for (let co = 0; co < cout; co++) {
-    for (let ci = 0; ci < cin; ci++) {
+  for (let ci = 0; ci < cin; ci++) {
+    for (let co = 0; co < cout; co++) {
       const g = (co * cin + ci) * 9; // the 3x3 taps of (co, ci), row by row
       const at = ci * cout + co;
       for (let j = 0; j < 3; j++) {

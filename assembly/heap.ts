@@ -11,6 +11,50 @@ function tap(ok: bool, at: usize): v128 {
   return ok ? v128.load(at) : f32x4.splat(0);
 }
 
+/**
+ * The 16 Winograd planes U = G g G^T of a 3x3 filter g, OIHW [cout, cin, 3, 3], each plane [cin, cout]
+ * (written row by row). In float64, rounded once to float32 at the end (G's entries are 0, +-1/2 and 1:
+ * G g, then times G^T, 24 additions per filter).
+ */
+export function winogradFilter(
+  g: usize, cin: i32, cout: i32,
+  u0: usize, u1: usize, u2: usize, u3: usize, u4: usize, u5: usize, u6: usize, u7: usize,
+  u8: usize, u9: usize, u10: usize, u11: usize, u12: usize, u13: usize, u14: usize, u15: usize,
+): void {
+  const filter = <usize>cin * 36; // one output channel's taps, in bytes
+  for (let ci = 0; ci < cin; ci++) {
+    for (let co = 0; co < cout; co++) {
+      const taps = g + <usize>co * filter + <usize>ci * 36;
+      const o = <usize>(ci * cout + co) << 2;
+      // G g, row a of 4: [g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2] down each of the 3 columns.
+      let a00: f64 = 0, a01: f64 = 0, a02: f64 = 0, a10: f64 = 0, a11: f64 = 0, a12: f64 = 0;
+      let a20: f64 = 0, a21: f64 = 0, a22: f64 = 0, a30: f64 = 0, a31: f64 = 0, a32: f64 = 0;
+      for (let j = 0; j < 3; j++) {
+        const g0 = <f64>load<f32>(taps + (<usize>j << 2));
+        const g1 = <f64>load<f32>(taps + 12 + (<usize>j << 2));
+        const g2 = <f64>load<f32>(taps + 24 + (<usize>j << 2));
+        const s = (g0 + g1 + g2) * 0.5, d = (g0 - g1 + g2) * 0.5;
+        if (j == 0) { a00 = g0; a10 = s; a20 = d; a30 = g2; }
+        else if (j == 1) { a01 = g0; a11 = s; a21 = d; a31 = g2; }
+        else { a02 = g0; a12 = s; a22 = d; a32 = g2; }
+      }
+      // (G g) G^T, row by row.
+      row(u0 + o, u1 + o, u2 + o, u3 + o, a00, a01, a02);
+      row(u4 + o, u5 + o, u6 + o, u7 + o, a10, a11, a12);
+      row(u8 + o, u9 + o, u10 + o, u11 + o, a20, a21, a22);
+      row(u12 + o, u13 + o, u14 + o, u15 + o, a30, a31, a32);
+    }
+  }
+}
+
+@inline
+function row(p0: usize, p1: usize, p2: usize, p3: usize, t0: f64, t1: f64, t2: f64): void {
+  store<f32>(p0, <f32>t0);
+  store<f32>(p1, <f32>((t0 + t1 + t2) * 0.5));
+  store<f32>(p2, <f32>((t0 - t1 + t2) * 0.5));
+  store<f32>(p3, <f32>t2);
+}
+
 /** The 16 transformed input planes v0..v15 of x [h, w, c]; see the layouts above. */
 export function winogradInput(
   x: usize, h: i32, w: i32, c: i32,

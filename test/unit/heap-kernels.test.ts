@@ -65,6 +65,26 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
     });
   }
 
+  test('the filter planes U = G g G^T: float64 sums rounded once, each plane [Cin, Cout]', () => {
+    const [cin, cout] = [12, 8];
+    const g = randomArray(cout * cin * 9, 77);
+    const planes = winogradFilter(heap, g, cin, cout);
+    const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
+    for (let co = 0; co < cout; co++) {
+      for (let ci = 0; ci < cin; ci++) {
+        const tap = (y: number, x: number) => g[((co * cin + ci) * 3 + y) * 3 + x]!;
+        for (let a = 0; a < 4; a++) {
+          for (let b = 0; b < 4; b++) {
+            let u = 0; // sum over y, x of G[a][y] g[y][x] G[b][x], in float64
+            for (let y = 0; y < 3; y++) for (let x = 0; x < 3; x++) u += G[a]![y]! * tap(y, x) * G[b]![x]!;
+            expect(planes[a * 4 + b]!.dataSync()[ci * cout + co]).toBeCloseTo(Math.fround(u), 6);
+          }
+        }
+      }
+    }
+    tf.dispose(planes);
+  });
+
   test('ReLU gradient kernel = the tfjs ops, plain and guided (odd sizes reach the scalar tail)', () => {
     for (const n of [1, 7, 56 * 56 * 64 + 3]) {
       const dy = tf.tensor4d(randomArray(n, n), [1, 1, 1, n]);
@@ -276,6 +296,6 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
     expect(attempt([1, 2, 3])).toMatch(needs); // not wasm
     const empty = attempt([0, 97, 115, 109, 1, 0, 0, 0]); // a valid but empty module
     expect(empty).toMatch(needs);
-    expect(empty).toMatch(/missing exports: winogradInput, winogradOutput, reluGrad, maxPoolGrad/);
+    expect(empty).toMatch(/missing exports: winogradFilter, winogradInput, winogradOutput, reluGrad, maxPoolGrad/);
   });
 });

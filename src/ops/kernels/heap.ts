@@ -5,6 +5,7 @@ import type { Tensor } from '../../tf.js';
  * tfjs-wasm's memory, so tensors are read and written in place, by byte offset.
  */
 export interface HeapKernelExports {
+  winogradFilter(g: number, cin: number, cout: number, ...planes: number[]): void;
   winogradInput(x: number, h: number, w: number, c: number, ...planes: number[]): void;
   winogradOutput(y: number, h: number, w: number, c: number, bias: number, relu: number, ...planes: number[]): void;
   relu(x: number, y: number, n: number): void;
@@ -34,7 +35,7 @@ export interface MatMul {
 /** A product run alone may be cut into this many pieces by rows, so that two threads share it. */
 export const LONE_PRODUCT_PIECES = 4;
 
-export const HEAP_KERNEL_NAMES = ['winogradInput', 'winogradOutput', 'reluGrad', 'maxPoolGrad', 'col2im', 'matmul', 'matmulBT', 'relu', 'add'] as const;
+export const HEAP_KERNEL_NAMES = ['winogradFilter', 'winogradInput', 'winogradOutput', 'reluGrad', 'maxPoolGrad', 'col2im', 'matmul', 'matmulBT', 'relu', 'add'] as const;
 
 /**
  * tfjs-wasm's heap as the engine's kernels see it (implemented over tfjs internals in

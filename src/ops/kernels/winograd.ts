@@ -14,42 +14,25 @@ export const winogradUsable = (heap: WasmHeap, cin: number, cout: number): boole
 export type WinogradPlanes = readonly Tensor2D[];
 
 /**
- * The 16 transformed filter planes of a 3x3 OIHW filter [cout, cin, 3, 3] (float64, rounded once). G's
- * entries are 0, +-1/2 and 1, so G g G^T is computed separably (G g, then times G^T): 24 additions instead
- * of 144 products per filter. The planes are written straight into their tensors on the heap, not through
- * JS arrays copied in (measured on ResNet34's start: 5-16 MB less peak RSS, the same time), in row order,
- * while the runtime faults in their fresh pages from the other end (heap.touch).
+ * The 16 transformed filter planes of a 3x3 OIHW filter [cout, cin, 3, 3], by the heap kernels' winogradFilter
+ * (float64, rounded once), written straight into their tensors on the heap, row by row, while the runtime
+ * faults in their fresh pages from the other end (heap.touch).
  */
 export function winogradFilter(heap: WasmHeap, oihw: Float32Array, cin: number, cout: number): WinogradPlanes {
-  const tensors = Array.from({ length: 16 }, () => heap.output([cin, cout]) as Tensor2D);
-  heap.touch(tensors);
-  const planes = tensors.map((t) => heap.view(t)); // views after the last output(): the heap may grow
-  const t = new Float64Array(12); // G g, 4 x 3
-  for (let ci = 0; ci < cin; ci++) {
-    for (let co = 0; co < cout; co++) {
-      const g = (co * cin + ci) * 9; // the 3x3 taps of (co, ci), row by row
-      const at = ci * cout + co;
-      for (let j = 0; j < 3; j++) {
-        const g0 = oihw[g + j]!;
-        const g1 = oihw[g + 3 + j]!;
-        const g2 = oihw[g + 6 + j]!;
-        t[j] = g0;
-        t[3 + j] = (g0 + g1 + g2) * 0.5;
-        t[6 + j] = (g0 - g1 + g2) * 0.5;
-        t[9 + j] = g2;
-      }
-      for (let a = 0; a < 4; a++) {
-        const t0 = t[a * 3]!;
-        const t1 = t[a * 3 + 1]!;
-        const t2 = t[a * 3 + 2]!;
-        planes[a * 4]![at] = t0;
-        planes[a * 4 + 1]![at] = (t0 + t1 + t2) * 0.5;
-        planes[a * 4 + 2]![at] = (t0 - t1 + t2) * 0.5;
-        planes[a * 4 + 3]![at] = t2;
-      }
-    }
+  const k = heap.kernels as HeapKernelExports;
+  const planes = Array.from({ length: 16 }, () => heap.output([cin, cout]) as Tensor2D);
+  heap.touch(planes);
+  try {
+    tf.tidy(() => {
+      const g = heap.output([oihw.length]);
+      heap.view(g).set(oihw);
+      k.winogradFilter(heap.offset(g), cin, cout, ...planes.map((p) => heap.offset(p)));
+    });
+  } catch (err) {
+    tf.dispose(planes);
+    throw err;
   }
-  return tensors;
+  return planes;
 }
 
 const tiles = (n: number): number => (n + 1) >> 1;

@@ -44,10 +44,14 @@ export function backendMemory(backend: unknown = tf.backend()): WebAssembly.Memo
   return memory!;
 }
 
+/** Fresh memory smaller than this is left to the thread that writes it (a message costs more). */
+const MIN_TOUCH = 256 << 10;
+
 /** The engine's view of the running backend's heap (see WasmHeap), with our kernels on it when given. */
 export function wasmHeap(kernels: HeapKernelExports | undefined, helper?: MatMulHelper, toucher?: PageToucher, backend: unknown = tf.backend()): WasmHeap {
   backendMemory(backend);
   const b = backend as BackendWasm;
+  let frontier = 0;
   return {
     kernels,
     matmuls(products) {
@@ -55,9 +59,20 @@ export function wasmHeap(kernels: HeapKernelExports | undefined, helper?: MatMul
       if (helper) helper.run(kernels, products);
       else matmulsHere(kernels, products);
     },
-    touch: (tensors) => toucher?.touch(tensors.map((t) => [b.dataIdMap.get(t.dataId)!.memoryOffset, t.size * 4] as const)),
     // The same path as a kernel's output: tracked by tidy, freed by dispose.
-    output: (shape) => tf.engine().makeTensorFromTensorInfo(b.makeOutput([...shape], 'float32'), b),
+    output(shape) {
+      const t = tf.engine().makeTensorFromTensorInfo(b.makeOutput([...shape], 'float32'), b);
+      if (toucher) {
+        // Past the highest byte any output has reached, the heap is fresh: fault it in from the other end.
+        const start = b.dataIdMap.get(t.dataId)!.memoryOffset;
+        const end = start + t.size * 4;
+        if (end > frontier) {
+          if (end - Math.max(start, frontier) >= MIN_TOUCH) toucher.touch([[Math.max(start, frontier), end - Math.max(start, frontier)]]);
+          frontier = end;
+        }
+      }
+      return t;
+    },
     offset: (t: Tensor) => b.dataIdMap.get(t.dataId)!.memoryOffset,
     view: (t: Tensor) => b.typedArrayFromHeap(t) as Float32Array,
   };

@@ -220,7 +220,7 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
     expect(threads()).toBe(before);
   });
 
-  test.runIf(existsSync('/proc/self/task'))('pages touched on another thread while this one writes them: every value is what was written; the thread exits once idle', () => {
+  test.runIf(existsSync('/proc/self/task'))('fresh heap memory touched on another thread while this one writes it: every value is what was written; the thread exits once idle', () => {
     const dist = (f: string) => new URL(`../../dist/${f}`, import.meta.url).href;
     const code = `
       const { readdirSync } = await import('node:fs');
@@ -229,15 +229,14 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
       const threads = () => readdirSync('/proc/self/task').length;
       const before = threads();
       const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-      // Written from the start while touched from the end; and written before, then touched.
-      const [fresh, filled] = [heap.output([1 << 22]), heap.output([1 << 20])];
-      heap.view(filled).forEach((_, i, a) => (a[i] = i * 0.5));
-      heap.touch([fresh, filled]);
+      // Outputs past the heap's frontier are touched from their ends: one written from its start, one from its end.
+      const [up, down] = [heap.output([1 << 22]), heap.output([1 << 22])];
       const during = threads();
-      const v = heap.view(fresh);
-      for (let i = 0; i < v.length; i++) v[i] = i;
+      const [u, d] = [heap.view(up), heap.view(down)];
+      for (let i = 0; i < u.length; i++) u[i] = i;
+      for (let i = d.length - 1; i >= 0; i--) d[i] = -i;
       await sleep(300);
-      const same = heap.view(fresh).every((x, i) => x === i) && heap.view(filled).every((x, i) => x === i * 0.5);
+      const same = heap.view(up).every((x, i) => x === i) && heap.view(down).every((x, i) => x === -i);
       await sleep(2500);
       console.log(JSON.stringify({ same, started: during - before, after: threads() - before }));
       process.exit(0);`;

@@ -52,11 +52,6 @@ export interface WasmHeap {
   readonly kernels: HeapKernelExports | undefined;
   /** Runs independent products on the kernels' matmul, split over two threads where the runtime has a helper thread for them. */
   matmuls(products: readonly MatMul[]): void;
-  /**
-   * Fresh float32 tensors about to be written from their starts: where the runtime can (Node, threaded),
-   * another thread faults in their pages from the ends meanwhile (values never change). Else nothing.
-   */
-  touch(tensors: readonly Tensor[]): void;
 }
 
 /** Checks an instantiated module's exports against HeapKernelExports. */
@@ -71,5 +66,5 @@ export function noHeap(backend: string): WasmHeap {
   const fail = (): never => {
     throw new Error(`this op needs tfjs-wasm's heap; the ${backend} backend has none`);
   };
-  return { kernels: undefined, output: fail, offset: fail, view: fail, matmuls: fail, touch: () => undefined };
+  return { kernels: undefined, output: fail, offset: fail, view: fail, matmuls: fail };
 }

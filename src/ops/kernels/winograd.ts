@@ -15,13 +15,12 @@ export type WinogradPlanes = readonly Tensor2D[];
 
 /**
  * The 16 transformed filter planes of a 3x3 OIHW filter [cout, cin, 3, 3], by the heap kernels' winogradFilter
- * (float64, rounded once), written straight into their tensors on the heap, row by row, while the runtime
- * faults in their fresh pages from the other end (heap.touch).
+ * (float64, rounded once), written straight into their tensors on the heap, row by row (fresh memory: see
+ * the runtime's page toucher).
  */
 export function winogradFilter(heap: WasmHeap, oihw: Float32Array, cin: number, cout: number): WinogradPlanes {
   const k = heap.kernels as HeapKernelExports;
   const planes = Array.from({ length: 16 }, () => heap.output([cin, cout]) as Tensor2D);
-  heap.touch(planes);
   try {
     tf.tidy(() => {
       const g = heap.output([oihw.length]);

@@ -47,7 +47,7 @@ describe('convolution input gradient as a forward sub-pixel convolution', () => 
 
 /**
  * im2col + matMul must give exactly XNNPACK's conv results (fused bias/ReLU); its input gradient from
- * the same filter (W x dy^T, col2im) must match tfjs's Conv2DBackpropInput.
+ * the same filter (dy x W^T, W read transposed, then col2im) must match tfjs's Conv2DBackpropInput.
  */
 describe('gemmConv', () => {
   const cases: [ConvGeometry, number, number, number, number][] = [

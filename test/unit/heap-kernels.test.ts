@@ -8,7 +8,7 @@ import { explicitPad } from '../../src/ops/kernels/conv-grad.js';
 import { xnnpackConv } from '../../src/ops/kernels/gemm-conv.js';
 import { winogradConv, winogradFilter, winogradInputGrad, winogradUsable } from '../../src/ops/kernels/winograd.js';
 import { reluForward, reluGrad } from '../../src/ops/kernels/relu.js';
-import { heapMatMuls } from '../../src/ops/kernels/matmul.js';
+import { heapMatMuls, stackedMatMuls } from '../../src/ops/kernels/matmul.js';
 import { addSame } from '../../src/ops/kernels/add.js';
 import { randomArray } from '../helpers/random-weights.js';
 import { maxAbs, maxAbsDiff } from '../helpers/metrics.js';
@@ -151,12 +151,18 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
     }
     const pairs = Array.from({ length: 16 }, (_, i) => [tf.tensor2d(randomArray(49 * 64, 2 * i + 700), [49, 64]), tf.tensor2d(randomArray(36 * 64, 2 * i + 701), [36, 64])] as const);
     const batch = heapMatMuls(heap, pairs, true);
+    // The same products from one stack of left operands into one stack of outputs.
+    const stack = tf.stack(pairs.map(([a]) => a)) as tf.Tensor3D;
+    const stacked = stackedMatMuls(heap, stack, pairs.map(([, bT]) => bT), true);
+    expect(stacked.shape).toEqual([16, 49, 36]);
     pairs.forEach(([a, bT], i) => {
       const expected = tf.tidy(() => tf.matMul(a, tf.transpose(bT)));
       expect(maxAbsDiff(batch[i]!.dataSync(), expected.dataSync()), `product ${i}`).toBe(0);
+      expect(maxAbsDiff(stacked.dataSync().subarray(i * 49 * 36, (i + 1) * 49 * 36), expected.dataSync()), `stacked product ${i}`).toBe(0);
       expected.dispose();
     });
-    tf.dispose([...batch, ...pairs.flat()]);
+    expect(() => stackedMatMuls(heap, stack, pairs.slice(1).map(([, bT]) => bT), true)).toThrow(/16 left operands, 15 right ones/);
+    tf.dispose([...batch, ...pairs.flat(), stack, stacked]);
     const [x, y] = [tf.ones([3, 4]) as tf.Tensor2D, tf.ones([5, 3]) as tf.Tensor2D];
     expect(() => heapMatMuls(heap, [[x, y]], true)).toThrow(/do not multiply/);
     tf.dispose([x, y]);

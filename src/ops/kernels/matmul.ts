@@ -1,5 +1,5 @@
-import { tf, type Tensor2D } from '../../tf.js';
-import { LONE_PRODUCT_PIECES, type WasmHeap } from './heap.js';
+import { tf, type Tensor2D, type Tensor3D } from '../../tf.js';
+import { LONE_PRODUCT_PIECES, type MatMul, type WasmHeap } from './heap.js';
 
 /**
  * Independent products a [m, k] x b [k, n] on our heap kernel, reading both where they are:
@@ -10,21 +10,37 @@ import { LONE_PRODUCT_PIECES, type WasmHeap } from './heap.js';
  * as [n, k] and read transposed (a filter's planes kept once, read both ways): the same bits as b^T stored.
  */
 export function heapMatMuls(heap: WasmHeap, pairs: readonly (readonly [Tensor2D, Tensor2D])[], bTransposed = false): Tensor2D[] {
-  const inner = (b: Tensor2D) => b.shape[bTransposed ? 1 : 0];
-  const cols = (b: Tensor2D) => b.shape[bTransposed ? 0 : 1];
-  for (const [a, b] of pairs) {
-    if (inner(b) !== a.shape[1]) throw new Error(`heapMatMuls: [${a.shape}] x [${b.shape}]${bTransposed ? '^T' : ''} do not multiply`);
-  }
-  const outputs = pairs.map(([a, b]) => heap.output([a.shape[0], cols(b)]) as Tensor2D);
-  // Each product (or piece of a lone one) packs B's column panels in an area of its own: two threads run them side by side.
-  const depth = Math.max(0, ...pairs.map(([a]) => a.shape[1]));
-  const slots = pairs.length === 1 ? LONE_PRODUCT_PIECES : pairs.length;
-  const pack = bTransposed ? heap.output([slots, depth * 8]) : undefined;
-  try {
-    const packAt = (i: number) => (pack ? { packAt: heap.offset(pack) + i * depth * 32 } : {});
-    heap.matmuls(pairs.map(([a, b], i) => ({ a: heap.offset(a), b: heap.offset(b), c: heap.offset(outputs[i]!), m: a.shape[0], k: a.shape[1], n: cols(b), ...packAt(i) })));
-  } finally {
-    if (pack) tf.dispose(pack);
-  }
+  for (const [a, b] of pairs) check(a.shape, b.shape, bTransposed);
+  const outputs = pairs.map(([a, b]) => heap.output([a.shape[0], b.shape[bTransposed ? 0 : 1]]) as Tensor2D);
+  run(heap, pairs.map(([a, b], i) => ({ a: heap.offset(a), b: heap.offset(b), c: heap.offset(outputs[i]!), m: a.shape[0], k: a.shape[1], n: b.shape[bTransposed ? 0 : 1] })), bTransposed);
   return outputs;
+}
+
+/** The products a[i] x bs[i] of a stack of left operands a [count, m, k], as one stack [count, m, n] (one tensor each way, not count). */
+export function stackedMatMuls(heap: WasmHeap, a: Tensor3D, bs: readonly Tensor2D[], bTransposed = false): Tensor3D {
+  const [count, m, k] = a.shape;
+  if (bs.length !== count) throw new Error(`stackedMatMuls: ${count} left operands, ${bs.length} right ones`);
+  for (const b of bs) check([m, k], b.shape, bTransposed);
+  const n = bs[0]!.shape[bTransposed ? 0 : 1];
+  const out = heap.output([count, m, n]) as Tensor3D;
+  const [at, to] = [heap.offset(a), heap.offset(out)];
+  run(heap, bs.map((b, i) => ({ a: at + i * m * k * 4, b: heap.offset(b), c: to + i * m * n * 4, m, k, n })), bTransposed);
+  return out;
+}
+
+function check(a: readonly number[], b: readonly number[], bTransposed: boolean): void {
+  if (b[bTransposed ? 1 : 0] !== a[1]) throw new Error(`heapMatMuls: [${a}] x [${b}]${bTransposed ? '^T' : ''} do not multiply`);
+}
+
+/** Runs the products; with B transposed, each (or each piece of a lone one) packs B's column panels in an area of its own: two threads run them side by side. */
+function run(heap: WasmHeap, products: readonly MatMul[], bTransposed: boolean): void {
+  if (!bTransposed) return heap.matmuls(products);
+  const depth = Math.max(0, ...products.map((p) => p.k));
+  const pack = heap.output([products.length === 1 ? LONE_PRODUCT_PIECES : products.length, depth * 8]);
+  try {
+    const at = heap.offset(pack);
+    heap.matmuls(products.map((p, i) => ({ ...p, packAt: at + i * depth * 32 })));
+  } finally {
+    tf.dispose(pack);
+  }
 }

@@ -1,7 +1,7 @@
-import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D } from '../../tf.js';
+import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D, type Tensor4D } from '../../tf.js';
 import type { HeapKernelExports, WasmHeap } from './heap.js';
 import type { Activation } from './gemm-conv.js';
-import { heapMatMuls } from './matmul.js';
+import { stackedMatMuls } from './matmul.js';
 
 // 3x3, stride 1, pad 1 convolution by Winograd's F(2x2, 3x3): 16 products of [tiles, Cin] x [Cin, Cout]
 // (our heap kernel's, see winogradRun) instead of 9 taps per output, 2.25x fewer multiplications; the
@@ -57,13 +57,15 @@ function winogradRun(heap: WasmHeap, x: Tensor4D, planes: WinogradPlanes, gradie
     const [n, h, w, c] = x.shape;
     const t = tiles(h) * tiles(w);
     const cout = planes[0]!.shape[gradient ? 0 : 1]; // output channels
-    const v = Array.from({ length: 16 }, () => heap.output([n * t, c]) as Tensor2D);
-    for (let i = 0; i < n; i++) k.winogradInput(at(x) + i * h * w * c * 4, h, w, c, ...v.map((p) => at(p) + i * t * c * 4));
-    const m = heapMatMuls(heap, v.map((plane, p) => [plane, planes[gradient ? FLIPPED[p]! : p]!] as const), gradient);
-    tf.dispose(v);
+    // Plane p of a stack [16, n * t, ch], image i's tiles from row i * t.
+    const plane = (stack: Tensor, ch: number, i: number) => Array.from({ length: 16 }, (_, p) => at(stack) + ((p * n + i) * t * ch) * 4);
+    const v = heap.output([16, n * t, c]) as Tensor3D;
+    for (let i = 0; i < n; i++) k.winogradInput(at(x) + i * h * w * c * 4, h, w, c, ...plane(v, c, i));
+    const m = stackedMatMuls(heap, v, FLIPPED.map((f, p) => planes[gradient ? f : p]!), gradient);
+    v.dispose();
     const y = heap.output([n, h, w, cout]) as Tensor4D;
     const b = bias ? at(bias) : 0;
-    for (let i = 0; i < n; i++) k.winogradOutput(at(y) + i * h * w * cout * 4, h, w, cout, b, activation === 'relu' ? 1 : 0, ...m.map((p) => at(p) + i * t * cout * 4));
+    for (let i = 0; i < n; i++) k.winogradOutput(at(y) + i * h * w * cout * 4, h, w, cout, b, activation === 'relu' ? 1 : 0, ...plane(m, cout, i));
     return y;
   });
 }

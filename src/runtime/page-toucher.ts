@@ -42,16 +42,22 @@ export interface PageToucher {
 export async function pageToucher(memory: WebAssembly.Memory): Promise<PageToucher> {
   const { Worker } = await import('node:worker_threads');
   let worker: InstanceType<typeof Worker> | undefined;
+  let broken = false;
   return {
     touch(ranges) {
-      if (!worker) {
-        const w = new Worker(TOUCHER_SOURCE, { eval: true, workerData: { memory } });
-        w.unref(); // never keeps the process alive
-        w.on('error', () => undefined); // an optimization only: a failed worker is dropped
-        w.once('exit', () => worker === w && (worker = undefined));
-        worker = w;
+      if (broken) return;
+      try {
+        if (!worker) {
+          const w = new Worker(TOUCHER_SOURCE, { eval: true, workerData: { memory } });
+          w.unref(); // never keeps the process alive
+          w.on('error', () => undefined); // an optimization only: a failed worker is dropped
+          w.once('exit', () => worker === w && (worker = undefined));
+          worker = w;
+        }
+        worker.postMessage(ranges);
+      } catch {
+        broken = true; // no thread to be had (resource limits): the pages are faulted in where they are written
       }
-      worker.postMessage(ranges);
     },
   };
 }

@@ -24,29 +24,21 @@ export function winogradFilter(
   const filter = <usize>cin * 36; // one output channel's taps, in bytes
   for (let ci = 0; ci < cin; ci++) {
     for (let co = 0; co < cout; co++) {
-      const taps = g + <usize>co * filter + <usize>ci * 36;
+      const t = g + <usize>co * filter + <usize>ci * 36; // taps g[y][x] at t + (3 y + x) * 4
       const o = <usize>(ci * cout + co) << 2;
-      // G g, row a of 4: [g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2] down each of the 3 columns.
-      let a00: f64 = 0, a01: f64 = 0, a02: f64 = 0, a10: f64 = 0, a11: f64 = 0, a12: f64 = 0;
-      let a20: f64 = 0, a21: f64 = 0, a22: f64 = 0, a30: f64 = 0, a31: f64 = 0, a32: f64 = 0;
-      for (let j = 0; j < 3; j++) {
-        const g0 = <f64>load<f32>(taps + (<usize>j << 2));
-        const g1 = <f64>load<f32>(taps + 12 + (<usize>j << 2));
-        const g2 = <f64>load<f32>(taps + 24 + (<usize>j << 2));
-        const s = (g0 + g1 + g2) * 0.5, d = (g0 - g1 + g2) * 0.5;
-        if (j == 0) { a00 = g0; a10 = s; a20 = d; a30 = g2; }
-        else if (j == 1) { a01 = g0; a11 = s; a21 = d; a31 = g2; }
-        else { a02 = g0; a12 = s; a22 = d; a32 = g2; }
-      }
-      // (G g) G^T, row by row.
-      row(u0 + o, u1 + o, u2 + o, u3 + o, a00, a01, a02);
-      row(u4 + o, u5 + o, u6 + o, u7 + o, a10, a11, a12);
-      row(u8 + o, u9 + o, u10 + o, u11 + o, a20, a21, a22);
-      row(u12 + o, u13 + o, u14 + o, u15 + o, a30, a31, a32);
+      const g00 = <f64>load<f32>(t), g01 = <f64>load<f32>(t, 4), g02 = <f64>load<f32>(t, 8);
+      const g10 = <f64>load<f32>(t, 12), g11 = <f64>load<f32>(t, 16), g12 = <f64>load<f32>(t, 20);
+      const g20 = <f64>load<f32>(t, 24), g21 = <f64>load<f32>(t, 28), g22 = <f64>load<f32>(t, 32);
+      // Row a of G g (G's rows: [1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]), then times G^T.
+      row(u0 + o, u1 + o, u2 + o, u3 + o, g00, g01, g02);
+      row(u4 + o, u5 + o, u6 + o, u7 + o, (g00 + g10 + g20) * 0.5, (g01 + g11 + g21) * 0.5, (g02 + g12 + g22) * 0.5);
+      row(u8 + o, u9 + o, u10 + o, u11 + o, (g00 - g10 + g20) * 0.5, (g01 - g11 + g21) * 0.5, (g02 - g12 + g22) * 0.5);
+      row(u12 + o, u13 + o, u14 + o, u15 + o, g20, g21, g22);
     }
   }
 }
 
+/** One row of U from a row (t0, t1, t2) of G g: times G^T, each value rounded once to float32. */
 @inline
 function row(p0: usize, p1: usize, p2: usize, p3: usize, t0: f64, t1: f64, t2: f64): void {
   store<f32>(p0, <f32>t0);

@@ -77,7 +77,12 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
           for (let b = 0; b < 4; b++) {
             let u = 0; // sum over y, x of G[a][y] g[y][x] G[b][x], in float64
             for (let y = 0; y < 3; y++) for (let x = 0; x < 3; x++) u += G[a]![y]! * tap(y, x) * G[b]![x]!;
-            expect(planes[a * 4 + b]!.dataSync()[ci * cout + co]).toBeCloseTo(Math.fround(u), 6);
+            const ours = planes[a * 4 + b]!.dataSync()[ci * cout + co]!;
+            expect(ours).toBeCloseTo(Math.fround(u), 6);
+            // Separably, G g then times G^T, in float64 and rounded once: exactly the kernel's value.
+            const gg = [0, 1, 2].map((x) => (a === 0 ? tap(0, x) : a === 3 ? tap(2, x) : (tap(0, x) + (a === 1 ? tap(1, x) : -tap(1, x)) + tap(2, x)) * 0.5));
+            const [r0, r1, r2] = gg as [number, number, number];
+            expect(ours).toBe(Math.fround(b === 0 ? r0 : b === 3 ? r2 : (r0 + (b === 1 ? r1 : -r1) + r2) * 0.5));
           }
         }
       }

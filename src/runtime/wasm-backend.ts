@@ -66,10 +66,9 @@ export function wasmHeap(kernels: HeapKernelExports | undefined, helper?: MatMul
         // Past the highest byte any output has reached, the heap is fresh: fault it in from the other end.
         const start = b.dataIdMap.get(t.dataId)!.memoryOffset;
         const end = start + t.size * 4;
-        if (end > frontier) {
-          if (end - Math.max(start, frontier) >= MIN_TOUCH) toucher.touch([[Math.max(start, frontier), end - Math.max(start, frontier)]]);
-          frontier = end;
-        }
+        const from = Math.max(start, frontier);
+        if (end - from >= MIN_TOUCH) toucher.touch([[from, end - from]]);
+        frontier = Math.max(frontier, end);
       }
       return t;
     },

@@ -51,6 +51,7 @@ const MIN_TOUCH = 256 << 10;
 export function wasmHeap(kernels: HeapKernelExports | undefined, helper?: MatMulHelper, toucher?: PageToucher, backend: unknown = tf.backend()): WasmHeap {
   backendMemory(backend);
   const b = backend as BackendWasm;
+  const offset = (t: Tensor) => b.dataIdMap.get(t.dataId)!.memoryOffset;
   let frontier = 0;
   return {
     kernels,
@@ -64,7 +65,7 @@ export function wasmHeap(kernels: HeapKernelExports | undefined, helper?: MatMul
       const t = tf.engine().makeTensorFromTensorInfo(b.makeOutput([...shape], 'float32'), b);
       if (toucher) {
         // Past the highest byte any output has reached, the heap is fresh: fault it in from the other end.
-        const start = b.dataIdMap.get(t.dataId)!.memoryOffset;
+        const start = offset(t);
         const end = start + t.size * 4;
         const from = Math.max(start, frontier);
         if (end - from >= MIN_TOUCH) toucher.touch([[from, end - from]]);
@@ -72,7 +73,7 @@ export function wasmHeap(kernels: HeapKernelExports | undefined, helper?: MatMul
       }
       return t;
     },
-    offset: (t: Tensor) => b.dataIdMap.get(t.dataId)!.memoryOffset,
+    offset,
     view: (t: Tensor) => b.typedArrayFromHeap(t) as Float32Array,
   };
 }

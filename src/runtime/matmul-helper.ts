@@ -10,8 +10,9 @@ import { LONE_PRODUCT_PIECES, type HeapKernelExports, type MatMul } from '../ops
 
 /**
  * The control block: [request, done, count, failed, next, current, state], then PRODUCT_WORDS per
- * product (a, b, c, m, k, n, packAt: 0 unless B is stored transposed). `next` is the shared claim counter; `current` the product the helper runs; `state`
- * is POSTED until the helper takes a request (RUNNING) or the caller, having run them all, withdraws it (IDLE).
+ * product (a, b, c, m, k, n, packAt: 0 unless B is stored transposed). `next` is the shared claim
+ * counter; `current` the product the helper runs; `state` is POSTED until the helper takes a request
+ * (RUNNING) or the caller, having run them all, withdraws it (IDLE).
  */
 const CONTROL_WORDS = 7;
 const MAX_PRODUCTS = 64;

@@ -48,32 +48,32 @@ function row(p0: usize, p1: usize, p2: usize, p3: usize, t0: f64, t1: f64, t2: f
 }
 
 /**
- * The 16 transformed input planes v0..v15 of x [h, w, c]; see the layouts above. Tile row by tile row,
- * in two halves: rows 0..1 of B^T d (planes 0..7, from window rows 0..2) then rows 2..3 (planes 8..15,
- * from window rows 1..3). Eight planes at a time keep the values in registers (all sixteen made V8
- * spill), and tiles whose whole window lies inside x load without bounds checks: the seed figure's
- * layer1 transform (2 images, 56x56x64) 1.03 -> 0.26 ms, the same bits.
+ * Half of the 16 transformed input planes of n images x [n, h, w, c] (images h * w * c floats apart):
+ * planes 0..7 (half 0: rows 0..1 of B^T d, from window rows 0..2) or 8..15 (half 1: rows 2..3, from window
+ * rows 1..3), in the stack v [16, n * tiles, c] (see the layouts above). Two calls, one per half, make all
+ * 16; they are independent, so two threads can each make one. Eight planes at a time keep the values in
+ * registers (all sixteen made V8 spill), and tiles whose whole window lies inside x load without bounds
+ * checks: ResNet34's layer1 transform (2 images, 56x56x64) 1.03 -> 0.26 ms, the same bits.
  */
-export function winogradInput(
-  x: usize, h: i32, w: i32, c: i32,
-  v0: usize, v1: usize, v2: usize, v3: usize, v4: usize, v5: usize, v6: usize, v7: usize,
-  v8: usize, v9: usize, v10: usize, v11: usize, v12: usize, v13: usize, v14: usize, v15: usize,
-): void {
+export function winogradInput(x: usize, n: i32, h: i32, w: i32, c: i32, v: usize, half: i32): void {
   const th = (h + 1) >> 1;
-  for (let ty = 0; ty < th; ty++) {
-    inputHalf(x, h, w, c, 2 * ty - 1, false, v0, v1, v2, v3, v4, v5, v6, v7);
-    inputHalf(x, h, w, c, 2 * ty, true, v8, v9, v10, v11, v12, v13, v14, v15);
+  const tiles = <usize>(th * ((w + 1) >> 1));
+  const px = <usize>c << 2;
+  const plane = <usize>n * tiles * px; // bytes from one plane to the next
+  const second = half != 0;
+  for (let i = 0; i < n; i++) {
+    const xi = x + <usize>i * <usize>h * <usize>w * px;
+    const vi = v + (second ? 8 * plane : 0) + <usize>i * tiles * px;
+    for (let ty = 0; ty < th; ty++) inputHalf(xi, h, w, c, second ? 2 * ty : 2 * ty - 1, second, vi, plane);
   }
 }
 
 /**
- * Eight planes of one tile row from window rows y0..y0 + 2 (d0, d1, d2): rows 0..1 of B^T d (d0 - d2,
- * d1 + d2) or, `second`, rows 2..3 (the window's d2 - d1, d1 - d3, i.e. d1 - d0 and d0 - d2 of these rows).
+ * Eight planes (the first at v, `plane` bytes apart) of one tile row from window rows y0..y0 + 2 (d0, d1,
+ * d2): rows 0..1 of B^T d (d0 - d2, d1 + d2) or, `second`, rows 2..3 (the window's d2 - d1, d1 - d3, i.e.
+ * d1 - d0 and d0 - d2 of these rows).
  */
-function inputHalf(
-  x: usize, h: i32, w: i32, c: i32, y0: i32, second: bool,
-  v0: usize, v1: usize, v2: usize, v3: usize, v4: usize, v5: usize, v6: usize, v7: usize,
-): void {
+function inputHalf(x: usize, h: i32, w: i32, c: i32, y0: i32, second: bool, v: usize, plane: usize): void {
   const tw = (w + 1) >> 1;
   const px = <usize>c << 2;
   const row = <usize>w * px;
@@ -84,7 +84,7 @@ function inputHalf(
     const c0 = x0 >= 0, c1 = x0 + 1 < w, c2 = x0 + 2 < w, c3 = x0 + 3 < w;
     // Address of window pixel (0, 0); it may lie outside x, and is then never read.
     const win = x + <usize>(y0 * w + x0) * px;
-    const out = (first + <usize>tx) * px;
+    const out = v + (first + <usize>tx) * px;
     if (r0 && r2 && c0 && c3) {
       for (let k: usize = 0; k < px; k += 16) {
         const p0 = win + k, p1 = p0 + row, p2 = p1 + row;
@@ -92,7 +92,7 @@ function inputHalf(
           v128.load(p0), v128.load(p0 + px), v128.load(p0 + 2 * px), v128.load(p0 + 3 * px),
           v128.load(p1), v128.load(p1 + px), v128.load(p1 + 2 * px), v128.load(p1 + 3 * px),
           v128.load(p2), v128.load(p2 + px), v128.load(p2 + 2 * px), v128.load(p2 + 3 * px),
-          second, out + k, v0, v1, v2, v3, v4, v5, v6, v7,
+          second, out + k, plane,
         );
       }
     } else {
@@ -102,19 +102,18 @@ function inputHalf(
           tap(r0 && c0, p0), tap(r0 && c1, p0 + px), tap(r0 && c2, p0 + 2 * px), tap(r0 && c3, p0 + 3 * px),
           tap(r1 && c0, p1), tap(r1 && c1, p1 + px), tap(r1 && c2, p1 + 2 * px), tap(r1 && c3, p1 + 3 * px),
           tap(r2 && c0, p2), tap(r2 && c1, p2 + px), tap(r2 && c2, p2 + 2 * px), tap(r2 && c3, p2 + 3 * px),
-          second, out + k, v0, v1, v2, v3, v4, v5, v6, v7,
+          second, out + k, plane,
         );
       }
     }
   }
 }
 
-/** Two rows of B^T d from three window rows (see inputHalf), times B, stored at byte o of eight planes. */
+/** Two rows of B^T d from three window rows (see inputHalf), times B, stored at o in eight planes `plane` bytes apart. */
 @inline
 function inputRows(
   d00: v128, d01: v128, d02: v128, d03: v128, d10: v128, d11: v128, d12: v128, d13: v128,
-  d20: v128, d21: v128, d22: v128, d23: v128, second: bool, o: usize,
-  v0: usize, v1: usize, v2: usize, v3: usize, v4: usize, v5: usize, v6: usize, v7: usize,
+  d20: v128, d21: v128, d22: v128, d23: v128, second: bool, o: usize, plane: usize,
 ): void {
   // B^T rows: [1,0,-1,0], [0,1,1,0], [0,-1,1,0], [0,1,0,-1]
   let a0: v128, a1: v128, a2: v128, a3: v128, b0: v128, b1: v128, b2: v128, b3: v128;
@@ -126,8 +125,10 @@ function inputRows(
     b0 = f32x4.add(d10, d20); b1 = f32x4.add(d11, d21); b2 = f32x4.add(d12, d22); b3 = f32x4.add(d13, d23);
   }
   // (B^T d) B
-  v128.store(v0 + o, f32x4.sub(a0, a2)); v128.store(v1 + o, f32x4.add(a1, a2)); v128.store(v2 + o, f32x4.sub(a2, a1)); v128.store(v3 + o, f32x4.sub(a1, a3));
-  v128.store(v4 + o, f32x4.sub(b0, b2)); v128.store(v5 + o, f32x4.add(b1, b2)); v128.store(v6 + o, f32x4.sub(b2, b1)); v128.store(v7 + o, f32x4.sub(b1, b3));
+  v128.store(o, f32x4.sub(a0, a2)); v128.store(o + plane, f32x4.add(a1, a2));
+  v128.store(o + 2 * plane, f32x4.sub(a2, a1)); v128.store(o + 3 * plane, f32x4.sub(a1, a3));
+  v128.store(o + 4 * plane, f32x4.sub(b0, b2)); v128.store(o + 5 * plane, f32x4.add(b1, b2));
+  v128.store(o + 6 * plane, f32x4.sub(b2, b1)); v128.store(o + 7 * plane, f32x4.sub(b1, b3));
 }
 
 /**

@@ -55,10 +55,10 @@ export function wasmHeap(kernels: HeapKernelExports | undefined, helper?: MatMul
   let frontier = 0;
   return {
     kernels,
-    matmuls(products) {
+    matmuls(products, inputs) {
       if (!kernels) throw new Error('matmuls needs the heap kernels');
-      if (helper) helper.run(kernels, products);
-      else matmulsHere(kernels, products);
+      if (helper) helper.run(kernels, products, inputs);
+      else matmulsHere(kernels, products, inputs);
     },
     // The same path as a kernel's output: tracked by tidy, freed by dispose.
     output(shape) {

@@ -194,7 +194,7 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
     tf.dispose([...lone, c!, expected]);
   });
 
-  test('a product that fails, on either thread, fails the call (no hang), and later products still come out right', () => {
+  test('a product or an input transform that fails, on either thread, fails the call (no hang), and later products still come out right', () => {
     // In a process of its own: after a failure on the helper, the helper is dropped for the rest of the process.
     const dist = (f: string) => new URL(`../../dist/${f}`, import.meta.url).href;
     const code = `
@@ -213,12 +213,24 @@ describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradi
       };
       // Claimed first, the bad product fails on this thread, while the helper may be running the good one.
       try { heap.matmuls([bad, good]); console.log('no error'); } catch (e) { console.log(e.constructor.name, check()); }
+      // A Winograd convolution's 16 products, each half reading the planes one input transform makes.
+      const x = tf.broadcastTo(tf.reshape(tf.range(0, 56), [1, 56, 1, 1]), [1, 56, 56, 64]), u = tf.ones([64, 64]), v = heap.output([16, 784, 64]), m = heap.output([16, 784, 64]);
+      const input = (half, at = heap.offset(x)) => ({ x: at, n: 1, h: 56, w: 56, c: 64, v: heap.offset(v), half });
+      const products = Array.from({ length: 16 }, (_, p) => ({ a: heap.offset(v) + p * 784 * 256, b: heap.offset(u), c: heap.offset(m) + p * 784 * 256, m: 784, k: 64, n: 64, after: p >> 3 }));
+      // The first half's transform fails on this thread (it claims product 0 first), the helper makes the second.
+      try { heap.matmuls(products, [input(0, 2 ** 31 - 64), input(1)]); console.log('no error'); } catch (e) { console.log(e.constructor.name, check()); }
+      // The second half's fails on the helper (it claims product 15 first) while this thread runs the first
+      // half (~3 ms), then again here.
+      try { heap.matmuls(products, [input(0), input(1, 2 ** 31 - 64)]); console.log('no error'); } catch (e) { console.log(e.constructor.name, check()); }
       // Claimed while this thread runs the good one (~3 ms), it fails on the helper (then again here).
       try { heap.matmuls([good, bad]); console.log('no error'); } catch (e) { console.log(e.constructor.name, check()); }
-      console.log(info.threads, Array.from(c.dataSync().subarray(0, 3)).join());
+      heap.matmuls(products, [input(0), input(1)]); // by now on this thread alone
+      // x's rows are 0..55: in tile 29 (rows 1..4), B^T d B's planes 1, 9 and 13 are -4, 2 and -4; times ones, 64x that.
+      const plane = (p) => m.dataSync()[p * 784 * 64 + 29 * 64];
+      console.log(info.threads, Array.from(c.dataSync().subarray(0, 3)).join(), plane(1), plane(9), plane(13));
       process.exit(0);`;
     const out = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
-    expect(out.stdout.trim().split('\n'), out.stderr).toEqual(['RuntimeError true', 'RuntimeError true', '2 384,384,384']);
+    expect(out.stdout.trim().split('\n'), out.stderr).toEqual(['RuntimeError true', 'RuntimeError true', 'RuntimeError true', 'RuntimeError true', '2 384,384,384 -256 128 -256']);
   });
 
   test.runIf(existsSync('/proc/self/task'))('starting again from the same kernels reuses their instance and helper thread: no thread per start', async () => {

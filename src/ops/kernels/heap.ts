@@ -6,7 +6,7 @@ import type { Tensor } from '../../tf.js';
  */
 export interface HeapKernelExports {
   winogradFilter(g: number, cin: number, cout: number, ...planes: number[]): void;
-  winogradInput(x: number, h: number, w: number, c: number, ...planes: number[]): void;
+  winogradInput(x: number, n: number, h: number, w: number, c: number, v: number, half: number): void;
   winogradOutput(y: number, h: number, w: number, c: number, bias: number, relu: number, ...planes: number[]): void;
   relu(x: number, y: number, n: number): void;
   add(a: number, b: number, y: number, n: number): void;
@@ -30,6 +30,23 @@ export interface MatMul {
    * product's own; LONE_PRODUCT_PIECES times that for a product run alone.
    */
   readonly packAt?: number;
+  /** The index, in the batch's `inputs`, of the transform that writes A: it runs first (see WinogradHalf). */
+  readonly after?: number;
+}
+
+/**
+ * Half of a Winograd input transform (the heap kernel winogradInput's arguments): planes 0..7 or 8..15 of
+ * n images x into the stack v. In a batch of products, it runs once, before the first product that reads
+ * it, on whichever thread claims that product first, so two threads each make the half their products read.
+ */
+export interface WinogradHalf {
+  readonly x: number;
+  readonly n: number;
+  readonly h: number;
+  readonly w: number;
+  readonly c: number;
+  readonly v: number;
+  readonly half: 0 | 1;
 }
 
 /** A product run alone may be cut into this many pieces by rows, so that two threads share it. */
@@ -50,8 +67,11 @@ export interface WasmHeap {
   view(t: Tensor): Float32Array;
   /** Our AssemblyScript kernels on this heap; undefined only when asked for (`heapKernels: false`). */
   readonly kernels: HeapKernelExports | undefined;
-  /** Runs independent products on the kernels' matmul, split over two threads where the runtime has a helper thread for them. */
-  matmuls(products: readonly MatMul[]): void;
+  /**
+   * Runs independent products on the kernels' matmul, split over two threads where the runtime has a helper
+   * thread for them; `inputs`: the transforms that write their left operands (MatMul.after), run first.
+   */
+  matmuls(products: readonly MatMul[], inputs?: readonly WinogradHalf[]): void;
 }
 
 /** Checks an instantiated module's exports against HeapKernelExports. */

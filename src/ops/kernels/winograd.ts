@@ -60,8 +60,9 @@ function winogradRun(heap: WasmHeap, x: Tensor4D, planes: WinogradPlanes, gradie
     // Plane p of a stack [16, n * t, ch], image i's tiles from row i * t.
     const plane = (stack: Tensor, ch: number, i: number) => Array.from({ length: 16 }, (_, p) => at(stack) + ((p * n + i) * t * ch) * 4);
     const v = heap.output([16, n * t, c]) as Tensor3D;
-    for (let i = 0; i < n; i++) k.winogradInput(at(x) + i * h * w * c * 4, h, w, c, ...plane(v, c, i));
-    const m = stackedMatMuls(heap, v, FLIPPED.map((f, p) => planes[gradient ? f : p]!), gradient);
+    // The input transform's two halves (planes 0..7, 8..15) run with the products, each before the first that reads it.
+    const input = (half: 0 | 1) => ({ x: at(x), n, h, w, c, v: at(v), half });
+    const m = stackedMatMuls(heap, v, FLIPPED.map((f, p) => planes[gradient ? f : p]!), gradient, [input(0), input(1)]);
     v.dispose();
     const y = heap.output([n, h, w, cout]) as Tensor4D;
     const b = bias ? at(bias) : 0;

@@ -250,8 +250,9 @@ export function gradientPasses(graph: Graph, pass: GraphPass, plans: readonly Gr
             const seen = new Set<Tensor>(dys.filter((d): d is Tensor => d !== undefined));
             dxs = g.kernel.backward!(dys, saved, guided).map((t) => {
               if (!t) return t;
-              // A gradient that is an incoming one, or returned twice (Add), gets its own handle.
-              const own = seen.has(t) ? tf.clone(t) : t;
+              // A gradient that is an incoming one, or returned twice (Add), gets its own handle: a reshape to
+              // its own shape, which shares the data (tfjs counts its references) where a clone would copy it.
+              const own = seen.has(t) ? tf.reshape(t, t.shape) : t;
               seen.add(t);
               return tf.keep(own);
             });

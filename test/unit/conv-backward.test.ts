@@ -132,6 +132,7 @@ describe('col2im on the heap kernels', () => {
     [1, 6, 6, 3, 2, 3, 1, 0],
     [1, 1, 1, 8, 3, 1, 1, 0],
     [2, 9, 8, 7, 3, 2, 1, 0],
+    [2, 20, 18, 3, 7, 2, 3, 0], // a stem: rows of 7 taps x 3 channels, whole or cut at the edges
   ];
   for (const [n, inH, inW, c, k, stride, pad] of cases) {
     test(`${n}x${inH}x${inW}x${c}, k${k} s${stride} p${pad}`, () => {

@@ -49,6 +49,11 @@ export interface RuntimeInfo {
   readonly threads: number;
   /** Whether the heap kernels are loaded (see heapKernels): then 3x3 convolutions run as Winograd F(2x2, 3x3). */
   readonly heapKernels: boolean;
+  /**
+   * Threads the heap kernels' matrix products run on: 2 where a helper thread shares them (a threaded
+   * backend in Node, or in a cross-origin isolated page or worker), 1 otherwise, 0 without heap kernels.
+   */
+  readonly gemmThreads: number;
 }
 
 /** The running backend as the engine uses it: what it is, and its heap (with or without our kernels). */
@@ -57,7 +62,7 @@ export interface Backend {
   readonly heap: WasmHeap;
 }
 
-let backendReady: Promise<Omit<RuntimeInfo, 'heapKernels'>> | undefined;
+let backendReady: Promise<Omit<RuntimeInfo, 'heapKernels' | 'gemmThreads'>> | undefined;
 /** The backend the last successful startBackend returned (see runningBackend). */
 let running: Backend | undefined;
 
@@ -145,7 +150,8 @@ export async function startBackend(options: RuntimeOptions = {}): Promise<Backen
     if (!base.simd) throw new WasmInitError('the heap kernels need WebAssembly SIMD, which this host lacks; pass heapKernels: false to run without them');
     attached = await attachedKernels(source, base.threads);
   }
-  running = { info: { ...base, heapKernels: attached !== undefined }, heap: wasmHeap(attached?.kernels, attached?.helper, attached?.toucher) };
+  const gemmThreads = attached === undefined ? 0 : attached.helper ? 2 : 1;
+  running = { info: { ...base, heapKernels: attached !== undefined, gemmThreads }, heap: wasmHeap(attached?.kernels, attached?.helper, attached?.toucher) };
   return running;
 }
 
@@ -162,7 +168,7 @@ const buildFile = (name: string): URL => new URL(`../../build/${name}`, import.m
  */
 interface AttachedKernels {
   readonly kernels: HeapKernelExports;
-  /** The second thread for the kernels' products: Node with a threaded backend (see matmul-helper.ts). */
+  /** The second thread for the kernels' products: a threaded backend, in Node, pages and workers (see matmul-helper.ts). */
   readonly helper: MatMulHelper | undefined;
   /** Fresh heap pages faulted in on another thread, there too (see page-toucher.ts). */
   readonly toucher: PageToucher | undefined;
@@ -178,9 +184,11 @@ async function attachHeapKernels(source: KernelSource | string | URL | undefined
     const bytes = where instanceof WebAssembly.Module ? where : await readBytes(where, 'heapKernels');
     const module = bytes instanceof WebAssembly.Module ? bytes : await WebAssembly.compile(bytes as BufferSource);
     const kernels = asHeapKernels((await WebAssembly.instantiate(module, { env: { memory } })).exports);
-    const second = shared && threads > 1 && runtime.isNode && !runtime.isDeno && !runtime.isBun;
-    const helper = second ? await startMatMulHelper(module, memory) : undefined;
-    const toucher = second ? await pageToucher(memory) : undefined;
+    const node = runtime.isNode && !runtime.isDeno && !runtime.isBun;
+    const second = shared && threads > 1 && (node || runtime.isBrowser || runtime.isWebWorker);
+    // A page whose content security policy forbids blob workers runs the products on one thread.
+    const helper = second ? await startMatMulHelper(module, memory).catch((err: unknown) => (node ? Promise.reject(err) : undefined)) : undefined;
+    const toucher = second && node ? await pageToucher(memory) : undefined;
     return { kernels, helper, toucher };
   } catch (cause) {
     const hint = source === undefined ? '; pass heapKernels (where they are) or heapKernels: false (run without them)' : '';

@@ -1,4 +1,5 @@
-// A second thread for our heap kernel's matrix products (Node, threaded backend only). XNNPACK's matMuls
+// A second thread for our heap kernel's matrix products (threaded backend: Node, and cross-origin isolated
+// pages and workers, where the thread is a Web Worker). XNNPACK's matMuls
 // run on tfjs-wasm's threads; ours run on the calling thread, so a batch of independent products (the 16
 // of a Winograd convolution) is shared with a helper thread that instantiates the same kernels on the same
 // shared memory. The calling thread claims products from the front of the batch, the helper from its back,
@@ -9,6 +10,7 @@
 // and the transform runs on both. Each product runs whole on one thread: the bits do not depend on who ran
 // it. The helper waits on a futex (Atomics.wait); the caller returns once all are written.
 import { LONE_PRODUCT_PIECES, type HeapKernelExports, type MatMul, type WinogradHalf } from '../ops/kernels/heap.js';
+import { runtime } from './env.js';
 
 /**
  * The control block: [request, done, count, failed, ends, current, state], then INPUT_WORDS per input
@@ -43,15 +45,13 @@ const MADE = 2;
 const WAIT_MS = 60_000;
 
 /**
- * The helper thread's whole program (no module to locate, from dist/ or from source alike): the heap
- * kernels on the shared memory; each time the request counter moves, it takes the request unless the
- * caller has withdrawn it, claims products from the back until none is left (making the input half a
- * product reads first if no thread has), then raises its done counter. Written to run as a script or as
- * a module (workers inherit the process's flags, --input-type=module included), hence the dynamic import.
+ * The helper thread's whole program (no module to locate, from dist/ or from source alike), as a function
+ * of the compiled kernels, the shared memory and control block, and a callback for "ready": the heap kernels
+ * on the shared memory; each time the request counter moves, it takes the request unless the caller has
+ * withdrawn it, claims products from the back until none is left (making the input half a product reads
+ * first if no thread has), then raises its done counter.
  */
-const HELPER_SOURCE = `
-import('node:worker_threads').then(({ parentPort, workerData }) => {
-  const { module, memory, control } = workerData;
+const HELPER_PROGRAM = `(module, memory, control, ready) => {
   const { matmul, matmulBT, winogradInput } = new WebAssembly.Instance(module, { env: { memory } }).exports;
   const claim = () => {
     for (;;) {
@@ -80,7 +80,7 @@ import('node:worker_threads').then(({ parentPort, workerData }) => {
       return;
     }
   };
-  parentPort.postMessage('ready');
+  ready();
   for (let seen = 0; ; ) {
     Atomics.wait(control, ${REQUEST}, seen);
     seen = Atomics.load(control, ${REQUEST});
@@ -101,8 +101,16 @@ import('node:worker_threads').then(({ parentPort, workerData }) => {
     Atomics.store(control, ${DONE}, request);
     Atomics.notify(control, ${DONE});
   }
-});
-`;
+}`;
+
+/**
+ * The program as a Node worker thread's script (its data in workerData). Written to run as a script or as
+ * a module (workers inherit the process's flags, --input-type=module included), hence the dynamic import.
+ */
+const NODE_HELPER = `import('node:worker_threads').then(({ parentPort, workerData: d }) => (${HELPER_PROGRAM})(d.module, d.memory, d.control, () => parentPort.postMessage('ready')));`;
+
+/** The program as a Web Worker's script: its data comes in the first message (it never returns to the event loop after). */
+const WEB_HELPER = `self.onmessage = ({ data: d }) => (${HELPER_PROGRAM})(d.module, d.memory, d.control, () => self.postMessage('ready'));`;
 
 /** One product on the calling thread. */
 const runProduct = (kernels: HeapKernelExports, p: MatMul): void =>
@@ -135,19 +143,55 @@ export interface MatMulHelper {
   run(kernels: HeapKernelExports, products: readonly MatMul[], inputs?: readonly WinogradHalf[]): void;
 }
 
-/** Starts the helper thread on `memory` (shared) with the heap kernels' compiled `module`. */
-export async function startMatMulHelper(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<MatMulHelper> {
+interface HelperData {
+  readonly module: WebAssembly.Module;
+  readonly memory: WebAssembly.Memory;
+  readonly control: Int32Array;
+}
+
+/** Node: a worker thread that does not keep the process alive; its errors surface as work that never finished. */
+async function startNodeThread(data: HelperData): Promise<void> {
   const { Worker } = await import('node:worker_threads');
-  const control = new Int32Array(new SharedArrayBuffer(4 * (PRODUCTS + PRODUCT_WORDS * MAX_PRODUCTS)));
-  const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { module, memory, control } });
+  const worker = new Worker(NODE_HELPER, { eval: true, workerData: data });
   await new Promise<void>((resolve, reject) => {
     worker.once('message', () => resolve());
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`the matMul helper thread exited (${code}) while starting`)));
   });
   worker.removeAllListeners();
-  worker.on('error', () => undefined); // reported to the caller as work that never finished
+  worker.on('error', () => undefined);
   worker.unref(); // a finished process exits
+}
+
+/** Pages and workers: a Web Worker from a blob URL (a content security policy may forbid it: the start then fails). */
+async function startWebWorker(data: HelperData): Promise<void> {
+  const url = URL.createObjectURL(new Blob([WEB_HELPER], { type: 'text/javascript' }));
+  try {
+    const worker = new Worker(url);
+    await new Promise<void>((resolve, reject) => {
+      worker.onmessage = () => resolve();
+      worker.onerror = (e) => reject(new Error(`the matMul helper worker failed to start: ${e.message}`));
+      worker.postMessage(data);
+    });
+    worker.onmessage = worker.onerror = null;
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
+/** Atomics.wait's contract for a thread that may not block: polls until a[i] is not v or ms have passed. */
+function poll(a: Int32Array, i: number, v: number, ms: number): 'not-equal' | 'timed-out' {
+  const end = performance.now() + ms;
+  while (Atomics.load(a, i) === v) if (performance.now() > end) return 'timed-out';
+  return 'not-equal';
+}
+
+/** Starts the helper thread on `memory` (shared) with the heap kernels' compiled `module`. */
+export async function startMatMulHelper(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<MatMulHelper> {
+  const control = new Int32Array(new SharedArrayBuffer(4 * (PRODUCTS + PRODUCT_WORDS * MAX_PRODUCTS)));
+  await (runtime.isNode ? startNodeThread : startWebWorker)({ module, memory, control });
+  // A page's main thread may not block (Atomics.wait throws there): it polls instead.
+  const wait = runtime.isBrowser ? poll : Atomics.wait;
   let seq = 0;
   let dead = false;
 
@@ -171,7 +215,7 @@ export async function startMatMulHelper(module: WebAssembly.Module, memory: WebA
       const state = Atomics.compareExchange(control, s, UNCLAIMED, MAKING);
       if (state === MADE) return;
       if (state === MAKING && !dead) {
-        if (Atomics.wait(control, s, MAKING, 1000) === 'timed-out' && Date.now() - started > WAIT_MS) dead = true;
+        if (wait(control, s, MAKING, 1000) === 'timed-out' && Date.now() - started > WAIT_MS) dead = true;
         continue;
       }
       try {
@@ -237,7 +281,7 @@ export async function startMatMulHelper(module: WebAssembly.Module, memory: WebA
   function waitForHelper(kernels: HeapKernelExports, products: readonly MatMul[], inputs: readonly WinogradHalf[]): void {
     const started = Date.now();
     for (let done = Atomics.load(control, DONE); done !== seq && !dead; done = Atomics.load(control, DONE)) {
-      if (Atomics.wait(control, DONE, done, 1000) === 'timed-out' && Date.now() - started > WAIT_MS) dead = true;
+      if (wait(control, DONE, done, 1000) === 'timed-out' && Date.now() - started > WAIT_MS) dead = true;
     }
     Atomics.store(control, STATE, IDLE);
     // The product the helper failed on, or was still running when given up on, is done here, whole (the

@@ -62,7 +62,7 @@ describe.skipIf(skip !== '')(`headless Chromium, cross-origin isolated${skip ? `
     await page.goto(`${base}/`);
     // Page code as a string: the test runner must not rewrite its dynamic import. Arrays travel as base64.
     type Case = { logits: string; maps: Record<string, string>; raws: Record<string, { data: string; shape: number[] }>; guided: string; guidedGradCam: Record<string, string> };
-    type PageResult = { isolated: boolean; cores: number; runtime: { simd: boolean; threads: number }; cases: Record<string, Case> };
+    type PageResult = { isolated: boolean; cores: number; runtime: { simd: boolean; threads: number; heapKernels: boolean; gemmThreads: number }; cases: Record<string, Case> };
     const out = (await page.evaluate(`(async (layers, inputs) => {
       const m = await import('/build/browser/gradcam-wasm.js');
       const ex = await m.createExplainer({ weights: '/shared/reference/resnet34-seed1.safetensors', tfjsWasmPaths: '/build/browser/' });
@@ -88,6 +88,8 @@ describe.skipIf(skip !== '')(`headless Chromium, cross-origin isolated${skip ? `
     expect(out.runtime.heapKernels).toBe(true);
     // Cross-origin isolated: the threaded SIMD build with one thread per core (tfjs alone would use cores / 2).
     expect(out.runtime.threads).toBe(Math.min(8, out.cores));
+    // ... and our GEMM's products shared with a helper Web Worker (with one core there is no second thread).
+    expect(out.runtime.gemmThreads).toBe(out.runtime.threads > 1 ? 2 : 1);
 
     const node = await createExplainer({ weights: join(ASSETS, 'reference/resnet34-seed1.safetensors') });
     for (const input of REF_INPUTS) {

@@ -42,7 +42,7 @@ describe.skipIf(!hasReference)(`Deno and Bun${hasReference ? '' : ` (skipped: ${
     const dir = join(out, 'api');
     const r = spawnSync(deno, ['run', '-A', join(root, 'test/runtime/deno-explain.mjs'), REFERENCE, dir, ...REF_INPUTS.map((i) => i.name)], { encoding: 'utf8', timeout: 300_000 });
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ backend: 'wasm', simd: true, heapKernels: true });
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ backend: 'wasm', simd: true, heapKernels: true, gemmThreads: 1 });
     for (const input of REF_INPUTS) {
       for (const t of REF_TARGETS) {
         const read = (f: string) => decodeNpy(new Uint8Array(readFileSync(join(dir, `${input.name}-${t}`, f))));

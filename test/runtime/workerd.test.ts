@@ -77,9 +77,10 @@ describe.skipIf(!hasReference)(`parity suite in workerd${hasReference ? '' : ` (
       for (const t of REF_TARGETS) {
         const res = await fetch(`${edge.url}?input=${input.name}&target=${t}`);
         expect(res.status, await res.clone().text().then((s) => s.slice(0, 300))).toBe(200);
-        const c = (await res.json()) as { runtime: { threads: number; heapKernels: boolean }; logits: string; maps: Record<string, string>; raws: Record<string, { data: string; shape: number[] }>; guided: string; guidedGradCam: Record<string, string> };
+        const c = (await res.json()) as { runtime: { threads: number; heapKernels: boolean; gemmThreads: number }; logits: string; maps: Record<string, string>; raws: Record<string, { data: string; shape: number[] }>; guided: string; guidedGradCam: Record<string, string> };
         expect(c.runtime.threads).toBe(1);
         expect(c.runtime.heapKernels).toBe(true);
+        expect(c.runtime.gemmThreads).toBe(1);
         const logits = f32(c.logits);
         checkLogits(input, logits);
         checkGuided(input.name, t, f32(c.guided));

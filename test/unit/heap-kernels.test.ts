@@ -23,6 +23,7 @@ beforeAll(async () => {
 describe('kernels on the wasm heap: Winograd F(2x2, 3x3) convolution, ReLU gradient', () => {
   test('Node loads the kernels onto the backend (threaded or not) and reports it', () => {
     expect(info.heapKernels).toBe(true);
+    expect(info.gemmThreads).toBe(info.threads > 1 ? 2 : 1);
     expect(winogradUsable(heap, 64, 64)).toBe(true);
     // The kernels work on 4 channels at a time.
     expect(winogradUsable(heap, 6, 8)).toBe(false);
